@@ -1,0 +1,82 @@
+"""The topic registry: the only place topic names are written.
+
+Name: ``<producer>.<event-kebab>.v<major>``. Kafka key: the event's ``case_number``
+(the aggregate id), so one case's events stay ordered in one partition.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from contracts.envelope import Event
+from contracts.events import registration as reg
+
+DEFAULT_PARTITIONS = 4
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    event: type[Event]
+    producer: str
+    consumers: tuple[str, ...] = ()
+    partitions: int = DEFAULT_PARTITIONS
+    description: str = ""
+
+    @property
+    def version(self) -> int:
+        return int(self.name.rsplit(".v", 1)[1])
+
+
+def _kebab(name: str) -> str:
+    base = re.sub(r"V\d+$", "", name)
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", base).lower()
+
+
+def _topic(
+    producer: str, event: type[Event], consumers: tuple[str, ...] = (), partitions: int = DEFAULT_PARTITIONS
+) -> TopicSpec:
+    major = re.search(r"V(\d+)$", event.__name__)
+    if major is None:
+        raise ValueError(f"{event.__name__} lacks a major version suffix")
+    return TopicSpec(
+        name=f"{producer}.{_kebab(event.__name__)}.v{major.group(1)}",
+        event=event,
+        producer=producer,
+        consumers=consumers,
+        partitions=partitions,
+        description=(event.__doc__ or "").strip().splitlines()[0],
+    )
+
+
+TOPICS: tuple[TopicSpec, ...] = (
+    _topic("registration", reg.ApplicationSubmittedV1, consumers=("notifications",)),
+)
+
+_BY_EVENT = {t.event: t for t in TOPICS}
+_BY_TYPE = {t.event.ce_type: t for t in TOPICS}
+
+
+def topic_for(event: type[Event] | Event) -> TopicSpec:
+    cls = event if isinstance(event, type) else type(event)
+    return _BY_EVENT[cls]
+
+
+def topic_for_type(ce_type: str) -> TopicSpec:
+    return _BY_TYPE[ce_type]
+
+
+def dead_letter_topic(service: str) -> str:
+    """Each consuming service's dead-letter topic (raw messages plus the reason in headers)."""
+    return f"{service}.dead-letter.v1"
+
+
+SERVICES: tuple[str, ...] = ("registration", "approvals", "ratings", "notifications", "crossregion")
+
+
+def all_topic_names() -> dict[str, int]:
+    """Every topic to create, with its partition count (dead-letter topics included)."""
+    names = {t.name: t.partitions for t in TOPICS}
+    names.update({dead_letter_topic(s): 1 for s in SERVICES})
+    return names

@@ -1,0 +1,77 @@
+"""Settings base: each service subclasses it with its own env prefix.
+
+Shared infrastructure variables (``KAFKA_BOOTSTRAP_SERVERS``, ``MONGODB_URI``, ...) are
+honoured unprefixed; a service-prefixed one (``REGISTRATION_MONGODB_URI``) wins.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SHARED = {
+    "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
+    "kafka_enable_idempotence": "KAFKA_ENABLE_IDEMPOTENCE",
+    "kafka_session_timeout_ms": "KAFKA_SESSION_TIMEOUT_MS",
+    "kafka_heartbeat_interval_ms": "KAFKA_HEARTBEAT_INTERVAL_MS",
+    "kafka_fetch_max_wait_ms": "KAFKA_FETCH_MAX_WAIT_MS",
+    "mongodb_uri": "MONGODB_URI",
+    "jwt_secret": "JWT_SECRET",
+    "otel_exporter": "OTEL_EXPORTER",
+    "log_level": "LOG_LEVEL",
+    "calendar_override_dir": "CALENDAR_OVERRIDE_DIR",
+}
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings. Subclass and set ``model_config = service_config("REGISTRATION_")``."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    service_name: str = "service"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    kafka_enable_idempotence: bool = Field(
+        default=False, description="On for Apache Kafka; the embedded Tansu broker cannot do it."
+    )
+    # Tuned for the embedded broker (a group join takes session_timeout/2 there).
+    # Apache Kafka rejects session timeouts under group.min.session.timeout.ms (6 s).
+    kafka_session_timeout_ms: int = 2000
+    kafka_heartbeat_interval_ms: int = 200
+    kafka_fetch_max_wait_ms: int = 50
+    mongodb_uri: str = "mongodb://127.0.0.1:27018/?directConnection=true"
+    mongodb_database: str = ""
+    jwt_secret: str = "one-window-dev-secret-change-me-0123456789"
+    jwt_audience: str = "one-window"
+    otel_exporter: str = Field(default="none", description="none | console | otlp")
+    log_level: str = "INFO"
+    calendar_override_dir: str = ""
+    outbox_poll_seconds: float = 0.5
+    sweep_interval_seconds: float = 5.0
+    consumer_max_attempts: int = 3
+
+    @property
+    def database_name(self) -> str:
+        return self.mongodb_database or self.service_name
+
+
+def service_config(prefix: str, **extra: Any) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore", **extra)
+
+
+def load(cls: type[ServiceSettings], **overrides: Any) -> ServiceSettings:
+    """Instantiate settings: prefixed env > unprefixed shared env > defaults > ``overrides``."""
+    prefix = cls.model_config.get("env_prefix", "") or ""
+    shared: dict[str, Any] = {}
+    for field, var in _SHARED.items():
+        if (prefix + var) not in os.environ and f"{prefix}{field}".upper() not in os.environ and var in os.environ:
+            shared[field] = os.environ[var]
+    shared.update(overrides)
+    return cls(**shared)
+
+
+__all__ = ["ServiceSettings", "load", "service_config"]

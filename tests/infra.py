@@ -1,0 +1,75 @@
+"""Real servers for the test session.
+
+Order: the environment (`KAFKA_BOOTSTRAP_SERVERS` and `MONGODB_URI`) when set;
+otherwise testcontainers (Apache Kafka in KRaft mode, MongoDB as a single-node replica
+set) when a Docker engine answers; otherwise the embedded servers (Tansu, SecantusDB).
+If none can start, the session fails with the reason: no tier is skipped silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Infra:
+    kafka_bootstrap: str
+    mongodb_uri: str
+    kind: str  # "environment" | "testcontainers" | "embedded"
+
+    @property
+    def consumer_env(self) -> dict[str, str]:
+        """Consumer timings suited to the broker (Tansu joins groups in session_timeout/2)."""
+        if self.kind == "embedded":
+            return {"KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "200"}
+        return {"KAFKA_SESSION_TIMEOUT_MS": "10000", "KAFKA_HEARTBEAT_INTERVAL_MS": "1000"}
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def _testcontainers() -> Iterator[Infra]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.mongodb import MongoDbContainer
+
+    kafka = KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft()
+    mongo = MongoDbContainer("mongo:7.0").with_command("--replSet rs0 --bind_ip_all")
+    with kafka, mongo:
+        host = mongo.get_container_host_ip()
+        port = mongo.get_exposed_port(27017)
+        mongo.exec(
+            "mongosh --quiet --eval "
+            f"\"rs.initiate({{_id:'rs0',members:[{{_id:0,host:'{host}:{port}'}}]}})\""
+        )
+        uri = f"mongodb://{mongo.username}:{mongo.password}@{host}:{port}/?directConnection=true"
+        yield Infra(kafka.get_bootstrap_server(), uri, "testcontainers")
+
+
+@contextlib.contextmanager
+def real_servers() -> Iterator[Infra]:
+    kafka, mongo = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URI")
+    if kafka and mongo:
+        yield Infra(kafka, mongo, "environment")
+        return
+    if _docker_answers():
+        with _testcontainers() as infra:
+            yield infra
+        return
+    from devstack.servers import start_embedded
+
+    servers = start_embedded()
+    try:
+        yield Infra(servers.kafka_bootstrap, servers.mongodb_uri, "embedded")
+    finally:
+        servers.stop()
