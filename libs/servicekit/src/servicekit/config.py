@@ -18,6 +18,7 @@ _SHARED = {
     "kafka_session_timeout_ms": "KAFKA_SESSION_TIMEOUT_MS",
     "kafka_heartbeat_interval_ms": "KAFKA_HEARTBEAT_INTERVAL_MS",
     "kafka_fetch_max_wait_ms": "KAFKA_FETCH_MAX_WAIT_MS",
+    "kafka_create_topics": "KAFKA_CREATE_TOPICS",
     "mongodb_uri": "MONGODB_URI",
     "jwt_secret": "JWT_SECRET",
     "otel_exporter": "OTEL_EXPORTER",
@@ -43,6 +44,7 @@ class ServiceSettings(BaseSettings):
     kafka_session_timeout_ms: int = 2000
     kafka_heartbeat_interval_ms: int = 200
     kafka_fetch_max_wait_ms: int = 50
+    kafka_create_topics: bool = Field(default=True, description="Create missing registry topics at start.")
     mongodb_uri: str = "mongodb://127.0.0.1:27018/?directConnection=true"
     mongodb_database: str = ""
     jwt_secret: str = "one-window-dev-secret-change-me-0123456789"
@@ -64,7 +66,7 @@ def service_config(prefix: str, **extra: Any) -> SettingsConfigDict:
 
 
 def load(cls: type[ServiceSettings], **overrides: Any) -> ServiceSettings:
-    """Instantiate settings: prefixed env > unprefixed shared env > defaults > ``overrides``."""
+    """Instantiate settings: ``overrides`` > prefixed env > unprefixed shared env > defaults."""
     prefix = cls.model_config.get("env_prefix", "") or ""
     shared: dict[str, Any] = {}
     for field, var in _SHARED.items():

@@ -1,0 +1,177 @@
+"""The service runtime: one composition for every service.
+
+``ServiceKit`` owns the broker, the Mongo client (created in the lifespan), the unit
+of work with its outbox relay, and the background loops; ``create_app`` builds the
+FastAPI app with problem+json errors, ``/healthz``, ``/readyz`` and tracing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from pymongo.asynchronous.database import AsyncDatabase
+
+from servicekit.auth import TokenCodec
+from servicekit.clock import Clock, SystemClock
+from servicekit.config import ServiceSettings
+from servicekit.messaging import DeadLetters, OutboxRelay, make_broker, subscribe
+from servicekit.mongo import UnitOfWork, ensure_kit_indexes, make_client
+from servicekit.problems import install_problem_handlers
+from servicekit.telemetry import current_trace_id, setup_logging, setup_tracing
+from servicekit.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+IndexBuilder = Callable[[AsyncDatabase], Awaitable[None]]
+Hook = Callable[["ServiceKit"], Awaitable[None]]
+
+
+class ServiceKit:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        repositories: Mapping[str, Callable[..., Any]] | None = None,
+        indexes: Sequence[IndexBuilder] = (),
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        setup_logging(settings.service_name, settings.log_level)
+        setup_tracing(settings.service_name, settings.otel_exporter)
+        self.broker = make_broker(settings)
+        self.dead_letters = DeadLetters(self.broker, settings.service_name)
+        self.repositories = dict(repositories or {})
+        self.indexes = list(indexes)
+        self.on_start: list[Hook] = []
+        self.on_stop: list[Hook] = []
+        self._client: Any = None
+        self._db: AsyncDatabase | None = None
+        self._uow: UnitOfWork | None = None
+        self.relay: OutboxRelay | None = None
+        self.started = False
+
+    # -- available once started ---------------------------------------------------
+    @property
+    def db(self) -> AsyncDatabase:
+        if self._db is None:
+            raise RuntimeError("service not started")
+        return self._db
+
+    @property
+    def uow(self) -> UnitOfWork:
+        if self._uow is None:
+            raise RuntimeError("service not started")
+        return self._uow
+
+    def subscribe(self, event_cls: type, handler: Callable[..., Awaitable[Any]], group: str | None = None) -> Any:
+        return subscribe(self.broker, self.settings, event_cls, handler, group=group, dead_letters=self.dead_letters)
+
+    # -- lifecycle ----------------------------------------------------------------
+    async def start(self) -> None:
+        t0 = time.perf_counter()
+        self._client = make_client(self.settings.mongodb_uri)
+        self._db = self._client[self.settings.database_name]
+        await ensure_kit_indexes(self._db)
+        for build in self.indexes:
+            await build(self._db)
+        self.relay = OutboxRelay(self._db, self.broker, poll_seconds=self.settings.outbox_poll_seconds)
+        self._uow = UnitOfWork(self._client, self._db, self.repositories, on_commit=self.relay.notify)
+        if self.settings.kafka_create_topics:
+            await ensure_topics(self.settings.kafka_bootstrap_servers)
+        await self.broker.start()
+        self.relay.start()
+        for hook in self.on_start:
+            await hook(self)
+        self.started = True
+        log.info("%s started in %.2fs", self.settings.service_name, time.perf_counter() - t0)
+
+    async def stop(self) -> None:
+        self.started = False
+        for hook in reversed(self.on_stop):
+            try:
+                await hook(self)
+            except Exception:
+                log.exception("stop hook failed")
+        if self.relay:
+            await self.relay.stop()
+        try:
+            await asyncio.wait_for(self.broker.stop(), timeout=10)
+        except Exception:
+            log.exception("broker did not stop cleanly")
+        if self._client is not None:
+            await self._client.close()
+
+    async def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        try:
+            checks["broker"] = bool(await self.broker.ping(timeout=2))
+        except Exception as exc:
+            checks["broker"] = False
+            checks["broker_error"] = str(exc)
+        try:
+            await asyncio.wait_for(self.db.client.admin.command("ping"), timeout=2)
+            checks["database"] = True
+        except Exception as exc:
+            checks["database"] = False
+            checks["database_error"] = str(exc)
+        return checks
+
+    # -- HTTP ---------------------------------------------------------------------
+    def create_app(
+        self,
+        *,
+        title: str,
+        description: str,
+        routers: Sequence[APIRouter],
+        domain_errors: Mapping[type[Exception], int] | None = None,
+        version: str = "0.1.0",
+    ) -> FastAPI:
+        kit = self
+
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            await kit.start()
+            try:
+                yield
+            finally:
+                await kit.stop()
+
+        app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+        app.state.kit = self
+        app.state.token_codec = TokenCodec(self.settings.jwt_secret, self.settings.jwt_audience)
+        install_problem_handlers(app, domain_errors)
+
+        @app.middleware("http")
+        async def trace_header(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+            response = await call_next(request)
+            trace_id = current_trace_id()
+            if trace_id:
+                response.headers["X-Trace-Id"] = trace_id
+            return response
+
+        health = APIRouter(tags=["health"])
+
+        @health.get("/healthz", summary="Liveness")
+        async def healthz() -> JSONResponse:
+            ok = kit.started and kit.relay is not None and kit.relay._task is not None and not kit.relay._task.done()
+            return JSONResponse({"status": "ok" if ok else "failing"}, status_code=200 if ok else 503)
+
+        @health.get("/readyz", summary="Readiness: broker and database answer")
+        async def readyz() -> JSONResponse:
+            checks = await kit.readiness() if kit.started else {"started": False}
+            ok = kit.started and checks.get("broker") is True and checks.get("database") is True
+            return JSONResponse({"status": "ready" if ok else "not ready", **checks}, status_code=200 if ok else 503)
+
+        app.include_router(health)
+        for r in routers:
+            app.include_router(r)
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+        return app

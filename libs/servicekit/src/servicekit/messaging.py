@@ -1,0 +1,183 @@
+"""Kafka plumbing: broker factory, outbox relay, and event subscribers with bounded
+retries, idempotency hooks and a dead-letter topic."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from contracts import Event, InvalidEvent, dead_letter_topic, topic_for
+from servicekit.config import ServiceSettings
+from servicekit.mongo import OUTBOX, Lease, sleep_or
+from servicekit.telemetry import attached
+
+E = TypeVar("E", bound=Event)
+log = logging.getLogger(__name__)
+
+
+def make_broker(settings: ServiceSettings) -> KafkaBroker:
+    """acks=all always; idempotence is a setting (Apache Kafka: on; Tansu cannot)."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=settings.kafka_enable_idempotence,
+        client_id=settings.service_name,
+        middlewares=[KafkaTelemetryMiddleware()],
+        logger=logging.getLogger(f"{settings.service_name}.broker"),
+        log_level=logging.DEBUG,
+    )
+
+
+class PermanentFailure(Exception):
+    """Raise from a handler when retrying cannot help: the event goes straight to the DLQ."""
+
+
+class DeadLetters:
+    """Publishes a message that could not be handled, with the reason, the original
+    headers and where it came from; the consumer then moves on."""
+
+    def __init__(self, broker: KafkaBroker, service: str) -> None:
+        self.broker, self.topic, self.service = broker, dead_letter_topic(service), service
+
+    async def send(self, msg: Any, reason: str, group: str) -> None:
+        raw = msg.raw_message
+        headers = {k: v for k, v in (msg.headers or {}).items() if isinstance(v, str)}
+        headers.update({
+            "dlq_reason": reason[:2000],
+            "dlq_source_topic": str(raw.topic),
+            "dlq_source_partition": str(raw.partition),
+            "dlq_source_offset": str(raw.offset),
+            "dlq_consumer_group": group,
+            "dlq_at": datetime.now(UTC).isoformat(),
+        })
+        await self.broker.publish(msg.body, self.topic, key=raw.key, headers=headers)
+        log.warning("dead-lettered %s[%s]@%s: %s", raw.topic, raw.partition, raw.offset, reason)
+
+
+def subscribe(
+    broker: KafkaBroker,
+    settings: ServiceSettings,
+    event_cls: type[E],
+    handler: Callable[[E], Awaitable[Any]],
+    *,
+    group: str | None = None,
+    dead_letters: DeadLetters | None = None,
+) -> Any:
+    """Subscribe ``handler`` to the event's topic under consumer group ``group``
+    (default: the service name). Invalid messages and handlers failing after
+    ``consumer_max_attempts`` go to the dead-letter topic; the offset is committed
+    only after the handler or the dead-letter publish succeeded (at least once)."""
+    spec = topic_for(event_cls)
+    group = group or settings.service_name
+    dlq = dead_letters or DeadLetters(broker, settings.service_name)
+
+    async def consume(msg: KafkaMessage) -> None:
+        try:
+            event = event_cls.from_wire(msg.body, msg.headers)
+        except InvalidEvent as exc:
+            await dlq.send(msg, str(exc), group)
+            return
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(settings.consumer_max_attempts),
+                wait=wait_exponential_jitter(multiplier=0.05, max=2),
+                retry=retry_if_not_exception_type(PermanentFailure),
+                reraise=True,
+            ):
+                with attempt:
+                    await handler(event)
+        except Exception as exc:
+            await dlq.send(msg, f"{type(exc).__name__}: {exc}", group)
+
+    consume.__name__ = f"{group}__{handler.__name__}"
+    consume.__doc__ = handler.__doc__
+    return broker.subscriber(
+        spec.name,
+        group_id=group,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        title=f"{group}:{spec.name}",
+        description=handler.__doc__,
+    )(consume)
+
+
+class OutboxRelay:
+    """Publishes pending outbox rows in order and marks them sent.
+
+    One replica relays at a time (a lease). A crash after publishing and before
+    marking means a row is published again with the same ``ce_id``; consumers are
+    idempotent on it. Woken right after each commit, polls otherwise."""
+
+    def __init__(self, db: AsyncDatabase, broker: KafkaBroker, *, poll_seconds: float = 0.5,
+                 batch: int = 500, owner: str | None = None) -> None:
+        self.db, self.broker, self.poll, self.batch = db, broker, poll_seconds, batch
+        self.lease = Lease(db, "outbox-relay", owner or uuid.uuid4().hex)
+        self.wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0
+
+    def notify(self) -> None:
+        self.wakeup.set()
+
+    async def run_once(self) -> int:
+        rows = await (
+            self.db[OUTBOX]
+            .find({"status": "pending"})
+            .sort([("status", ASCENDING), ("created_at", ASCENDING), ("idx", ASCENDING)])
+            .limit(self.batch)
+            .to_list()
+        )
+        if not rows:
+            return 0
+        futures = []
+        for row in rows:  # issued in order: per-partition order is kept by the producer
+            with attached(row.get("traceparent")):
+                futures.append(await self.broker.publish(
+                    row["body"], row["topic"], key=row["key"].encode(), headers=row["headers"], no_confirm=True
+                ))
+        await asyncio.gather(*futures)
+        await self.db[OUTBOX].update_many(
+            {"_id": {"$in": [r["_id"] for r in rows]}},
+            {"$set": {"status": "sent", "sent_at": datetime.now(UTC)}},
+        )
+        self.published += len(rows)
+        return len(rows)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                if await self.lease.acquire():
+                    while await self.run_once() == self.batch:
+                        pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay pass failed; retrying")
+            await sleep_or(self.wakeup, self.poll)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None

@@ -1,0 +1,3 @@
+from notifications.bootstrap import create_app
+
+app = create_app()
