@@ -25,6 +25,7 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            client.kit = app.state.kit  # type: ignore[attr-defined]
             yield client
 
 
