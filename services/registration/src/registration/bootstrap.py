@@ -7,9 +7,9 @@ from fastapi import FastAPI
 from registration import api, consumers, repository
 from registration.config import Settings
 from registration.domain import DomainError
+from servicekit.app import ServiceKit
 from servicekit.clock import Clock
 from servicekit.config import load
-from servicekit.app import ServiceKit
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:

@@ -1,0 +1,10 @@
+"""Approvals settings (env prefix ``APPROVALS_``)."""
+
+from servicekit.config import ServiceSettings, service_config
+
+
+class Settings(ServiceSettings):
+    model_config = service_config("APPROVALS_")
+
+    service_name: str = "approvals"
+    port: int = 8002

@@ -1,0 +1,3 @@
+from approvals.bootstrap import create_app
+
+app = create_app()

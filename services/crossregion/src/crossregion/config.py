@@ -1,0 +1,10 @@
+"""Crossregion settings (env prefix ``CROSSREGION_``)."""
+
+from servicekit.config import ServiceSettings, service_config
+
+
+class Settings(ServiceSettings):
+    model_config = service_config("CROSSREGION_")
+
+    service_name: str = "crossregion"
+    port: int = 8005

@@ -1,0 +1,3 @@
+from crossregion.bootstrap import create_app
+
+app = create_app()

@@ -1,0 +1,3 @@
+from ratings.bootstrap import create_app
+
+app = create_app()
