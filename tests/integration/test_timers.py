@@ -85,9 +85,7 @@ async def test_sweep_respects_limit_earliest_first(infra: Infra, unique: str) ->
         assert sorted(e["timer"] for e in await effects(db)) == ["t0", "t1"]
 
 
-async def test_reschedule_moves_a_pending_timer_but_never_rearms_a_fired_one(
-    infra: Infra, unique: str
-) -> None:
+async def test_reschedule_moves_a_pending_timer_but_never_rearms_a_fired_one(infra: Infra, unique: str) -> None:
     async with database(infra, f"timers_{unique}") as db:
         store = TimerStore(db)
         await store.ensure_indexes()
@@ -158,9 +156,7 @@ async def test_cancel(infra: Infra, unique: str) -> None:
         assert y is not None and y.status == FIRED
 
 
-async def test_handler_failure_leaves_the_timer_pending_and_rolls_back_its_writes(
-    infra: Infra, unique: str
-) -> None:
+async def test_handler_failure_leaves_the_timer_pending_and_rolls_back_its_writes(infra: Infra, unique: str) -> None:
     async with database(infra, f"timers_{unique}") as db:
         store = TimerStore(db)
         await store.ensure_indexes()
@@ -212,9 +208,7 @@ async def test_two_replicas_fire_every_timer_exactly_once(infra: Infra, unique: 
                     break
             return fired
 
-        fired_a, fired_b = await asyncio.gather(
-            replica(store_a, db_a, "a"), replica(store_b, db_b, "b")
-        )
+        fired_a, fired_b = await asyncio.gather(replica(store_a, db_a, "a"), replica(store_b, db_b, "b"))
 
         done = await effects(db_a)
         per_timer = Counter(e["timer"] for e in done)

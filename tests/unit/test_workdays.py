@@ -225,9 +225,7 @@ def test_from_settings_uses_calendar_override_dir(tmp_path: Path) -> None:
 
 _PROP_CAL = WorkdayCalendar(Path(__file__).parent / "__no_such_dir__")
 
-starts = st.datetimes(
-    min_value=datetime(2020, 1, 1), max_value=datetime(2026, 9, 30), timezones=st.just(UTC)
-)
+starts = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2026, 9, 30), timezones=st.just(UTC))
 
 
 @settings(max_examples=300, deadline=None)

@@ -135,8 +135,9 @@ class WorkdayCalendar:
                     raise ValueError(f"{path}: {d} contradicts another override file")
                 self._overrides[d] = working
             self._override_years.add(year)
-            log.info("calendar override for %s loaded from %s (%d holidays, %d workdays)",
-                     year, path, len(offs), len(ons))
+            log.info(
+                "calendar override for %s loaded from %s (%d holidays, %d workdays)", year, path, len(offs), len(ons)
+            )
 
     def has_schedule(self, year: int) -> bool:
         """True if an official schedule (override file or library notice) is known for ``year``."""
@@ -155,7 +156,9 @@ class WorkdayCalendar:
             log.warning(
                 "no official holiday schedule for %s (library knows up to %s): using estimated "
                 "holidays without adjusted working weekends; add %s",
-                d.year, self.library_last_year, self.override_dir / f"CN-{d.year}.toml",
+                d.year,
+                self.library_last_year,
+                self.override_dir / f"CN-{d.year}.toml",
             )
         return bool(self._cn.is_working_day(d))
 

@@ -1,0 +1,32 @@
+"""e2e: every service a real process on the session's broker and database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.infra import Infra
+from tests.support.processes import ServiceProcess
+
+
+@pytest.fixture
+def service_env(infra: Infra, unique: str) -> dict[str, str]:
+    env = {"KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap, "MONGODB_URI": infra.mongodb_uri, **infra.consumer_env}
+    for name in ("registration", "approvals", "ratings", "notifications", "crossregion"):
+        env[f"{name.upper()}_MONGODB_DATABASE"] = f"{name}_{unique}"
+    return env
+
+
+@pytest.fixture
+def start_service(service_env, tmp_path) -> Iterator[Callable[..., ServiceProcess]]:
+    started: list[ServiceProcess] = []
+
+    def start(name: str, **extra_env: str) -> ServiceProcess:
+        proc = ServiceProcess(name, {**service_env, **extra_env}, tmp_path / f"{name}.log").start()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
