@@ -75,8 +75,13 @@ def test_payload_schema_validates_a_real_body() -> None:
     doc = build()
     payload = doc["components"]["schemas"]["ApplicationSubmittedV1"]
     event = ApplicationSubmittedV1(
-        source="/one-window/registration", subject="C-9", case_number="C-9", application_id="C-9",
-        company_name="示例", applicant_id="u-9", channel="app",
+        source="/one-window/registration",
+        subject="C-9",
+        case_number="C-9",
+        application_id="C-9",
+        company_name="示例",
+        applicant_id="u-9",
+        channel="app",
     )
     body, headers = event.to_wire()
     assert list(Draft202012Validator(payload).iter_errors(json.loads(body))) == []
@@ -92,13 +97,28 @@ def test_payload_schema_validates_a_real_body() -> None:
 def test_headers_cover_the_envelope() -> None:
     props = headers_schema()["properties"]
     expected = {
-        "ce_id", "ce_type", "ce_source", "ce_specversion", "ce_time", "ce_subject",
-        "ce_caseno", "ce_correlationid", "ce_causationid", "traceparent", "content-type",
+        "ce_id",
+        "ce_type",
+        "ce_source",
+        "ce_specversion",
+        "ce_time",
+        "ce_subject",
+        "ce_caseno",
+        "ce_correlationid",
+        "ce_causationid",
+        "traceparent",
+        "content-type",
     }
     assert expected <= set(props)
     _, headers = ApplicationSubmittedV1(
-        source="/x", subject="C", case_number="C", application_id="C", company_name="n",
-        applicant_id="a", channel="web", causation_id="cause-1",
+        source="/x",
+        subject="C",
+        case_number="C",
+        application_id="C",
+        company_name="n",
+        applicant_id="a",
+        channel="web",
+        causation_id="cause-1",
     ).to_wire()
     assert "ce_causationid" in headers
     assert set(headers) <= set(props), f"to_wire sends headers the document lacks: {set(headers) - set(props)}"

@@ -12,7 +12,9 @@ from contracts.envelope import ENVELOPE_FIELDS
 from contracts.topics import SERVICES, TOPICS, TopicSpec, all_topic_names, dead_letter_topic
 
 ROOT = Path(__file__).resolve().parents[2]
-TOPIC_NAME = re.compile(r"^(?P<producer>[a-z][a-z0-9]*)\.(?P<event>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)\.v(?P<major>[1-9]\d*)$")
+TOPIC_NAME = re.compile(
+    r"^(?P<producer>[a-z][a-z0-9]*)\.(?P<event>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)\.v(?P<major>[1-9]\d*)$"
+)
 TOPIC_IDS = [t.name for t in TOPICS]
 
 

@@ -37,9 +37,7 @@ def test_registry_is_not_empty() -> None:
 @pytest.mark.parametrize("spec", TOPICS, ids=TOPIC_IDS)
 def test_every_topic_has_a_committed_snapshot_equal_to_the_model(spec: TopicSpec) -> None:
     committed = load_snapshot(spec.name)
-    assert committed is not None, (
-        f"no snapshot {snapshot_path(spec.name)} for topic {spec.name}: run `make schemas`"
-    )
+    assert committed is not None, f"no snapshot {snapshot_path(spec.name)} for topic {spec.name}: run `make schemas`"
     assert committed == snapshot(spec), (
         f"snapshot of {spec.name} is stale: run `make schemas` and commit contracts/schemas/"
     )
@@ -84,8 +82,13 @@ def test_snapshot_accepts_a_real_event_and_rejects_a_wrong_one() -> None:
     spec = next(t for t in TOPICS if t.event is ApplicationSubmittedV1)
     validator = Draft202012Validator(snapshot(spec))
     event = ApplicationSubmittedV1(
-        source="/one-window/registration", subject="C-1", case_number="C-1", application_id="C-1",
-        company_name="示例科技有限公司", applicant_id="u-1", channel="web",
+        source="/one-window/registration",
+        subject="C-1",
+        case_number="C-1",
+        application_id="C-1",
+        company_name="示例科技有限公司",
+        applicant_id="u-1",
+        channel="web",
     )
     assert list(validator.iter_errors(event.model_dump(mode="json"))) == []
     wrong = event.model_dump(mode="json") | {"channel": "fax"}

@@ -37,6 +37,16 @@ DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "asyncapi.json"
 HEADERS_SCHEMA = "CloudEventsKafkaHeaders"
 DEAD_LETTER_MESSAGE = "DeadLetteredMessage"
 
+# Headers the service kit's dead-letter publisher adds (servicekit.messaging.DeadLetters).
+DLQ_HEADERS = {
+    "dlq_reason": "Why the message could not be processed (up to 2000 characters).",
+    "dlq_source_topic": "Topic the message was read from.",
+    "dlq_source_partition": "Partition it was read from.",
+    "dlq_source_offset": "Its offset there.",
+    "dlq_consumer_group": "Consumer group that gave up on it.",
+    "dlq_at": "When it was dead-lettered (ISO 8601, UTC).",
+}
+
 _CHANNEL_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")  # AsyncAPI 3.0: channels and operations map keys
 _COMPONENT_KEY = re.compile(r"^[a-zA-Z0-9.\-_]+$")  # AsyncAPI 3.0: components map keys
 _TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
@@ -168,9 +178,7 @@ def _channel(address: str, partitions: int, messages: dict[str, str], **extra: A
         "address": address,
         **extra,
         "messages": {m: {"$ref": f"#/components/messages/{ref}"} for m, ref in messages.items()},
-        "bindings": {
-            "kafka": {"topic": address, "partitions": partitions, "bindingVersion": KAFKA_BINDING_VERSION}
-        },
+        "bindings": {"kafka": {"topic": address, "partitions": partitions, "bindingVersion": KAFKA_BINDING_VERSION}},
     }
 
 
@@ -225,7 +233,13 @@ def build(topics: Sequence[TopicSpec] = TOPICS, services: Sequence[str] = SERVIC
         "summary": "A message a consumer could not process, kept as it arrived.",
         "description": "The original key, value and headers unchanged, plus headers telling why "
         "it was dead-lettered. The value is whatever arrived (it may not be valid JSON).",
-        "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+        "headers": {
+            "type": "object",
+            "description": "The original headers (string-valued ones), plus the `dlq_*` headers.",
+            "properties": {name: {"type": "string", "description": text} for name, text in DLQ_HEADERS.items()},
+            "required": ["dlq_reason", "dlq_source_topic", "dlq_consumer_group"],
+            "additionalProperties": {"type": "string"},
+        },
         "payload": {"description": "The original message value, unchanged."},
     }
     for service in services:

@@ -52,7 +52,7 @@ class Event(BaseModel):
     data fields, each with a description.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")  # tolerant reader: new optional fields pass
 
     ce_type: ClassVar[str]
 

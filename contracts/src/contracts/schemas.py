@@ -113,9 +113,7 @@ class _Comparer:
         old, new = _resolve(old, self.old_root), _resolve(new, self.new_root)
         old_types, new_types = self.types(old, self.old_root), self.types(new, self.new_root)
         if path and old_types != new_types:
-            self.problems.append(
-                f"field '{path}' type changed: {_fmt_types(old_types)} -> {_fmt_types(new_types)}"
-            )
+            self.problems.append(f"field '{path}' type changed: {_fmt_types(old_types)} -> {_fmt_types(new_types)}")
             return
         old_values = _enum_values(old, self.old_root)
         if path and old_values is not None:
@@ -273,15 +271,20 @@ def check_snapshots(directory: Path = SCHEMA_DIR, topics: Sequence[TopicSpec] = 
 
 def check_against_git(ref: str, directory: Path = SCHEMA_DIR) -> list[Finding]:
     """Breaking changes of the current models against the snapshots committed at git ``ref``."""
+    here = directory.resolve()
+    while not here.is_dir():
+        here = here.parent
     top = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"], cwd=directory, capture_output=True, text=True, check=True
+        ["git", "rev-parse", "--show-toplevel"], cwd=here, capture_output=True, text=True, check=True
     ).stdout.strip()
     rel = directory.resolve().relative_to(Path(top).resolve())
     findings: list[Finding] = []
     for name, schema in snapshots().items():
         shown = subprocess.run(
             ["git", "show", f"{ref}:{(rel / f'{name}.json').as_posix()}"],
-            cwd=top, capture_output=True, text=True,
+            cwd=top,
+            capture_output=True,
+            text=True,
         )
         if shown.returncode != 0:
             continue  # a topic new since ref
@@ -345,6 +348,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for f in findings:
             print(f, file=sys.stderr)
         print("run `make schemas` (python -m contracts.schemas write) for stale or missing snapshots", file=sys.stderr)
+        if any(f.kind == "breaking" for f in findings):
+            print(
+                "a BREAKING change needs a new V2 event class and topic beside V1 (contracts/README.md)",
+                file=sys.stderr,
+            )
         return 1
     print(f"{len(TOPICS)} snapshot(s) up to date")
     return 0
