@@ -25,6 +25,7 @@ from servicekit.messaging import DeadLetters, OutboxRelay, make_broker, subscrib
 from servicekit.mongo import UnitOfWork, ensure_kit_indexes, make_client
 from servicekit.problems import install_problem_handlers
 from servicekit.telemetry import current_trace_id, setup_logging, setup_tracing
+from servicekit.timers import SessionTimers, Sweeper, Timer, TimerStore
 from servicekit.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,19 @@ class ServiceKit:
         repositories: Mapping[str, Callable[..., Any]] | None = None,
         indexes: Sequence[IndexBuilder] = (),
         clock: Clock | None = None,
+        timer_handler: Callable[[Any, Timer], Awaitable[None]] | None = None,
     ) -> None:
+        """``timer_handler(tx, timer)`` runs for each due timer, exactly once, inside the
+        sweeper's transaction; ``tx.timers`` schedules and cancels timers in any transaction."""
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         setup_logging(settings.service_name, settings.log_level)
         setup_tracing(settings.service_name, settings.otel_exporter)
         self.broker = make_broker(settings)
         self.dead_letters = DeadLetters(self.broker, settings.service_name)
-        self.repositories = dict(repositories or {})
+        self.repositories = {"timers": SessionTimers, **(repositories or {})}
+        self.timer_handler = timer_handler
+        self.sweeper: Sweeper | None = None
         self.indexes = list(indexes)
         self.on_start: list[Hook] = []
         self.on_stop: list[Hook] = []
@@ -88,6 +94,16 @@ class ServiceKit:
             await ensure_topics(self.settings.kafka_bootstrap_servers)
         await self.broker.start()
         self.relay.start()
+        if self.timer_handler is not None:
+            store = TimerStore(self._db)
+            await store.ensure_indexes()
+            handler, uow = self.timer_handler, self._uow
+
+            async def fire(timer: Timer, session: Any) -> None:
+                await uow.within(session, lambda tx: handler(tx, timer))
+
+            self.sweeper = Sweeper(store, fire, clock=self.clock, interval=self.settings.sweep_interval_seconds)
+            self.sweeper.start()
         for hook in self.on_start:
             await hook(self)
         self.started = True
@@ -100,6 +116,8 @@ class ServiceKit:
                 await hook(self)
             except Exception:
                 log.exception("stop hook failed")
+        if self.sweeper:
+            await self.sweeper.stop()
         if self.relay:
             await self.relay.stop()
         try:

@@ -135,6 +135,21 @@ class UnitOfWork:
         return result
 
 
+    async def within(self, session: AsyncClientSession, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run ``fn`` inside a transaction someone else owns (e.g. the timer sweeper's claim);
+        its outbox rows go into that same transaction."""
+        traceparent = current_traceparent()
+        tx = Tx(self.db, session, self.repositories)
+        result = await fn(tx)
+        if tx.events:
+            now = datetime.now(UTC)
+            await self.db[OUTBOX].insert_many([outbox_row(e, i, now, traceparent) for i, e in enumerate(tx.events)],
+                                              session=session)
+        if self.on_commit is not None:
+            self.on_commit()
+        return result
+
+
 class Lease:
     """A named lease held by one replica at a time (a conditional upsert, no scans)."""
 

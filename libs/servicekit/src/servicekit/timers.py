@@ -186,6 +186,20 @@ class TimerStore:
             return True
 
 
+class SessionTimers:
+    """The timer store bound to one transaction's session (a unit-of-work repository)."""
+
+    def __init__(self, db: AsyncDatabase[Any], session: AsyncClientSession | None = None,
+                 collection: str = "timers") -> None:
+        self.store, self.session = TimerStore(db, collection), session
+
+    async def schedule(self, key: str, kind: str, due_at: datetime, payload: Mapping[str, Any] | None = None) -> bool:
+        return await self.store.schedule(key, kind, due_at, payload, session=self.session)
+
+    async def cancel(self, key: str) -> bool:
+        return await self.store.cancel(key, session=self.session)
+
+
 class Sweeper:
     """Runs :meth:`TimerStore.sweep_once` every ``interval`` seconds in an asyncio task.
 
@@ -246,4 +260,4 @@ class Sweeper:
                 await asyncio.wait_for(self._stop.wait(), self.interval)
 
 
-__all__ = ["FIRED", "PENDING", "Sweeper", "Timer", "TimerHandler", "TimerStore"]
+__all__ = ["FIRED", "PENDING", "SessionTimers", "Sweeper", "Timer", "TimerHandler", "TimerStore"]

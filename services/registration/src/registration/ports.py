@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from contracts import Event
-from registration.domain import Application
+from registration.domain import Case
 
 T = TypeVar("T")
 
 
-class ApplicationRepository(Protocol):
-    async def add(self, application: Application) -> None: ...
-    async def get(self, application_id: str) -> Application | None: ...
+class CaseRepository(Protocol):
+    async def add(self, case: Case) -> None:
+        """Insert; raises NameTaken, or DuplicateSubmission for a repeated idempotency key."""
+
+    async def get(self, case_number: str) -> Case | None: ...
+    async def by_idempotency_key(self, applicant_id: str, key: str) -> Case | None: ...
+    async def save(self, case: Case) -> None: ...
+    async def release_name(self, case: Case) -> None: ...
+    async def open_due_before(self, before: datetime, limit: int) -> list[Case]: ...
+    async def next_code_sequence(self, division_code: str) -> int: ...
+
+
+class Timers(Protocol):
+    async def schedule(self, key: str, kind: str, due_at: datetime, payload: dict[str, Any]) -> Any: ...
+    async def cancel(self, key: str) -> Any: ...
 
 
 class Tx(Protocol):
-    applications: ApplicationRepository
+    cases: CaseRepository
+    timers: Timers
 
-    def emit(self, events: list[Event]) -> None: ...
+    def emit(self, events: Iterable[Event]) -> None: ...
+    async def mark_processed(self, consumer: str, event_id: str) -> None: ...
 
 
 class UnitOfWork(Protocol):
     async def run(self, fn: Callable[[Any], Awaitable[T]]) -> T | None: ...
+
+
+class Calendar(Protocol):
+    def add_workdays(self, start: datetime, n: int) -> datetime: ...

@@ -2,39 +2,127 @@
 
 from __future__ import annotations
 
+import unicodedata
+from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
-from registration.domain import Application, ApplicationStatus
+from registration.domain import (
+    Case,
+    ChangeForm,
+    CompanyForm,
+    DomainError,
+    DuplicateSubmission,
+    HistoryEntry,
+    NameTaken,
+    Status,
+    Step,
+    StepState,
+    StepStatus,
+)
 
-APPLICATIONS = "applications"
+CASES, NAMES, COUNTERS = "cases", "company_names", "counters"
+OPEN_STATUSES = [Status.SUBMITTED.value, Status.INCOMPLETE.value, Status.ACCEPTED.value]
+
+
+class ConcurrentUpdate(DomainError):
+    """The case changed since it was read."""
 
 
 async def ensure_indexes(db: AsyncDatabase) -> None:
-    await db[APPLICATIONS].create_indexes([IndexModel([("applicant_id", ASCENDING)])])
+    await db[CASES].create_indexes([
+        IndexModel([("applicant_id", ASCENDING), ("idempotency_key", ASCENDING)], unique=True,
+                   partialFilterExpression={"idempotency_key": {"$type": "string"}}, name="idempotency"),
+        IndexModel([("status", ASCENDING), ("due_at", ASCENDING)], name="status_due"),
+        IndexModel([("applicant_id", ASCENDING)], name="applicant"),
+    ])
 
 
-class MongoApplicationRepository:
+def normalise_name(name: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", name).split()).upper()
+
+
+class MongoCaseRepository:
     def __init__(self, db: AsyncDatabase, session: AsyncClientSession | None = None) -> None:
-        self.coll, self.session = db[APPLICATIONS], session
+        self.db, self.session = db, session
+        self.cases = db[CASES]
 
-    async def add(self, application: Application) -> None:
-        await self.coll.insert_one(_to_doc(application), session=self.session)
+    async def add(self, case: Case) -> None:
+        if case.kind == "establishment":
+            try:
+                await self.db[NAMES].insert_one(
+                    {"_id": normalise_name(case.form.company_name), "case_number": case.case_number,
+                     "name": case.form.company_name}, session=self.session)
+            except DuplicateKeyError as exc:
+                raise NameTaken(case.form.company_name) from exc
+        try:
+            await self.cases.insert_one(_to_doc(case), session=self.session)
+        except DuplicateKeyError as exc:
+            raise DuplicateSubmission(case.idempotency_key) from exc
+        case.version = 1
 
-    async def get(self, application_id: str) -> Application | None:
-        doc = await self.coll.find_one({"_id": application_id}, session=self.session)
+    async def get(self, case_number: str) -> Case | None:
+        doc = await self.cases.find_one({"_id": case_number}, session=self.session)
         return _from_doc(doc) if doc else None
 
+    async def by_idempotency_key(self, applicant_id: str, key: str) -> Case | None:
+        doc = await self.cases.find_one({"applicant_id": applicant_id, "idempotency_key": key}, session=self.session)
+        return _from_doc(doc) if doc else None
 
-def _to_doc(a: Application) -> dict[str, Any]:
-    return {"_id": a.application_id, "company_name": a.company_name, "applicant_id": a.applicant_id,
-            "applicant_phone": a.applicant_phone, "channel": a.channel, "submitted_at": a.submitted_at,
-            "status": a.status.value, "version": a.version}
+    async def save(self, case: Case) -> None:
+        doc = _to_doc(case)
+        doc["version"] = case.version + 1
+        res = await self.cases.replace_one({"_id": case.case_number, "version": case.version}, doc,
+                                           session=self.session)
+        if res.matched_count != 1:
+            raise ConcurrentUpdate(f"case {case.case_number} changed meanwhile")
+        case.version += 1
+
+    async def release_name(self, case: Case) -> None:
+        await self.db[NAMES].delete_one({"_id": normalise_name(case.form.company_name),
+                                         "case_number": case.case_number}, session=self.session)
+
+    async def open_due_before(self, before: datetime, limit: int) -> list[Case]:
+        cursor = self.cases.find({"status": Status.ACCEPTED.value, "due_at": {"$lte": before}},
+                                 session=self.session).sort([("status", ASCENDING), ("due_at", ASCENDING)]).limit(limit)
+        return [_from_doc(d) for d in await cursor.to_list()]
+
+    async def next_code_sequence(self, division_code: str) -> int:
+        # `counters` holds one tiny document per division, so find_one_and_update's
+        # whole-collection scan on SecantusDB stays cheap here.
+        doc = await self.db[COUNTERS].find_one_and_update(
+            {"_id": f"uscc:{division_code}"}, {"$inc": {"seq": 1}}, upsert=True,
+            return_document=ReturnDocument.AFTER, session=self.session)
+        return int(doc["seq"])
 
 
-def _from_doc(d: dict[str, Any]) -> Application:
-    return Application(d["_id"], d["company_name"], d["applicant_id"], d.get("applicant_phone"), d["channel"],
-                       d["submitted_at"], ApplicationStatus(d["status"]), d.get("version", 0))
+def _to_doc(c: Case) -> dict[str, Any]:
+    return {
+        "_id": c.case_number, "kind": c.kind, "form": c.form.model_dump(mode="json"),
+        "applicant_id": c.applicant_id, "applicant_phone": c.applicant_phone, "channel": c.channel,
+        "submitted_at": c.submitted_at, "status": c.status.value,
+        "steps": {s.value: {**asdict(st), "status": st.status.value} for s, st in c.steps.items()},
+        "accepted_at": c.accepted_at, "due_at": c.due_at, "closed_at": c.closed_at, "staff_id": c.staff_id,
+        "helper_id": c.helper_id, "uscc": c.uscc, "missing": c.missing, "warned": c.warned, "overdue": c.overdue,
+        "correlation_id": c.correlation_id, "idempotency_key": c.idempotency_key,
+        "history": [asdict(h) for h in c.history], "version": c.version,
+    }
+
+
+def _from_doc(d: dict[str, Any]) -> Case:
+    form_cls = ChangeForm if d["kind"] == "change" else CompanyForm
+    steps = {Step(k): StepState(**{**v, "status": StepStatus(v["status"])}) for k, v in d["steps"].items()}
+    return Case(
+        case_number=d["_id"], kind=d["kind"], form=form_cls.model_validate(d["form"]), applicant_id=d["applicant_id"],
+        channel=d["channel"], submitted_at=d["submitted_at"], applicant_phone=d.get("applicant_phone"),
+        status=Status(d["status"]), steps=steps, accepted_at=d.get("accepted_at"), due_at=d.get("due_at"),
+        closed_at=d.get("closed_at"), staff_id=d.get("staff_id"), helper_id=d.get("helper_id"), uscc=d.get("uscc"),
+        missing=d.get("missing", []), warned=d.get("warned", False), overdue=d.get("overdue", False),
+        correlation_id=d.get("correlation_id", d["_id"]), idempotency_key=d.get("idempotency_key"),
+        history=[HistoryEntry(**h) for h in d.get("history", [])], version=d["version"],
+    )

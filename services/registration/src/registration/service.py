@@ -1,34 +1,226 @@
-"""Use cases: load → domain → save + events, in one transaction."""
+"""Use cases: load → domain → save + events, in one transaction each."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
 
-from registration.domain import Application
-from registration.ports import Tx, UnitOfWork
+from contracts import Event
+from contracts.events import registration as ev
+from registration.domain import (
+    DEPARTMENT,
+    Case,
+    ChangeForm,
+    CompanyForm,
+    DomainError,
+    DuplicateSubmission,
+    Fact,
+    NotFound,
+    Status,
+    Step,
+)
+from registration.domain.codes import make_uscc
+from registration.ports import Calendar, Tx, UnitOfWork
+
+SOURCE = "/one-window/registration"
+CONSUMER = "registration"
+TIME_LIMIT_WORKDAYS = 1
+
+EVENTS: dict[str, type[Event]] = {
+    "application_submitted": ev.ApplicationSubmittedV1,
+    "application_incomplete": ev.ApplicationIncompleteV1,
+    "application_accepted": ev.ApplicationAcceptedV1,
+    "step_requested": ev.StepRequestedV1,
+    "step_approved": ev.StepApprovedV1,
+    "step_returned": ev.StepReturnedV1,
+    "licence_issued": ev.LicenceIssuedV1,
+    "case_completed": ev.CaseCompletedV1,
+    "case_rejected": ev.CaseRejectedV1,
+    "deadline_warning": ev.DeadlineWarningV1,
+    "case_overdue": ev.CaseOverdueV1,
+}
 
 
-async def submit_application(
-    *, uow: UnitOfWork, now: datetime, company_name: str, applicant_id: str, applicant_phone: str | None,
-    channel: str, application_id: str | None = None,
-) -> Application:
-    application = Application.submit(
-        application_id=application_id or f"A{uuid.uuid4().hex[:16].upper()}",
-        company_name=company_name, applicant_id=applicant_id, applicant_phone=applicant_phone,
-        channel=channel, now=now,
-    )
-
-    async def work(tx: Tx) -> None:
-        await tx.applications.add(application)
-        tx.emit(application.pull_events())
-
-    await uow.run(work)
-    return application
+def to_events(case: Case, facts: Iterable[Fact], now: datetime, cause: Event | None = None) -> list[Event]:
+    """Turn the domain's facts into integration events with the CloudEvents envelope."""
+    return [
+        EVENTS[f.name](
+            **f.data, source=SOURCE, subject=case.case_number, case_number=case.case_number, time=now,
+            correlation_id=cause.correlation_id if cause else case.correlation_id,
+            causation_id=cause.event_id if cause else None,
+        )
+        for f in facts
+    ]
 
 
-async def get_application(*, uow: UnitOfWork, application_id: str) -> Application | None:
-    async def work(tx: Tx) -> Application | None:
-        return await tx.applications.get(application_id)
+def new_case_number(kind: str, now: datetime) -> str:
+    prefix = "BG" if kind == "change" else "QY"
+    return f"{prefix}{now:%Y%m%d}{secrets.token_hex(4).upper()}"
+
+
+async def _commit(tx: Tx, case: Case, now: datetime, cause: Event | None = None) -> None:
+    await tx.cases.save(case)
+    tx.emit(to_events(case, case.pull_facts(), now, cause))
+
+
+async def submit(*, uow: UnitOfWork, form: CompanyForm | ChangeForm, applicant_id: str, channel: str, now: datetime,
+                 applicant_phone: str | None = None, idempotency_key: str | None = None) -> tuple[Case, bool]:
+    """Create the case once; a retried submission (same key) returns the same case. -> (case, created)"""
+    kind = "change" if isinstance(form, ChangeForm) else "establishment"
+
+    async def work(tx: Tx) -> tuple[Case, bool]:
+        if idempotency_key:
+            earlier = await tx.cases.by_idempotency_key(applicant_id, idempotency_key)
+            if earlier is not None:
+                return earlier, False
+        case = Case.submit(case_number=new_case_number(kind, now), form=form, applicant_id=applicant_id,
+                           channel=channel, now=now, applicant_phone=applicant_phone, idempotency_key=idempotency_key)
+        await tx.cases.add(case)
+        tx.emit(to_events(case, case.pull_facts(), now))
+        return case, True
+
+    try:
+        result = await uow.run(work)
+    except DuplicateSubmission:  # a concurrent retry won the race
+        result = await uow.run(work)
+    assert result is not None
+    return result
+
+
+async def _load(tx: Tx, case_number: str) -> Case:
+    case = await tx.cases.get(case_number)
+    if case is None:
+        raise NotFound(f"no case {case_number}")
+    return case
+
+
+async def check_at_window(*, uow: UnitOfWork, calendar: Calendar, case_number: str, staff_id: str, now: datetime,
+                          defects: list[dict[str, str]], warning_before: timedelta) -> Case:
+    due = calendar.add_workdays(now, TIME_LIMIT_WORKDAYS)
+
+    async def work(tx: Tx) -> Case:
+        case = await _load(tx, case_number)
+        case.check_at_window(staff_id=staff_id, now=now, due_at=due, defects=defects)
+        if case.status is Status.ACCEPTED:
+            await tx.timers.schedule(f"{case_number}:warning", "deadline_warning", max(now, due - warning_before),
+                                     {"case_number": case_number})
+            await tx.timers.schedule(f"{case_number}:overdue", "case_overdue", due, {"case_number": case_number})
+        await _commit(tx, case, now)
+        return case
+
+    return await _run(uow, work)
+
+
+async def supplement(*, uow: UnitOfWork, case_number: str, applicant_id: str, materials: list[str],
+                     now: datetime) -> Case:
+    async def work(tx: Tx) -> Case:
+        case = await _owned(tx, case_number, applicant_id)
+        case.supplement(materials=materials, now=now)
+        await _commit(tx, case, now)
+        return case
+
+    return await _run(uow, work)
+
+
+async def decide(*, uow: UnitOfWork, case_number: str, step: Step, attempt: int | None, decision: str,
+                 reviewer: str, now: datetime, reasons: list[dict[str, str]] | None = None, reason: str | None = None,
+                 result: dict[str, Any] | None = None, cause: Event | None = None) -> Case | None:
+    """A department's answer, from its reviewer over HTTP or from its system as an event.
+    An event already processed (same id) has no second effect."""
+
+    async def work(tx: Tx) -> Case:
+        if cause is not None:
+            await tx.mark_processed(CONSUMER, cause.event_id)
+        case = await _load(tx, case_number)
+        current = case.steps[step].attempt if step in case.steps else 0
+        uscc = None
+        if case.needs_code(step, decision):
+            division = case.form.address.division_code  # type: ignore[union-attr]
+            uscc = make_uscc(division, await tx.cases.next_code_sequence(division))
+        case.decide(step=step, attempt=attempt or current, decision=decision, now=now, reviewer=reviewer,
+                    reasons=reasons or [], reason=reason, result=result, uscc=uscc)
+        if not case.is_open:
+            await tx.timers.cancel(f"{case_number}:warning")
+            await tx.timers.cancel(f"{case_number}:overdue")
+            if case.status is Status.REJECTED:
+                await tx.cases.release_name(case)
+        await _commit(tx, case, now, cause)
+        return case
 
     return await uow.run(work)
+
+
+class NotYourDepartment(DomainError):
+    """A reviewer may act only on its own department's steps."""
+
+
+def ensure_reviewer_may_decide(*, department: str | None, step: Step) -> None:
+    if DEPARTMENT[step] != department:
+        raise NotYourDepartment(f"the {step.value} step belongs to {DEPARTMENT[step]}, not {department}")
+
+
+async def correct(*, uow: UnitOfWork, case_number: str, applicant_id: str, step: Step, fields: dict[str, Any],
+                  now: datetime) -> Case:
+    async def work(tx: Tx) -> Case:
+        case = await _owned(tx, case_number, applicant_id)
+        case.correct(step=step, fields=fields, now=now)
+        await _commit(tx, case, now)
+        return case
+
+    return await _run(uow, work)
+
+
+async def assign_helper(*, uow: UnitOfWork, case_number: str, helper_id: str, by: str, now: datetime) -> Case:
+    async def work(tx: Tx) -> Case:
+        case = await _load(tx, case_number)
+        case.assign_helper(helper_id=helper_id, by=by, now=now)
+        await _commit(tx, case, now)
+        return case
+
+    return await _run(uow, work)
+
+
+async def on_timer(tx: Tx, *, kind: str, case_number: str, now: datetime) -> None:
+    """A deadline timer fired (exactly once, inside the sweeper's transaction)."""
+    case = await tx.cases.get(case_number)
+    if case is None:
+        return
+    changed = case.warn(now) if kind == "deadline_warning" else case.mark_overdue(now)
+    if changed:
+        await _commit(tx, case, now)
+
+
+async def get_case(*, uow: UnitOfWork, case_number: str, applicant_id: str | None) -> Case:
+    """Staff read any case (``applicant_id`` None); applicants only their own."""
+
+    async def work(tx: Tx) -> Case:
+        return await (_owned(tx, case_number, applicant_id) if applicant_id else _load(tx, case_number))
+
+    return await _run(uow, work)
+
+
+async def cases_at_risk(*, uow: UnitOfWork, now: datetime, view: str, at_risk_within: timedelta,
+                        limit: int = 200) -> list[Case]:
+    """Open accepted cases overdue, or due within ``at_risk_within``, earliest first."""
+
+    async def work(tx: Tx) -> list[Case]:
+        horizon = now if view == "overdue" else now + at_risk_within
+        cases = await tx.cases.open_due_before(horizon, limit)
+        return cases if view == "overdue" else [c for c in cases if c.due_at and c.due_at > now]
+
+    return await uow.run(work) or []
+
+
+async def _owned(tx: Tx, case_number: str, applicant_id: str) -> Case:
+    case = await _load(tx, case_number)
+    if case.applicant_id != applicant_id:
+        raise NotFound(f"no case {case_number}")
+    return case
+
+
+async def _run(uow: UnitOfWork, work: Any) -> Case:
+    case = await uow.run(work)
+    assert case is not None
+    return case

@@ -1,0 +1,358 @@
+"""The registration case: its state machine and rules. Pure: no I/O.
+
+    submitted ⇄ incomplete → accepted (clock runs) → completed | rejected
+
+Steps: licence first; once issued (with the unified social credit code), seal, tax
+and social security run in parallel. A returned step pauses only itself; a
+correction re-requests only that step. The case completes when every step is
+approved, and the results are issued together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+
+from registration.domain.forms import ChangeForm, CompanyForm, required_materials
+
+
+class DomainError(Exception):
+    """A rule of the domain was broken."""
+
+    errors: list[dict[str, str]] | None = None
+
+
+class InvalidState(DomainError):
+    """The case is not in a state that allows this."""
+
+
+class StaleDecision(InvalidState):
+    """A department answered a request that is no longer open (already answered or superseded)."""
+
+
+class NameTaken(DomainError):
+    """The company name is registered or under application."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"company name {name!r} is already registered or under application")
+        self.errors = [{"field": "company_name", "message": str(self)}]
+
+
+class CorrectionNotAllowed(DomainError):
+    """A correction touched fields the department did not ask for, or left the form invalid."""
+
+    def __init__(self, message: str, errors: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+class NotFound(DomainError):
+    """No such case (or not the caller's)."""
+
+
+class DuplicateSubmission(DomainError):
+    """The idempotency key was used before (a concurrent retry)."""
+
+
+class Status(StrEnum):
+    SUBMITTED = "submitted"
+    INCOMPLETE = "incomplete"
+    ACCEPTED = "accepted"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+
+
+# Progress never goes back: submitted and incomplete share the first rank.
+RANK = {Status.SUBMITTED: 0, Status.INCOMPLETE: 0, Status.ACCEPTED: 1, Status.COMPLETED: 2, Status.REJECTED: 2}
+OPEN = (Status.SUBMITTED, Status.INCOMPLETE, Status.ACCEPTED)
+
+
+class Step(StrEnum):
+    LICENCE = "licence"
+    SEAL = "seal"
+    TAX = "tax"
+    SOCIAL_SECURITY = "social_security"
+
+
+DEPARTMENT = {
+    Step.LICENCE: "market_supervision",
+    Step.SEAL: "public_security",
+    Step.TAX: "tax",
+    Step.SOCIAL_SECURITY: "human_resources_social_security",
+}
+AFTER_LICENCE = (Step.SEAL, Step.TAX, Step.SOCIAL_SECURITY)
+
+
+class StepStatus(StrEnum):
+    WAITING = "waiting"  # not requested yet (waits for the licence)
+    REQUESTED = "requested"
+    RETURNED = "returned"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass
+class StepState:
+    status: StepStatus = StepStatus.WAITING
+    attempt: int = 0
+    requested_at: datetime | None = None
+    decided_at: datetime | None = None
+    reasons: list[dict[str, str]] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """Something that happened to the case; the service turns it into an integration event."""
+
+    name: str
+    data: dict[str, Any]
+
+
+@dataclass
+class HistoryEntry:
+    at: datetime
+    action: str
+    actor: str
+    detail: str = ""
+
+
+@dataclass
+class Case:
+    case_number: str
+    kind: str  # "establishment" | "change"
+    form: CompanyForm | ChangeForm
+    applicant_id: str
+    channel: str
+    submitted_at: datetime
+    applicant_phone: str | None = None
+    status: Status = Status.SUBMITTED
+    steps: dict[Step, StepState] = field(default_factory=dict)
+    accepted_at: datetime | None = None
+    due_at: datetime | None = None
+    closed_at: datetime | None = None
+    staff_id: str | None = None
+    helper_id: str | None = None
+    uscc: str | None = None
+    missing: list[dict[str, str]] = field(default_factory=list)
+    warned: bool = False
+    overdue: bool = False
+    correlation_id: str = ""
+    idempotency_key: str | None = None
+    history: list[HistoryEntry] = field(default_factory=list)
+    version: int = 0
+    facts: list[Fact] = field(default_factory=list, repr=False)
+
+    # -- creation -------------------------------------------------------------------
+    @classmethod
+    def submit(cls, *, case_number: str, form: CompanyForm | ChangeForm, applicant_id: str, channel: str,
+               now: datetime, applicant_phone: str | None = None, correlation_id: str = "",
+               idempotency_key: str | None = None) -> Case:
+        kind = "change" if isinstance(form, ChangeForm) else "establishment"
+        steps = {Step.LICENCE: StepState()}
+        if kind == "establishment":
+            steps.update({s: StepState() for s in AFTER_LICENCE})
+        case = cls(case_number, kind, form, applicant_id, channel, now, applicant_phone, steps=steps,
+                   correlation_id=correlation_id or case_number, idempotency_key=idempotency_key,
+                   uscc=form.unified_social_credit_code if isinstance(form, ChangeForm) else None)
+        case._log(now, "submitted", applicant_id, f"via {channel}")
+        case._record("application_submitted", application_id=case_number, company_name=form.company_name,
+                     applicant_id=applicant_id, applicant_phone=applicant_phone, channel=channel, kind=kind)
+        return case
+
+    # -- window acceptance (一次性告知) ----------------------------------------------
+    def missing_materials(self, defects: list[dict[str, str]] = ()) -> list[dict[str, str]]:  # type: ignore[assignment]
+        given = set(self.form.materials)
+        missing = [{"field": f"materials.{key}", "reason": f"缺少{name}"}
+                   for key, name in required_materials(self.form).items() if key not in given]
+        return missing + [dict(d) for d in defects]
+
+    def check_at_window(self, *, staff_id: str, now: datetime, due_at: datetime,
+                        defects: list[dict[str, str]] = ()) -> None:  # type: ignore[assignment]
+        """Accept, or list everything missing at once. ``due_at`` comes from the calendar."""
+        self._require(Status.SUBMITTED, Status.INCOMPLETE)
+        missing = self.missing_materials(defects)
+        self.staff_id = staff_id
+        if missing:
+            self.status, self.missing = Status.INCOMPLETE, missing
+            self._log(now, "incomplete", staff_id, "; ".join(m["reason"] for m in missing))
+            self._record("application_incomplete", applicant_id=self.applicant_id, missing=missing, staff_id=staff_id)
+            return
+        self.status, self.missing, self.accepted_at, self.due_at = Status.ACCEPTED, [], now, due_at
+        self._log(now, "accepted", staff_id, f"due {due_at.isoformat()}")
+        self._record("application_accepted", applicant_id=self.applicant_id, company_name=self.form.company_name,
+                     kind=self.kind, channel=self.channel, accepted_at=now, due_at=due_at, staff_id=staff_id)
+        self._request(Step.LICENCE, now)
+
+    def supplement(self, *, materials: list[str], now: datetime) -> None:
+        """The applicant adds what the window listed; the application goes back to the window."""
+        self._require(Status.INCOMPLETE)
+        merged = sorted(set(self.form.materials) | set(materials))
+        self.form = self.form.model_copy(update={"materials": merged})
+        self.status = Status.SUBMITTED
+        self._log(now, "supplemented", self.applicant_id, ", ".join(materials))
+
+    # -- departments --------------------------------------------------------------------
+    def decide(self, *, step: Step, attempt: int, decision: str, now: datetime, reviewer: str,
+               reasons: list[dict[str, str]] = (), reason: str | None = None,  # type: ignore[assignment]
+               result: dict[str, Any] | None = None, uscc: str | None = None) -> None:
+        """Record a department's answer. The licence approval of a new company needs ``uscc``."""
+        self._require(Status.ACCEPTED)
+        state = self.steps.get(step)
+        if state is None or state.status is not StepStatus.REQUESTED or state.attempt != attempt:
+            raise StaleDecision(f"{step} attempt {attempt} is not awaiting a decision")
+        department = DEPARTMENT[step]
+        state.decided_at = now
+        if decision == "approved":
+            self._approve(step, state, now, reviewer, result or {}, uscc)
+        elif decision == "returned":
+            if not reasons:
+                raise DomainError("a returned step must name the fields to correct")
+            state.status, state.reasons = StepStatus.RETURNED, [dict(r) for r in reasons]
+            self._log(now, f"{step}_returned", reviewer, "; ".join(f"{r['field']}: {r['reason']}" for r in reasons))
+            self._record("step_returned", step=step.value, department=department, applicant_id=self.applicant_id,
+                         reasons=state.reasons)
+        elif decision == "rejected":
+            state.status = StepStatus.REJECTED
+            self.status, self.closed_at = Status.REJECTED, now
+            self._log(now, f"{step}_rejected", reviewer, reason or "")
+            self._record("case_rejected", applicant_id=self.applicant_id, step=step.value, department=department,
+                         reason=reason or "rejected")
+        else:
+            raise DomainError(f"unknown decision {decision!r}")
+
+    def needs_code(self, step: Step, decision: str) -> bool:
+        return step is Step.LICENCE and decision == "approved" and self.uscc is None
+
+    def _approve(self, step: Step, state: StepState, now: datetime, reviewer: str, result: dict[str, Any],
+                 uscc: str | None) -> None:
+        if step is Step.LICENCE:
+            if self.uscc is None:
+                if uscc is None:
+                    raise DomainError("the licence needs a unified social credit code")
+                self.uscc = uscc
+            result = {**result, "unified_social_credit_code": self.uscc}
+        state.status, state.result, state.reasons = StepStatus.APPROVED, result, []
+        self._log(now, f"{step}_approved", reviewer)
+        self._record("step_approved", step=step.value, department=DEPARTMENT[step], result=result)
+        if step is Step.LICENCE:
+            self._record("licence_issued", company_name=self.form.company_name, unified_social_credit_code=self.uscc,
+                         applicant_id=self.applicant_id, kind=self.kind, issued_at=now)
+            for nxt in AFTER_LICENCE:
+                if nxt in self.steps:
+                    self._request(nxt, now)
+        if all(s.status is StepStatus.APPROVED for s in self.steps.values()):
+            self._complete(now)
+
+    def _complete(self, now: datetime) -> None:
+        assert self.due_at is not None and self.accepted_at is not None and self.uscc is not None
+        self.status, self.closed_at = Status.COMPLETED, now
+        self._log(now, "completed", "system", "results issued together at the window")
+        self._record("case_completed", applicant_id=self.applicant_id, company_name=self.form.company_name,
+                     kind=self.kind, unified_social_credit_code=self.uscc, accepted_at=self.accepted_at,
+                     completed_at=now, within_time_limit=now <= self.due_at,
+                     results={s.value: st.result for s, st in self.steps.items()})
+
+    # -- corrections (补正) ----------------------------------------------------------------
+    def correct(self, *, step: Step, fields: dict[str, Any], now: datetime) -> None:
+        """Apply the applicant's fixes to exactly the fields the department named."""
+        self._require(Status.ACCEPTED)
+        state = self.steps.get(step)
+        if state is None or state.status is not StepStatus.RETURNED:
+            raise InvalidState(f"{step} is not returned for correction")
+        asked = {r["field"] for r in state.reasons}
+        extra = [f for f in fields if not any(f == a or f.startswith(a + ".") for a in asked)]
+        missing = [a for a in asked if not any(f == a or f.startswith(a + ".") for f in fields)]
+        if extra or missing:
+            errors = [{"field": f, "message": "not asked for by the department"} for f in extra]
+            errors += [{"field": f, "message": "asked for by the department but not corrected"} for f in missing]
+            raise CorrectionNotAllowed("correct exactly the fields the department returned", errors)
+        data = self.form.model_dump(mode="json")
+        for path, value in fields.items():
+            _set_path(data, path, value)
+        try:
+            self.form = type(self.form).model_validate(data)
+        except ValidationError as exc:
+            errors = [{"field": ".".join(map(str, e["loc"])) or "form", "message": e["msg"]} for e in exc.errors()]
+            raise CorrectionNotAllowed("the corrected form is not valid", errors) from exc
+        self._log(now, f"{step}_corrected", self.applicant_id, ", ".join(sorted(fields)))
+        self._request(step, now)
+
+    # -- supervision --------------------------------------------------------------------
+    def assign_helper(self, *, helper_id: str, by: str, now: datetime) -> None:
+        if self.status not in OPEN:
+            raise InvalidState("the case is closed")
+        self.helper_id = helper_id
+        self._log(now, "helper_assigned", by, helper_id)
+
+    def warn(self, now: datetime) -> bool:
+        """The deadline warning; once, and only for an open accepted case."""
+        if self.status is not Status.ACCEPTED or self.warned:
+            return False
+        self.warned = True
+        self._log(now, "deadline_warning", "system")
+        self._record("deadline_warning", due_at=self.due_at, pending_steps=self.pending_steps(), helper_id=self.helper_id)
+        return True
+
+    def mark_overdue(self, now: datetime) -> bool:
+        if self.status is not Status.ACCEPTED or self.overdue:
+            return False
+        self.overdue = True
+        self._log(now, "overdue", "system")
+        self._record("case_overdue", due_at=self.due_at, pending_steps=self.pending_steps(), helper_id=self.helper_id)
+        return True
+
+    def pending_steps(self) -> list[str]:
+        return [s.value for s, st in self.steps.items() if st.status is not StepStatus.APPROVED]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
+
+    # -- internals ------------------------------------------------------------------------
+    def _request(self, step: Step, now: datetime) -> None:
+        state = self.steps[step]
+        state.status, state.attempt, state.requested_at, state.reasons = StepStatus.REQUESTED, state.attempt + 1, now, []
+        self._log(now, f"{step}_requested", "system", f"attempt {state.attempt}")
+        self._record("step_requested", step=step.value, department=DEPARTMENT[step], attempt=state.attempt,
+                     due_at=self.due_at, unified_social_credit_code=self.uscc, form=self.form_for(step))
+
+    def form_for(self, step: Step) -> dict[str, Any]:
+        """Only the part of the form the department needs."""
+        data = self.form.model_dump(mode="json")
+        keep = {
+            Step.LICENCE: set(data) - {"seal_order", "tax", "employees"},
+            Step.SEAL: {"company_name", "legal_representative", "seal_order"},
+            Step.TAX: {"company_name", "company_type", "address", "legal_representative", "tax"},
+            Step.SOCIAL_SECURITY: {"company_name", "address", "employees"},
+        }[step]
+        return {k: v for k, v in data.items() if k in keep}
+
+    def _require(self, *allowed: Status) -> None:
+        if self.status not in allowed:
+            raise InvalidState(f"case {self.case_number} is {self.status.value}")
+
+    def _log(self, at: datetime, action: str, actor: str, detail: str = "") -> None:
+        self.history.append(HistoryEntry(at, action, actor, detail))
+
+    def _record(self, name: str, **data: Any) -> None:
+        self.facts.append(Fact(name, data))
+
+    def pull_facts(self) -> list[Fact]:
+        facts, self.facts = self.facts, []
+        return facts
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    target: Any = data
+    for part in parts[:-1]:
+        target = target[int(part)] if isinstance(target, list) else target.setdefault(part, {})
+    last = parts[-1]
+    if isinstance(target, list):
+        target[int(last)] = value
+    else:
+        target[last] = value

@@ -1,0 +1,149 @@
+"""The one application form (一次填报) and the licence-change form. Pure validation:
+every bad field is reported at once by pydantic; ID numbers are checked by GB 11643."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from stdnum.cn import ric
+
+from registration.domain.codes import validate_uscc
+
+CompanyType = Literal["limited_company", "joint_stock_company", "sole_proprietorship", "partnership", "branch"]
+Seal = Literal["official", "finance", "invoice", "contract", "legal_representative"]
+InvoiceType = Literal["vat_general", "vat_special", "electronic_general", "electronic_special"]
+
+
+def _id_number(value: str) -> str:
+    value = value.strip().upper()
+    if not ric.is_valid(value):
+        raise ValueError("not a valid resident ID number (GB 11643: 18 characters, check character)")
+    return value
+
+
+def _uscc(value: str) -> str:
+    return validate_uscc(value.strip().upper())
+
+
+IdNumber = Annotated[str, AfterValidator(_id_number)]
+Phone = Annotated[str, Field(pattern=r"^1[3-9]\d{9}$", description="Mainland mobile number.")]
+USCC = Annotated[str, AfterValidator(_uscc)]
+
+
+class _Form(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Person(_Form):
+    name: str = Field(min_length=1, max_length=50, description="Full name.")
+    id_number: IdNumber = Field(description="Resident ID number (GB 11643).")
+    phone: Phone | None = None
+
+
+class Shareholder(Person):
+    contribution: Decimal = Field(gt=0, max_digits=14, decimal_places=4, description="Subscribed capital, 10k CNY (万元).")
+
+
+class Employee(_Form):
+    name: str = Field(min_length=1, max_length=50)
+    id_number: IdNumber
+
+
+class Address(_Form):
+    division_code: str = Field(pattern=r"^[1-8]\d{5}$", description="Administrative division code (GB/T 2260), 6 digits.")
+    detail: str = Field(min_length=4, max_length=200, description="Street address.")
+
+
+class SealOrder(_Form):
+    seals: list[Seal] = Field(min_length=1, description="Which seals to engrave.")
+
+    @model_validator(mode="after")
+    def _unique(self) -> SealOrder:
+        if len(set(self.seals)) != len(self.seals):
+            raise ValueError("a seal is listed twice")
+        return self
+
+
+class TaxDetails(_Form):
+    taxpayer_type: Literal["small_scale", "general"] = Field(description="小规模纳税人 or 一般纳税人.")
+    invoice_types: list[InvoiceType] = Field(default_factory=list, description="Invoices to be issued.")
+    monthly_invoice_quota: int = Field(default=0, ge=0, le=10000, description="Invoices per month requested.")
+
+
+class CompanyForm(_Form):
+    """Everything company start-up needs, asked once."""
+
+    company_name: str = Field(min_length=4, max_length=60, description="Company name (企业名称).")
+    company_type: CompanyType
+    address: Address
+    registered_capital: Decimal = Field(ge=0, max_digits=14, decimal_places=4, description="10k CNY (万元).")
+    business_scope: list[str] = Field(min_length=1, max_length=50, description="Business scope items (经营范围).")
+    legal_representative: Person
+    shareholders: list[Shareholder] = Field(min_length=1, max_length=50)
+    seal_order: SealOrder
+    tax: TaxDetails
+    employees: list[Employee] = Field(default_factory=list, max_length=500, description="Employees to enrol in social security.")
+    materials: list[str] = Field(default_factory=list, description="Documents attached (see required_materials).")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CompanyForm:
+        n = len(self.shareholders)
+        if self.company_type == "sole_proprietorship" and n != 1:
+            raise ValueError("shareholders: a sole proprietorship has exactly one investor")
+        if self.company_type == "partnership" and n < 2:
+            raise ValueError("shareholders: a partnership needs at least two partners")
+        if self.company_type != "branch" and sum(s.contribution for s in self.shareholders) != self.registered_capital:
+            raise ValueError("shareholders: contributions must add up to registered_capital")
+        ids = [s.id_number for s in self.shareholders]
+        if len(set(ids)) != len(ids):
+            raise ValueError("shareholders: the same ID number is listed twice")
+        return self
+
+
+ChangeField = Literal["address", "business_scope", "legal_representative", "registered_capital"]
+
+
+class ChangeForm(_Form):
+    """A business licence change (营业执照变更): address, scope, legal representative or capital."""
+
+    unified_social_credit_code: USCC
+    company_name: str = Field(min_length=4, max_length=60)
+    address: Address | None = None
+    business_scope: list[str] | None = Field(default=None, min_length=1, max_length=50)
+    legal_representative: Person | None = None
+    registered_capital: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
+    materials: list[str] = Field(default_factory=list)
+
+    @property
+    def changed(self) -> list[ChangeField]:
+        fields: tuple[ChangeField, ...] = ("address", "business_scope", "legal_representative", "registered_capital")
+        return [f for f in fields if getattr(self, f) is not None]
+
+    @model_validator(mode="after")
+    def _something_changes(self) -> ChangeForm:
+        if not self.changed:
+            raise ValueError("at least one of address, business_scope, legal_representative, registered_capital")
+        return self
+
+
+def required_materials(form: CompanyForm | ChangeForm) -> dict[str, str]:
+    """The documents the window must see, by form; each with its zh-CN name."""
+    if isinstance(form, ChangeForm):
+        needed = {"change_application": "变更登记申请书", "change_resolution": "股东会（股东）变更决议"}
+        if form.address is not None:
+            needed["address_proof"] = "新住所使用证明"
+        if form.legal_representative is not None:
+            needed["legal_representative_id"] = "新任法定代表人身份证明"
+        return needed
+    needed = {"legal_representative_id": "法定代表人身份证明", "address_proof": "住所使用证明"}
+    if form.company_type in ("limited_company", "joint_stock_company"):
+        needed["articles_of_association"] = "公司章程"
+    if form.company_type == "partnership":
+        needed["partnership_agreement"] = "合伙协议"
+    if form.company_type == "branch":
+        needed["parent_licence"] = "隶属企业营业执照"
+    if form.company_type != "branch":
+        needed["investor_ids"] = "投资人身份证明"
+    return needed

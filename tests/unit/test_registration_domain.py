@@ -1,0 +1,220 @@
+"""The registration case state machine and form rules, without I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from registration.domain import (
+    AFTER_LICENCE,
+    RANK,
+    Case,
+    ChangeForm,
+    CompanyForm,
+    CorrectionNotAllowed,
+    InvalidState,
+    StaleDecision,
+    Status,
+    Step,
+    StepStatus,
+    make_uscc,
+)
+from tests.support.forms import company_form, id_number
+
+T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+DUE = T0 + timedelta(days=1)
+CODE = make_uscc("620102", 1)
+
+
+def new_case(**form_overrides) -> Case:
+    return Case.submit(case_number="QY1", form=CompanyForm.model_validate(company_form(**form_overrides)),
+                       applicant_id="u-1", channel="web", now=T0)
+
+
+def accepted(**form_overrides) -> Case:
+    case = new_case(**form_overrides)
+    case.check_at_window(staff_id="w-1", now=T0, due_at=DUE)
+    return case
+
+
+def facts(case: Case) -> list[str]:
+    return [f.name for f in case.pull_facts()]
+
+
+def approve(case: Case, step: Step, at: datetime = T0) -> None:
+    case.decide(step=step, attempt=case.steps[step].attempt, decision="approved", now=at, reviewer="r",
+                uscc=CODE if case.needs_code(step, "approved") else None)
+
+
+# -- the form -------------------------------------------------------------------------
+def test_every_bad_field_is_reported_at_once():
+    bad = company_form(company_name="x", address={"division_code": "12", "detail": "兰州市城关区"},
+                       legal_representative={"name": "张三", "id_number": "620102199003071230"},
+                       tax={"taxpayer_type": "huge"})
+    with pytest.raises(ValidationError) as exc:
+        CompanyForm.model_validate(bad)
+    fields = {".".join(map(str, e["loc"])) for e in exc.value.errors()}
+    assert {"company_name", "address.division_code", "legal_representative.id_number", "tax.taxpayer_type"} <= fields
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"company_type": "sole_proprietorship"}, "exactly one investor"),
+    ({"registered_capital": "99"}, "add up to registered_capital"),
+    ({"seal_order": {"seals": ["official", "official"]}}, "listed twice"),
+])
+def test_form_consistency_rules(overrides, message):
+    with pytest.raises(ValidationError, match=message):
+        CompanyForm.model_validate(company_form(**overrides))
+
+
+def test_change_form_needs_a_change_and_a_valid_code():
+    with pytest.raises(ValidationError, match="at least one"):
+        ChangeForm.model_validate({"unified_social_credit_code": CODE, "company_name": "兰州一窗科技有限公司"})
+    with pytest.raises(ValidationError, match="unified social credit code"):
+        ChangeForm.model_validate({"unified_social_credit_code": CODE[:-1] + "0", "company_name": "兰州一窗科技有限公司",
+                                   "business_scope": ["软件开发"]})
+
+
+# -- window acceptance -------------------------------------------------------------------
+def test_missing_materials_are_listed_all_at_once_then_accepted_after_supplement():
+    case = new_case(materials=[])
+    assert facts(case) == ["application_submitted"]
+    case.check_at_window(staff_id="w-1", now=T0, due_at=DUE, defects=[{"field": "address.detail", "reason": "门牌号不清"}])
+    assert case.status is Status.INCOMPLETE
+    assert {m["field"] for m in case.missing} == {
+        "materials.legal_representative_id", "materials.address_proof", "materials.articles_of_association",
+        "materials.investor_ids", "address.detail"}
+    assert facts(case) == ["application_incomplete"]
+    case.supplement(materials=["legal_representative_id", "address_proof", "articles_of_association", "investor_ids"],
+                    now=T0)
+    case.check_at_window(staff_id="w-1", now=T0, due_at=DUE)
+    assert case.status is Status.ACCEPTED and case.due_at == DUE
+    assert facts(case) == ["application_accepted", "step_requested"]
+    assert case.steps[Step.LICENCE].status is StepStatus.REQUESTED
+    assert all(case.steps[s].status is StepStatus.WAITING for s in AFTER_LICENCE)
+
+
+# -- steps -----------------------------------------------------------------------------------
+def test_licence_first_then_three_in_parallel_then_completed_together():
+    case = accepted()
+    case.pull_facts()
+    approve(case, Step.LICENCE)
+    assert case.uscc == CODE
+    assert facts(case) == ["step_approved", "licence_issued", "step_requested", "step_requested", "step_requested"]
+    for step in (Step.TAX, Step.SEAL):
+        approve(case, step)
+        assert case.status is Status.ACCEPTED
+    approve(case, Step.SOCIAL_SECURITY, T0 + timedelta(hours=3))
+    assert case.status is Status.COMPLETED
+    completed = case.pull_facts()[-1]
+    assert completed.name == "case_completed" and completed.data["within_time_limit"] is True
+    assert set(completed.data["results"]) == {"licence", "seal", "tax", "social_security"}
+    assert completed.data["results"]["licence"]["unified_social_credit_code"] == CODE
+
+
+def test_step_forms_carry_only_what_the_department_needs():
+    case = accepted()
+    assert "tax" not in case.form_for(Step.LICENCE) and "employees" not in case.form_for(Step.LICENCE)
+    assert set(case.form_for(Step.SOCIAL_SECURITY)) == {"company_name", "address", "employees"}
+    assert "shareholders" not in case.form_for(Step.SEAL)
+
+
+def test_a_decision_for_a_stale_attempt_or_unrequested_step_is_refused():
+    case = accepted()
+    with pytest.raises(StaleDecision):
+        case.decide(step=Step.TAX, attempt=1, decision="approved", now=T0, reviewer="r")
+    with pytest.raises(StaleDecision):
+        case.decide(step=Step.LICENCE, attempt=2, decision="approved", now=T0, reviewer="r", uscc=CODE)
+    approve(case, Step.LICENCE)
+    with pytest.raises(StaleDecision):  # the same answer twice
+        case.decide(step=Step.LICENCE, attempt=1, decision="approved", now=T0, reviewer="r")
+
+
+def test_correction_pauses_only_the_returned_step_and_asks_nothing_twice():
+    case = accepted()
+    approve(case, Step.LICENCE)
+    case.decide(step=Step.TAX, attempt=1, decision="returned", now=T0, reviewer="r",
+                reasons=[{"field": "tax.taxpayer_type", "reason": "营业额超过小规模纳税人标准"}])
+    approve(case, Step.SEAL)
+    approve(case, Step.SOCIAL_SECURITY)
+    assert case.status is Status.ACCEPTED and case.steps[Step.TAX].status is StepStatus.RETURNED
+    with pytest.raises(CorrectionNotAllowed) as exc:
+        case.correct(step=Step.TAX, fields={"tax.taxpayer_type": "general", "company_name": "别的名字有限公司"}, now=T0)
+    assert exc.value.errors == [{"field": "company_name", "message": "not asked for by the department"}]
+    with pytest.raises(CorrectionNotAllowed):
+        case.correct(step=Step.TAX, fields={"tax.taxpayer_type": "enormous"}, now=T0)
+    case.pull_facts()
+    case.correct(step=Step.TAX, fields={"tax.taxpayer_type": "general"}, now=T0)
+    requested = case.pull_facts()
+    assert [(f.name, f.data["step"], f.data["attempt"]) for f in requested] == [("step_requested", "tax", 2)]
+    assert case.steps[Step.LICENCE].attempt == 1  # the licence is not done again
+    approve(case, Step.TAX)
+    assert case.status is Status.COMPLETED and case.form.tax.taxpayer_type == "general"
+
+
+def test_rejection_closes_the_case():
+    case = accepted()
+    case.decide(step=Step.LICENCE, attempt=1, decision="rejected", now=T0, reviewer="r", reason="名称含禁用字词")
+    assert case.status is Status.REJECTED and facts(case)[-1] == "case_rejected"
+    with pytest.raises(InvalidState):
+        case.assign_helper(helper_id="h", by="s", now=T0)
+
+
+def test_warning_and_overdue_fire_once_and_never_after_completion():
+    case = accepted()
+    assert case.warn(T0) and not case.warn(T0)
+    assert case.mark_overdue(DUE) and not case.mark_overdue(DUE)
+    assert facts(case)[-2:] == ["deadline_warning", "case_overdue"]
+    done = accepted()
+    for step in (Step.LICENCE, *AFTER_LICENCE):
+        approve(done, step)
+    assert not done.warn(DUE) and not done.mark_overdue(DUE)
+
+
+def test_a_licence_change_is_one_step_and_keeps_its_code():
+    form = ChangeForm.model_validate({"unified_social_credit_code": CODE, "company_name": "兰州一窗科技有限公司",
+                                      "legal_representative": {"name": "赵六", "id_number": id_number("19880808", "111")},
+                                      "materials": ["change_application", "change_resolution", "legal_representative_id"]})
+    case = Case.submit(case_number="BG1", form=form, applicant_id="u-1", channel="app", now=T0)
+    case.check_at_window(staff_id="w", now=T0, due_at=DUE)
+    assert list(case.steps) == [Step.LICENCE]
+    approve(case, Step.LICENCE)
+    assert case.status is Status.COMPLETED and case.uscc == CODE
+
+
+# -- properties ------------------------------------------------------------------------
+ACTIONS = st.lists(
+    st.tuples(st.sampled_from(list(Step)), st.sampled_from(["approved", "returned", "rejected", "correct", "stale"])),
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ACTIONS)
+def test_no_sequence_moves_a_case_backwards_or_completes_it_with_a_step_missing(actions):
+    case = accepted()
+    rank = RANK[case.status]
+    for step, action in actions:
+        state = case.steps[step]
+        try:
+            if action == "correct":
+                field = state.reasons[0]["field"] if state.reasons else "business_scope"
+                case.correct(step=step, fields={field: ["软件开发"]}, now=T0)
+            else:
+                attempt = state.attempt + (1 if action == "stale" else 0)
+                decision = "approved" if action == "stale" else action
+                case.decide(step=step, attempt=attempt, decision=decision, now=T0, reviewer="r",
+                            reasons=[{"field": "business_scope", "reason": "请规范表述"}],
+                            uscc=CODE if case.needs_code(step, decision) else None)
+        except (InvalidState, CorrectionNotAllowed):
+            pass
+        assert RANK[case.status] >= rank, "a case moved backwards"
+        rank = RANK[case.status]
+        if case.status is Status.COMPLETED:
+            assert all(s.status is StepStatus.APPROVED for s in case.steps.values())
+        if any(case.steps[s].status is not StepStatus.WAITING for s in AFTER_LICENCE):
+            assert case.steps[Step.LICENCE].status is StepStatus.APPROVED and case.uscc is not None
