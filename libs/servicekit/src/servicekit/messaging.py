@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -66,26 +66,18 @@ class DeadLetters:
         log.warning("dead-lettered %s[%s]@%s: %s", raw.topic, raw.partition, raw.offset, reason)
 
 
-def subscribe(
-    broker: KafkaBroker,
+def _consumer(
     settings: ServiceSettings,
-    event_cls: type[E],
-    handler: Callable[[E], Awaitable[Any]],
-    *,
-    group: str | None = None,
-    dead_letters: DeadLetters | None = None,
-) -> Any:
-    """Subscribe ``handler`` to the event's topic under consumer group ``group``
-    (default: the service name). Invalid messages and handlers failing after
-    ``consumer_max_attempts`` go to the dead-letter topic; the offset is committed
-    only after the handler or the dead-letter publish succeeded (at least once)."""
-    spec = topic_for(event_cls)
-    group = group or settings.service_name
-    dlq = dead_letters or DeadLetters(broker, settings.service_name)
+    parse: Callable[[KafkaMessage], Event],
+    handler: Callable[[Any], Awaitable[Any]],
+    group: str,
+    dlq: DeadLetters,
+) -> Callable[[KafkaMessage], Awaitable[None]]:
+    """The message handler shared by :func:`subscribe` and :func:`subscribe_many`."""
 
     async def consume(msg: KafkaMessage) -> None:
         try:
-            event = event_cls.from_wire(msg.body, msg.headers)
+            event = parse(msg)
         except InvalidEvent as exc:
             await dlq.send(msg, str(exc), group)
             return
@@ -103,17 +95,74 @@ def subscribe(
 
     consume.__name__ = f"{group}__{handler.__name__}"
     consume.__doc__ = handler.__doc__
+    return consume
+
+
+def _subscriber(broker: KafkaBroker, settings: ServiceSettings, topics: list[str], group: str,
+                consume: Callable[[KafkaMessage], Awaitable[None]], title: str) -> Any:
     return broker.subscriber(
-        spec.name,
+        *topics,
         group_id=group,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-        title=f"{group}:{spec.name}",
-        description=handler.__doc__,
+        title=title,
+        description=consume.__doc__,
     )(consume)
+
+
+def subscribe(
+    broker: KafkaBroker,
+    settings: ServiceSettings,
+    event_cls: type[E],
+    handler: Callable[[E], Awaitable[Any]],
+    *,
+    group: str | None = None,
+    dead_letters: DeadLetters | None = None,
+) -> Any:
+    """Subscribe ``handler`` to the event's topic under consumer group ``group``
+    (default: the service name). Invalid messages and handlers failing after
+    ``consumer_max_attempts`` go to the dead-letter topic; the offset is committed
+    only after the handler or the dead-letter publish succeeded (at least once)."""
+    spec = topic_for(event_cls)
+    group = group or settings.service_name
+    dlq = dead_letters or DeadLetters(broker, settings.service_name)
+    consume = _consumer(settings, lambda msg: event_cls.from_wire(msg.body, msg.headers), handler, group, dlq)
+    return _subscriber(broker, settings, [spec.name], group, consume, f"{group}:{spec.name}")
+
+
+def subscribe_many(
+    broker: KafkaBroker,
+    settings: ServiceSettings,
+    event_classes: Sequence[type[Event]],
+    handler: Callable[[Any], Awaitable[Any]],
+    *,
+    group: str | None = None,
+    dead_letters: DeadLetters | None = None,
+) -> Any:
+    """Like :func:`subscribe`, but ONE consumer reads the topics of all ``event_classes``
+    and parses each message by its ``ce_type`` header (an unknown type is dead-lettered).
+
+    Use it when a service consumes many topics in one group: every group member joins
+    (and rebalances) the group on start, so one consumer per topic makes start-up grow
+    with the number of topics (about 2 s per topic on the embedded broker)."""
+    group = group or settings.service_name
+    dlq = dead_letters or DeadLetters(broker, settings.service_name)
+    by_type = {cls.ce_type: cls for cls in event_classes}
+
+    def parse(msg: KafkaMessage) -> Event:
+        raw = (msg.headers or {}).get("ce_type")
+        ce_type = raw.decode() if isinstance(raw, bytes) else raw
+        cls = by_type.get(ce_type or "")
+        if cls is None:
+            raise InvalidEvent(f"ce_type is {ce_type!r}, expected one of {sorted(by_type)}")
+        return cls.from_wire(msg.body, msg.headers)
+
+    topics = list(dict.fromkeys(topic_for(cls).name for cls in event_classes))
+    consume = _consumer(settings, parse, handler, group, dlq)
+    return _subscriber(broker, settings, topics, group, consume, f"{group}:{'+'.join(topics)}")
 
 
 class OutboxRelay:

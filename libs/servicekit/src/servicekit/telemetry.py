@@ -8,7 +8,6 @@ the consumer's database writes.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,15 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 from pythonjsonlogger.json import JsonFormatter
 
-# Chinese resident ID (18 chars, last may be X) and mainland mobile numbers.
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-
-
-def mask_personal_data(text: str) -> str:
-    """Mask ID numbers (keep the first 6 and last 4) and mobile numbers (keep 3 + 4)."""
-    text = _ID_NUMBER.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
-    return _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
+from servicekit.masking import mask_personal_data as mask_personal_data  # re-exported
 
 
 def setup_tracing(service_name: str, exporter: str = "none") -> None:
