@@ -110,6 +110,7 @@ class ServiceKit:
         log.info("%s started in %.2fs", self.settings.service_name, time.perf_counter() - t0)
 
     async def stop(self) -> None:
+        t0 = time.perf_counter()
         self.started = False
         for hook in reversed(self.on_stop):
             try:
@@ -118,14 +119,17 @@ class ServiceKit:
                 log.exception("stop hook failed")
         if self.sweeper:
             await self.sweeper.stop()
+        log.debug("sweeper stopped at %.2fs", time.perf_counter() - t0)
         if self.relay:
             await self.relay.stop()
+        log.debug("relay stopped at %.2fs", time.perf_counter() - t0)
         try:
             await asyncio.wait_for(self.broker.stop(), timeout=10)
         except Exception:
             log.exception("broker did not stop cleanly")
         if self._client is not None:
             await self._client.close()
+        log.info("%s stopped in %.2fs", self.settings.service_name, time.perf_counter() - t0)
 
     async def readiness(self) -> dict[str, Any]:
         checks: dict[str, Any] = {}
