@@ -24,6 +24,7 @@ class ServiceProcess:
     log_path: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    argv: list[str] | None = None  # a non-HTTP process (e.g. the department simulator)
 
     @property
     def url(self) -> str:
@@ -32,11 +33,11 @@ class ServiceProcess:
     def start(self, timeout: float = 60) -> ServiceProcess:
         env = {**os.environ, **self.env, f"{self.name.upper()}_PORT": str(self.port)}
         log = open(self.log_path, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", f"{self.name}.main:app", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-        )
+        argv = self.argv or [sys.executable, "-m", "uvicorn", f"{self.name}.main:app", "--host", "127.0.0.1",
+                             "--port", str(self.port), "--log-level", "warning"]
+        self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        if self.argv is not None:
+            return self._wait_log("ready", timeout)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -46,6 +47,16 @@ class ServiceProcess:
                     return self
             except httpx.HTTPError:
                 pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not ready in {timeout}s:\n{self.tail()}")
+
+    def _wait_log(self, marker: str, timeout: float) -> ServiceProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited {self.proc.returncode}:\n{self.tail()}")
+            if marker in self.tail(200):
+                return self
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} not ready in {timeout}s:\n{self.tail()}")
 
