@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from contracts.envelope import Event
+from contracts.events import notifications as ntf
 from contracts.events import registration as reg
 
 DEFAULT_PARTITIONS = 4
@@ -52,6 +53,19 @@ def _topic(
 
 TOPICS: tuple[TopicSpec, ...] = (
     _topic("registration", reg.ApplicationSubmittedV1, consumers=("notifications",)),
+    _topic("registration", reg.ApplicationIncompleteV1, consumers=("notifications",)),
+    _topic("registration", reg.ApplicationAcceptedV1, consumers=("notifications",)),
+    _topic("registration", reg.StepRequestedV1, consumers=("notifications",)),
+    _topic("registration", reg.StepApprovedV1, consumers=("notifications",)),
+    _topic("registration", reg.StepReturnedV1, consumers=("notifications",)),
+    _topic("registration", reg.LicenceIssuedV1, consumers=("notifications",)),
+    _topic("registration", reg.CaseCompletedV1, consumers=("notifications",)),
+    _topic("registration", reg.CaseRejectedV1, consumers=("notifications",)),
+    _topic("registration", reg.DeadlineWarningV1, consumers=("notifications",)),
+    _topic("registration", reg.CaseOverdueV1, consumers=("notifications",)),
+    _topic("departments", reg.StepDecidedV1, consumers=("registration",)),
+    _topic("notifications", ntf.MessageDeliveryFailedV1),
+    _topic("notifications", ntf.WebhookDeadLetteredV1),
 )
 
 _BY_EVENT = {t.event: t for t in TOPICS}
