@@ -32,7 +32,7 @@ class ServiceProcess:
 
     def start(self, timeout: float = 60) -> ServiceProcess:
         env = {**os.environ, **self.env, f"{self.name.upper()}_PORT": str(self.port)}
-        log = open(self.log_path, "ab")  # noqa: SIM115
+        log = open(self.log_path, "ab")
         argv = self.argv or [sys.executable, "-m", "uvicorn", f"{self.name}.main:app", "--host", "127.0.0.1",
                              "--port", str(self.port), "--log-level", "warning"]
         self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)

@@ -61,8 +61,8 @@ class ServiceSettings(BaseSettings):
         return self.mongodb_database or self.service_name
 
 
-def service_config(prefix: str, **extra: Any) -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=prefix, extra="ignore", **extra)
+def service_config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore")
 
 
 def load(cls: type[ServiceSettings], **overrides: Any) -> ServiceSettings:

@@ -85,8 +85,8 @@ def start_embedded(storage: str = ":memory:", log_dir: Path | None = None, host:
     out_b = out_d = subprocess.DEVNULL
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
-        out_b = open(log_dir / "broker.log", "ab")  # noqa: SIM115
-        out_d = open(log_dir / "db.log", "ab")  # noqa: SIM115
+        out_b = open(log_dir / "broker.log", "ab")
+        out_d = open(log_dir / "db.log", "ab")
     env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
     broker = subprocess.Popen(broker_command(host, kafka_port), stdout=out_b, stderr=subprocess.STDOUT, env=env)
     db = subprocess.Popen(db_command(host, db_port, storage), stdout=out_d, stderr=subprocess.STDOUT)

@@ -1,0 +1,115 @@
+# One Window: the two commands are `make run` and `make test`.
+#
+# Needs only Python 3.11 and make: `install` creates .tools/ (a venv with a pinned uv from
+# PyPI) and syncs the workspace into .venv from uv.lock. Everything else runs in .venv.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+UV_VERSION := 0.13.9
+# Python 3.11 as the project requires; python3 when no python3.11 is on PATH.
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell command -v python3.11 >/dev/null 2>&1 && echo python3.11 || echo python3)
+endif
+
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+UV_STAMP := $(TOOLS)/.uv-$(UV_VERSION)
+VENV := .venv
+SYNC_STAMP := $(VENV)/.synced
+PYPROJECTS := pyproject.toml $(wildcard contracts/pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
+
+# Never fetch a Python build: use the machine's interpreter.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+# `uv run` inside a foreign activated venv would warn and ignore it; be explicit.
+unexport VIRTUAL_ENV
+
+# `install` has synced .venv exactly from uv.lock; `uv run` only runs in it.
+RUN := $(UV) run --frozen --no-sync
+PYTEST_ARGS ?=
+N ?= 50
+
+.PHONY: help install run stop status logs test test-unit test-component test-integration test-contract \
+        test-e2e bench lint schemas asyncapi clean
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------------------------- install
+$(UV_STAMP):
+	@echo "==> creating $(TOOLS)/ with uv $(UV_VERSION) (Python: $(PYTHON))"
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
+	rm -rf $(TOOLS)
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	touch $@
+
+$(SYNC_STAMP): $(UV_STAMP) uv.lock $(PYPROJECTS)
+	@echo "==> syncing $(VENV)/ from uv.lock"
+	$(UV) sync --frozen --all-packages --python $(PYTHON)
+	touch $@
+
+install: $(SYNC_STAMP) ## install uv into .tools/ and the workspace into .venv/ (cheap when up to date)
+	@:
+
+# ---------------------------------------------------------------------------------- platform
+run: install ## start broker, database and every service in the background; print the docs URLs
+	$(RUN) python -m devstack up
+
+stop: ## stop everything `make run` started
+	@if [ -x $(VENV)/bin/python ]; then $(VENV)/bin/python -m devstack down; \
+	 else echo "nothing to stop (no $(VENV))"; fi
+
+status: install ## readiness of each process and service
+	@$(RUN) python -m devstack status
+
+logs: install ## the platform log (make logs ARGS="-f registration")
+	@$(RUN) python -m devstack logs $(ARGS)
+
+# ---------------------------------------------------------------------------------- tests
+# The fixtures start the broker and the database themselves (or use KAFKA_BOOTSTRAP_SERVERS /
+# MONGODB_URI when both are set); nothing needs to run beforehand.
+test: install ## the whole suite, every tier
+	$(RUN) pytest tests $(PYTEST_ARGS)
+
+test-unit: install ## unit tier
+	$(RUN) pytest tests/unit $(PYTEST_ARGS)
+
+test-component: install ## component tier
+	$(RUN) pytest tests/component $(PYTEST_ARGS)
+
+test-integration: install ## integration tier
+	$(RUN) pytest tests/integration $(PYTEST_ARGS)
+
+test-contract: install ## contract tier
+	$(RUN) pytest tests/contract $(PYTEST_ARGS)
+
+test-e2e: install ## e2e tier (services as processes)
+	$(RUN) pytest tests/e2e $(PYTEST_ARGS)
+
+bench: install ## benchmark (make bench N=200)
+	@if [ ! -f bench/run.py ]; then \
+	   echo "error: bench/run.py does not exist yet: there is no benchmark to run" >&2; exit 1; fi
+	$(RUN) python bench/run.py -n $(N)
+
+# ---------------------------------------------------------------------------------- checks
+lint: install ## ruff, import-linter contracts (.importlinter), mypy on the kit and contracts
+	@rc=0; \
+	 echo "==> ruff check";   $(RUN) ruff check . || rc=1; \
+	 echo "==> lint-imports"; $(RUN) lint-imports --no-cache || rc=1; \
+	 echo "==> mypy";         $(RUN) mypy libs/servicekit/src contracts/src || rc=1; \
+	 exit $$rc
+
+schemas: install ## rewrite the committed JSON-Schema snapshots of the events
+	$(RUN) python -m contracts.schemas write
+
+asyncapi: install ## regenerate docs/asyncapi.json
+	$(RUN) python -m contracts.asyncapi -o docs/asyncapi.json
+
+# ---------------------------------------------------------------------------------- clean
+clean: stop ## stop the platform; remove var/, .venv/, .tools/ and caches
+	rm -rf var $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
