@@ -33,7 +33,7 @@ PYTEST_ARGS ?=
 N ?= 50
 
 .PHONY: help install run stop status logs test test-unit test-component test-integration test-contract \
-        test-e2e bench lint schemas asyncapi clean
+        test-e2e bench lint schemas asyncapi openapi docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -108,6 +108,11 @@ schemas: install ## rewrite the committed JSON-Schema snapshots of the events
 
 asyncapi: install ## regenerate docs/asyncapi.json
 	$(RUN) python -m contracts.asyncapi -o docs/asyncapi.json
+
+openapi: install ## regenerate docs/openapi/<service>.json from the code
+	$(RUN) python -m devstack.openapi
+
+docs: schemas asyncapi openapi ## every generated document
 
 # ---------------------------------------------------------------------------------- clean
 clean: stop ## stop the platform; remove var/, .venv/, .tools/ and caches
