@@ -1,41 +1,283 @@
-"""The only module that touches pymongo; documents never leave it."""
+"""The only module that touches pymongo; documents never leave it.
+
+Every query filters on an indexed field (SecantusDB scans otherwise); queues are swept by
+``due_at`` and claimed with a conditional ``replace_one`` on the document's ``version``
+(never ``find_one_and_update``, which scans the whole collection there)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from notifications.domain import Message, MessageStatus
+from notifications.domain import (
+    Agency,
+    AttemptRecord,
+    CaseFile,
+    Channel,
+    Contact,
+    Delivery,
+    DeliveryStatus,
+    FeedCursor,
+    Message,
+    MessageStatus,
+    QuietHours,
+    StatusChange,
+    Subscription,
+    SubscriptionStatus,
+)
 
-MESSAGES = "messages"
+MESSAGES, CONTACTS, CASES = "messages", "contacts", "cases"
+SUBSCRIPTIONS, AGENCIES, DELIVERIES = "subscriptions", "agencies", "deliveries"
 
 
 async def ensure_indexes(db: AsyncDatabase) -> None:
-    await db[MESSAGES].create_indexes([IndexModel([("case_number", ASCENDING), ("created_at", ASCENDING)])])
+    await db[MESSAGES].create_indexes([
+        IndexModel([("case_number", ASCENDING), ("created_at", ASCENDING)]),
+        IndexModel([("recipient_id", ASCENDING), ("created_at", DESCENDING)]),
+        IndexModel([("due_at", ASCENDING)]),
+        IndexModel([("source_event_id", ASCENDING)]),
+    ])
+    await db[CONTACTS].create_indexes([IndexModel([("role", ASCENDING), ("department", ASCENDING)])])
+    await db[SUBSCRIPTIONS].create_indexes([
+        IndexModel([("event_types", ASCENDING), ("status", ASCENDING)]),
+        IndexModel([("agency_id", ASCENDING), ("created_at", ASCENDING)]),
+    ])
+    await db[DELIVERIES].create_indexes([
+        IndexModel([("due_at", ASCENDING)]),
+        IndexModel([("subscription_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]),
+        IndexModel([("subscription_id", ASCENDING), ("status", ASCENDING)]),
+    ])
 
 
-class MongoMessageRepository:
+class _Repo:
+    collection = ""
+
     def __init__(self, db: AsyncDatabase, session: AsyncClientSession | None = None) -> None:
-        self.coll, self.session = db[MESSAGES], session
+        self.coll, self.session = db[self.collection], session
 
-    async def add(self, message: Message) -> None:
-        doc = asdict(message)
-        doc["_id"] = doc.pop("message_id")
-        doc["status"] = message.status.value
-        await self.coll.insert_one(doc, session=self.session)
+    async def _replace_if_version(self, doc: dict[str, Any], version: int) -> bool:
+        res = await self.coll.replace_one({"_id": doc["_id"], "version": version}, {**doc, "version": version + 1},
+                                          session=self.session)
+        return res.modified_count == 1
+
+
+# -- messages ---------------------------------------------------------------------------------
+def _message_doc(m: Message) -> dict[str, Any]:
+    return {"_id": m.message_id, "case_number": m.case_number, "recipient_id": m.recipient_id, "channel": m.channel,
+            "address": m.address, "template": m.template, "title": m.title, "text": m.text,
+            "created_at": m.created_at, "source_event_id": m.source_event_id, "expires_at": m.expires_at,
+            "due_at": m.due_at, "trace_id": m.trace_id, "urgent": m.urgent, "status": m.status.value,
+            "attempts": m.attempts, "provider": m.provider, "provider_ref": m.provider_ref,
+            "last_error": m.last_error, "delivered_at": m.delivered_at, "version": m.version,
+            "history": [{"at": h.at, "status": h.status.value, "note": h.note} for h in m.history]}
+
+
+def _message(d: dict[str, Any]) -> Message:
+    return Message(d["_id"], d["case_number"], d["recipient_id"], d["channel"], d["address"], d["template"],
+                   d["title"], d["text"], d["created_at"], d["source_event_id"], d["expires_at"], d.get("due_at"),
+                   d.get("trace_id"), d.get("urgent", False), MessageStatus(d["status"]), d.get("attempts", 0),
+                   d.get("provider"), d.get("provider_ref"), d.get("last_error"), d.get("delivered_at"),
+                   [StatusChange(h["at"], MessageStatus(h["status"]), h.get("note", "")) for h in d.get("history", [])],
+                   d.get("version", 0))
+
+
+class MongoMessageRepository(_Repo):
+    collection = MESSAGES
+
+    async def add_many(self, messages: list[Message]) -> None:
+        await self.coll.insert_many([_message_doc(m) for m in messages], session=self.session)
+
+    async def get(self, message_id: str) -> Message | None:
+        doc = await self.coll.find_one({"_id": message_id}, session=self.session)
+        return _message(doc) if doc else None
+
+    async def save(self, message: Message) -> bool:
+        return await self._replace_if_version(_message_doc(message), message.version)
 
     async def for_case(self, case_number: str) -> list[Message]:
         docs = await self.coll.find({"case_number": case_number}, session=self.session).sort(
             [("case_number", ASCENDING), ("created_at", ASCENDING)]).to_list()
-        return [_from_doc(d) for d in docs]
+        return [_message(d) for d in docs]
+
+    async def for_recipients(self, recipient_ids: list[str], limit: int) -> list[Message]:
+        docs = await self.coll.find({"recipient_id": {"$in": recipient_ids}}, session=self.session).sort(
+            [("created_at", DESCENDING)]).limit(limit).to_list()
+        return [_message(d) for d in docs]
+
+    async def due(self, now: datetime, limit: int) -> list[Message]:
+        docs = await self.coll.find({"due_at": {"$lte": now}}, session=self.session).sort(
+            [("due_at", ASCENDING)]).limit(limit).to_list()
+        return [_message(d) for d in docs]
 
 
-def _from_doc(d: dict[str, Any]) -> Message:
-    d = dict(d)
-    d["message_id"] = d.pop("_id")
-    d["status"] = MessageStatus(d["status"])
-    return Message(**d)
+# -- contacts and cases -----------------------------------------------------------------------
+def _contact(d: dict[str, Any]) -> Contact:
+    channels = d.get("channels")
+    hours = d.get("quiet_hours")
+    return Contact(d["_id"], d.get("role", "applicant"), d.get("department"), d.get("phone"),
+                   d.get("phone_from_preferences", False), d.get("email"), d.get("wechat_openid"),
+                   tuple(Channel(c) for c in channels) if channels is not None else None,
+                   QuietHours.parse(hours) if hours is not None else None, d.get("updated_at"))
+
+
+class MongoContactRepository(_Repo):
+    collection = CONTACTS
+
+    async def get(self, recipient_id: str) -> Contact | None:
+        doc = await self.coll.find_one({"_id": recipient_id}, session=self.session)
+        return _contact(doc) if doc else None
+
+    async def save(self, c: Contact) -> None:
+        doc = {"role": c.role, "department": c.department, "phone": c.phone,
+               "phone_from_preferences": c.phone_from_preferences, "email": c.email, "wechat_openid": c.wechat_openid,
+               "channels": [ch.value for ch in c.channels] if c.channels is not None else None,
+               "quiet_hours": str(c.quiet_hours) if c.quiet_hours is not None else None, "updated_at": c.updated_at}
+        await self.coll.replace_one({"_id": c.recipient_id}, doc, upsert=True, session=self.session)
+
+    async def staff(self, role: str, department: str | None) -> list[Contact]:
+        query: dict[str, Any] = {"role": role} if department is None else {"role": role, "department": department}
+        return [_contact(d) for d in await self.coll.find(query, session=self.session).to_list()]
+
+
+class MongoCaseRepository(_Repo):
+    collection = CASES
+
+    async def get(self, case_number: str) -> CaseFile | None:
+        d = await self.coll.find_one({"_id": case_number}, session=self.session)
+        return CaseFile(d["_id"], d.get("applicant_id"), d.get("company_name"), d.get("helper_id"),
+                        d.get("updated_at")) if d else None
+
+    async def save(self, case: CaseFile) -> None:
+        await self.coll.replace_one({"_id": case.case_number}, {
+            "applicant_id": case.applicant_id, "company_name": case.company_name, "helper_id": case.helper_id,
+            "updated_at": case.updated_at}, upsert=True, session=self.session)
+
+
+# -- partner agencies -------------------------------------------------------------------------
+def _subscription(d: dict[str, Any]) -> Subscription:
+    return Subscription(d["_id"], d["agency_id"], tuple(d["event_types"]),
+                        {k: tuple(v) for k, v in d.get("filters", {}).items()}, d.get("webhook_url"), d.get("secret"),
+                        d["created_at"], SubscriptionStatus(d["status"]), d.get("disabled_reason"),
+                        d.get("disabled_at"), d.get("version", 0))
+
+
+class MongoSubscriptionRepository(_Repo):
+    collection = SUBSCRIPTIONS
+
+    @staticmethod
+    def _doc(s: Subscription) -> dict[str, Any]:
+        return {"_id": s.subscription_id, "agency_id": s.agency_id, "event_types": list(s.event_types),
+                "filters": {k: list(v) for k, v in s.filters.items()}, "webhook_url": s.webhook_url,
+                "secret": s.secret, "created_at": s.created_at, "status": s.status.value,
+                "disabled_reason": s.disabled_reason, "disabled_at": s.disabled_at, "version": s.version}
+
+    async def add(self, subscription: Subscription) -> None:
+        await self.coll.insert_one(self._doc(subscription), session=self.session)
+
+    async def get(self, subscription_id: str) -> Subscription | None:
+        d = await self.coll.find_one({"_id": subscription_id}, session=self.session)
+        return _subscription(d) if d else None
+
+    async def get_many(self, subscription_ids: Iterable[str]) -> dict[str, Subscription]:
+        ids = list(subscription_ids)
+        if not ids:
+            return {}
+        docs = await self.coll.find({"_id": {"$in": ids}}, session=self.session).to_list()
+        return {d["_id"]: _subscription(d) for d in docs}
+
+    async def save(self, subscription: Subscription) -> None:
+        await self.coll.replace_one({"_id": subscription.subscription_id}, self._doc(subscription),
+                                    session=self.session)
+
+    async def for_agency(self, agency_id: str | None) -> list[Subscription]:
+        query = {} if agency_id is None else {"agency_id": agency_id}
+        docs = await self.coll.find(query, session=self.session).sort([("created_at", ASCENDING)]).to_list()
+        return [_subscription(d) for d in docs]
+
+    async def matching(self, event_type: str) -> list[Subscription]:
+        docs = await self.coll.find({"event_types": event_type, "status": SubscriptionStatus.ACTIVE.value},
+                                    session=self.session).to_list()
+        return [_subscription(d) for d in docs]
+
+
+class MongoAgencyRepository(_Repo):
+    collection = AGENCIES
+
+    async def get_many(self, agency_ids: Iterable[str]) -> dict[str, Agency]:
+        docs = await self.coll.find({"_id": {"$in": list(agency_ids)}}, session=self.session).to_list()
+        return {d["_id"]: Agency(d["_id"], frozenset(d.get("departments", [])), d.get("personal_data", False),
+                                 d.get("updated_at")) for d in docs}
+
+    async def save(self, agency: Agency) -> None:
+        await self.coll.replace_one({"_id": agency.agency_id}, {
+            "departments": sorted(agency.departments), "personal_data": agency.personal_data,
+            "updated_at": agency.updated_at}, upsert=True, session=self.session)
+
+
+def _delivery_doc(x: Delivery) -> dict[str, Any]:
+    return {"_id": x.delivery_id, "subscription_id": x.subscription_id, "agency_id": x.agency_id,
+            "event_id": x.event_id, "event_type": x.event_type, "case_number": x.case_number, "payload": x.payload,
+            "created_at": x.created_at, "status": x.status.value, "due_at": x.due_at, "attempts": x.attempts,
+            "last_status_code": x.last_status_code, "last_error": x.last_error, "delivered_at": x.delivered_at,
+            "history": [{"at": h.at, "status_code": h.status_code, "error": h.error} for h in x.history],
+            "version": x.version}
+
+
+def _delivery(d: dict[str, Any]) -> Delivery:
+    return Delivery(d["_id"], d["subscription_id"], d["agency_id"], d["event_id"], d["event_type"],
+                    d["case_number"], d["payload"], d["created_at"], DeliveryStatus(d["status"]), d.get("due_at"),
+                    d.get("attempts", 0), d.get("last_status_code"), d.get("last_error"), d.get("delivered_at"),
+                    [AttemptRecord(h["at"], h.get("status_code"), h.get("error")) for h in d.get("history", [])],
+                    d.get("version", 0))
+
+
+class MongoDeliveryRepository(_Repo):
+    collection = DELIVERIES
+
+    async def add_many(self, deliveries: list[Delivery]) -> None:
+        await self.coll.insert_many([_delivery_doc(x) for x in deliveries], session=self.session)
+
+    async def save(self, delivery: Delivery) -> bool:
+        return await self._replace_if_version(_delivery_doc(delivery), delivery.version)
+
+    async def due(self, now: datetime, limit: int) -> list[Delivery]:
+        docs = await self.coll.find({"due_at": {"$lte": now}}, session=self.session).sort(
+            [("due_at", ASCENDING)]).limit(limit).to_list()
+        return [_delivery(d) for d in docs]
+
+    async def feed(self, subscription_id: str, after: FeedCursor | None, until: datetime,
+                   limit: int) -> list[Delivery]:
+        query: dict[str, Any] = {"subscription_id": subscription_id, "created_at": {"$lte": until}}
+        if after is not None:
+            query["$or"] = [{"created_at": {"$gt": after.created_at}},
+                            {"created_at": after.created_at, "_id": {"$gt": after.delivery_id}}]
+        docs = await self.coll.find(query, session=self.session).sort(
+            [("subscription_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]).limit(limit).to_list()
+        return [_delivery(d) for d in docs]
+
+    async def for_subscription(self, subscription_id: str, limit: int) -> list[Delivery]:
+        docs = await self.coll.find({"subscription_id": subscription_id}, session=self.session).sort(
+            [("subscription_id", ASCENDING), ("created_at", DESCENDING)]).limit(limit).to_list()
+        return [_delivery(d) for d in docs]
+
+    async def cancel_pending(self, subscription_id: str, reason: str) -> int:
+        res = await self.coll.update_many(
+            {"subscription_id": subscription_id, "status": DeliveryStatus.PENDING.value},
+            {"$set": {"status": DeliveryStatus.CANCELLED.value, "due_at": None, "last_error": reason},
+             "$inc": {"version": 1}}, session=self.session)
+        return res.modified_count
+
+
+REPOSITORIES = {
+    "messages": MongoMessageRepository,
+    "contacts": MongoContactRepository,
+    "cases": MongoCaseRepository,
+    "subscriptions": MongoSubscriptionRepository,
+    "agencies": MongoAgencyRepository,
+    "deliveries": MongoDeliveryRepository,
+}

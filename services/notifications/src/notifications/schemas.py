@@ -2,18 +2,182 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from servicekit.masking import mask_personal_data
+
+ChannelName = Literal["sms", "app_push", "wechat", "email"]
+
+
+def masked_address(channel: str, address: str) -> str:
+    if channel == "email" and "@" in address:
+        local, _, domain = address.partition("@")
+        return f"{local[:1]}***@{domain}"
+    if channel == "wechat":
+        return address[:4] + "***"
+    return mask_personal_data(address)
+
+
+class StatusChangeOut(BaseModel):
+    at: datetime
+    status: str
+    note: str = ""
 
 
 class MessageOut(BaseModel):
     message_id: str
-    case_number: str
+    case_number: str = Field(description="The case the message is about.")
     recipient_id: str
     channel: str
-    template: str
+    address: str = Field(description="Where it goes, masked.")
+    template: str = Field(description="Template id and version, e.g. `registration.step_returned@1`.")
+    title: str
     text: str
-    status: str
+    status: str = Field(description="accepted, sending, delivered, failed or expired.")
+    urgent: bool
+    attempts: int
+    provider: str | None = None
+    last_error: str | None = None
     created_at: datetime
+    next_attempt_at: datetime | None = Field(default=None, description="When the next attempt is due (not final).")
+    expires_at: datetime
+    delivered_at: datetime | None = None
+    source_event_id: str
     trace_id: str | None = None
+    history: list[StatusChangeOut] = []
+
+    @classmethod
+    def of(cls, m: Any) -> MessageOut:
+        return cls(message_id=m.message_id, case_number=m.case_number, recipient_id=m.recipient_id,
+                   channel=m.channel, address=masked_address(m.channel, m.address), template=m.template,
+                   title=m.title, text=m.text, status=m.status.value, urgent=m.urgent, attempts=m.attempts,
+                   provider=m.provider, last_error=m.last_error, created_at=m.created_at, next_attempt_at=m.due_at,
+                   expires_at=m.expires_at, delivered_at=m.delivered_at, source_event_id=m.source_event_id,
+                   trace_id=m.trace_id,
+                   history=[StatusChangeOut(at=h.at, status=h.status.value, note=h.note) for h in m.history])
+
+
+class PreferencesIn(BaseModel):
+    channels: list[ChannelName] = Field(min_length=1, description="Channels in order of preference; each gets the message.")
+    phone: str | None = Field(default=None, pattern=r"^1[3-9]\d{9}$", description="Mobile number for SMS.")
+    email: str | None = Field(default=None, max_length=254, description="Address for email.")
+    wechat_openid: str | None = Field(default=None, max_length=128, description="Mini-program openid for WeChat.")
+    quiet_hours: str | None = Field(default=None, description="Beijing time `HH:MM-HH:MM`, `off`, or omitted for the default.")
+
+
+class PreferencesOut(BaseModel):
+    recipient_id: str
+    role: str
+    department: str | None = None
+    channels: list[str] | None = Field(description="None: the service default.")
+    phone: str | None = None
+    email: str | None = None
+    wechat_openid: str | None = None
+    quiet_hours: str | None = Field(description="None: the service default.")
+    updated_at: datetime | None = None
+
+    @classmethod
+    def of(cls, c: Any) -> PreferencesOut:
+        return cls(recipient_id=c.recipient_id, role=c.role, department=c.department,
+                   channels=[ch.value for ch in c.channels] if c.channels is not None else None, phone=c.phone,
+                   email=c.email, wechat_openid=c.wechat_openid,
+                   quiet_hours=str(c.quiet_hours) if c.quiet_hours is not None else None, updated_at=c.updated_at)
+
+
+class SubscriptionIn(BaseModel):
+    event_types: list[str] = Field(min_length=1, description="CloudEvents types (see `GET /event-types`).")
+    filters: dict[str, str | list[str]] = Field(default={}, description="Attribute -> value or any of values, e.g. `{\"department\": \"tax\"}`.")
+    webhook_url: str | None = Field(default=None, description="Where to POST signed webhooks; omit for pull-only (feed).")
+    secret: str | None = Field(default=None, pattern=r"^whsec_[A-Za-z0-9+/=]{32,}$",
+                               description="Your own `whsec_` signing secret; by default one is generated.")
+
+
+class SubscriptionOut(BaseModel):
+    subscription_id: str
+    agency_id: str
+    event_types: list[str]
+    filters: dict[str, list[str]]
+    webhook_url: str | None
+    status: str
+    disabled_reason: str | None = None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, s: Any) -> SubscriptionOut:
+        return cls(subscription_id=s.subscription_id, agency_id=s.agency_id, event_types=list(s.event_types),
+                   filters={k: list(v) for k, v in s.filters.items()}, webhook_url=s.webhook_url,
+                   status=s.status.value, disabled_reason=s.disabled_reason, created_at=s.created_at)
+
+
+class SubscriptionCreated(SubscriptionOut):
+    secret: str | None = Field(description="The webhook signing secret (`whsec_...`); shown only here, keep it.")
+
+
+class AttemptOut(BaseModel):
+    at: datetime
+    status_code: int | None
+    error: str | None = None
+
+
+class DeliveryOut(BaseModel):
+    webhook_id: str
+    event_id: str
+    event_type: str
+    case_number: str
+    status: str = Field(description="pending, delivered, dead_lettered, cancelled, or feed_only.")
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    history: list[AttemptOut]
+
+    @classmethod
+    def of(cls, d: Any) -> DeliveryOut:
+        return cls(webhook_id=d.delivery_id, event_id=d.event_id, event_type=d.event_type, case_number=d.case_number,
+                   status=d.status.value, attempts=d.attempts, next_attempt_at=d.due_at,
+                   last_status_code=d.last_status_code, last_error=d.last_error, created_at=d.created_at,
+                   delivered_at=d.delivered_at,
+                   history=[AttemptOut(at=h.at, status_code=h.status_code, error=h.error) for h in d.history])
+
+
+class FeedEntry(BaseModel):
+    webhook_id: str = Field(description="Same id as the webhook of this event: deduplicate on it.")
+    event: dict[str, Any] = Field(description="The event in CloudEvents structured mode (data masked unless entitled).")
+
+
+class FeedOut(BaseModel):
+    entries: list[FeedEntry]
+    next: str | None = Field(description="Cursor to pass as `after` for the entries that follow.")
+
+    @classmethod
+    def of(cls, items: list[Any], next_cursor: str | None) -> FeedOut:
+        return cls(entries=[FeedEntry(webhook_id=d.delivery_id, event=json.loads(d.payload)) for d in items],
+                   next=next_cursor)
+
+
+class AgencyIn(BaseModel):
+    departments: list[str] = Field(default=[], description="Departments whose private events the agency may receive (its own id always).")
+    personal_data: bool = Field(default=False, description="Entitled to ID and phone numbers unmasked.")
+
+
+class AgencyOut(BaseModel):
+    agency_id: str
+    departments: list[str]
+    personal_data: bool
+
+    @classmethod
+    def of(cls, a: Any) -> AgencyOut:
+        return cls(agency_id=a.agency_id, departments=sorted(a.departments), personal_data=a.personal_data)
+
+
+class EventTypeOut(BaseModel):
+    type: str = Field(description="CloudEvents type (`ce_type` header on Kafka).")
+    topic: str = Field(description="Kafka topic to read it from directly (key: the case number).")
+    description: str
+    private_to_department: bool = Field(description="True if it names a department: only that department's agency gets it.")

@@ -1,0 +1,48 @@
+"""Notifications domain: templates, recipients and preferences, messages and their
+delivery lifecycle, partner-agency subscriptions. Pure: no I/O."""
+
+from notifications.domain.contacts import OFF, Channel, Contact, QuietHours
+from notifications.domain.errors import (
+    CaseUnknown,
+    DomainError,
+    InvalidRequest,
+    InvalidTransition,
+    NotFound,
+    TemplateError,
+    TemplateFieldMissing,
+)
+from notifications.domain.messages import (
+    SOURCE,
+    Message,
+    MessageStatus,
+    ProviderError,
+    RetryPolicy,
+    StatusChange,
+    message_id_for,
+)
+from notifications.domain.partners import (
+    SUBSCRIBABLE,
+    Agency,
+    AttemptRecord,
+    Delivery,
+    DeliveryStatus,
+    FeedCursor,
+    Outcome,
+    Subscription,
+    SubscriptionStatus,
+    WebhookPolicy,
+    cloudevent_json,
+    event_attributes,
+    redact,
+)
+from notifications.domain.planning import NOTIFIED_EVENTS, CaseFile, Notice, Rules, Target, messages_for, notices_for
+from notifications.domain.templates import Rendered, Template, TemplateCatalog, default_catalog
+
+__all__ = [
+    "NOTIFIED_EVENTS", "OFF", "SOURCE", "SUBSCRIBABLE", "Agency", "AttemptRecord", "CaseFile", "CaseUnknown",
+    "Channel", "Contact", "Delivery", "DeliveryStatus", "DomainError", "FeedCursor", "InvalidRequest",
+    "InvalidTransition", "Message", "MessageStatus", "NotFound", "Notice", "Outcome", "ProviderError", "QuietHours",
+    "Rendered", "RetryPolicy", "Rules", "StatusChange", "Subscription", "SubscriptionStatus", "Target", "Template",
+    "TemplateCatalog", "TemplateError", "TemplateFieldMissing", "WebhookPolicy", "cloudevent_json",
+    "default_catalog", "event_attributes", "message_id_for", "messages_for", "notices_for", "redact",
+]

@@ -1,0 +1,216 @@
+"""Which messages an event causes: who hears about it, with which template and values.
+
+Applicants hear about every step of their case; staff hear about what needs them (a
+step to review → the department's reviewers; a deadline warning or an overdue case →
+the case's helper and the supervisors)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from contracts import Event
+from contracts.events import registration as reg
+from notifications.domain.contacts import OFF, Channel, Contact, QuietHours
+from notifications.domain.errors import CaseUnknown
+from notifications.domain.messages import Message, RetryPolicy
+from notifications.domain.templates import (
+    SIGNATURE,
+    TemplateCatalog,
+    default_catalog,
+    department_name,
+    local_time,
+    step_name,
+)
+
+SUPERVISORS = "supervisors"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The service's policies, built once from the settings."""
+
+    catalog: TemplateCatalog = field(default_factory=default_catalog)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    default_channels: tuple[Channel, ...] = (Channel.SMS,)
+    default_quiet_hours: QuietHours = OFF
+
+
+@dataclass
+class CaseFile:
+    """What notifications has learnt about a case from its events."""
+
+    case_number: str
+    applicant_id: str | None = None
+    company_name: str | None = None
+    helper_id: str | None = None
+    updated_at: datetime | None = None
+    version: int = 0
+
+    def learn(self, event: Event, now: datetime) -> bool:
+        """Take what the event tells about the case; True if anything changed."""
+        before = (self.applicant_id, self.company_name, self.helper_id)
+        self.applicant_id = getattr(event, "applicant_id", None) or self.applicant_id
+        self.company_name = getattr(event, "company_name", None) or self.company_name
+        self.helper_id = getattr(event, "helper_id", None) or self.helper_id
+        changed = before != (self.applicant_id, self.company_name, self.helper_id)
+        if changed:
+            self.updated_at = now
+        return changed
+
+
+@dataclass(frozen=True)
+class Target:
+    """A recipient: one person (``person``), a department's reviewers, or the supervisors."""
+
+    kind: str  # "person" | "reviewers" | "supervisors"
+    key: str
+
+    @property
+    def group_id(self) -> str:
+        """The recipient id used when nobody of a group is registered (push to the group's topic)."""
+        if self.kind == "person":
+            return self.key
+        return f"reviewers:{self.key}" if self.kind == "reviewers" else SUPERVISORS
+
+    @classmethod
+    def person(cls, person_id: str) -> Target:
+        return cls("person", person_id)
+
+    @classmethod
+    def reviewers(cls, department: str) -> Target:
+        return cls("reviewers", department)
+
+    @classmethod
+    def supervisors(cls) -> Target:
+        return cls("supervisors", SUPERVISORS)
+
+
+@dataclass(frozen=True)
+class Notice:
+    template: str
+    target: Target
+    values: dict[str, Any]
+
+
+def _applicant(event: Event, case: CaseFile) -> Target:
+    applicant = getattr(event, "applicant_id", None) or case.applicant_id
+    if not applicant:
+        raise CaseUnknown(f"case {event.case_number}: applicant not known yet for {type(event).__name__}")
+    return Target.person(applicant)
+
+
+def _reasons(items: list[reg.FieldReason]) -> str:
+    return "；".join(f"{r.field}（{r.reason}）" for r in items)
+
+
+def _steps(steps: list[str]) -> str:
+    return "、".join(step_name(s) for s in steps) or "无"
+
+
+def _staff_on_call(event: reg.DeadlineWarningV1 | reg.CaseOverdueV1, case: CaseFile) -> list[Target]:
+    helper = event.helper_id or case.helper_id
+    return ([Target.person(helper)] if helper else []) + [Target.supervisors()]
+
+
+def _submitted(e: reg.ApplicationSubmittedV1, case: CaseFile) -> list[Notice]:
+    return [Notice("registration.submitted", Target.person(e.applicant_id),
+                   {"company_name": e.company_name, "case_number": e.application_id})]
+
+
+def _incomplete(e: reg.ApplicationIncompleteV1, case: CaseFile) -> list[Notice]:
+    return [Notice("registration.incomplete", Target.person(e.applicant_id),
+                   {"case_number": e.case_number, "missing": _reasons(e.missing)})]
+
+
+def _accepted(e: reg.ApplicationAcceptedV1, case: CaseFile) -> list[Notice]:
+    return [Notice("registration.accepted", Target.person(e.applicant_id),
+                   {"company_name": e.company_name, "case_number": e.case_number, "due_local": local_time(e.due_at)})]
+
+
+def _step_requested(e: reg.StepRequestedV1, case: CaseFile) -> list[Notice]:
+    return [Notice("staff.step_to_review", Target.reviewers(e.department),
+                   {"case_number": e.case_number, "step_name": step_name(e.step), "attempt": e.attempt,
+                    "department_name": department_name(e.department), "due_local": local_time(e.due_at)})]
+
+
+def _step_approved(e: reg.StepApprovedV1, case: CaseFile) -> list[Notice]:
+    return [Notice("registration.step_approved", _applicant(e, case),
+                   {"case_number": e.case_number, "step_name": step_name(e.step),
+                    "department_name": department_name(e.department)})]
+
+
+def _step_returned(e: reg.StepReturnedV1, case: CaseFile) -> list[Notice]:
+    return [Notice("registration.step_returned", Target.person(e.applicant_id),
+                   {"case_number": e.case_number, "step_name": step_name(e.step),
+                    "department_name": department_name(e.department), "reasons": _reasons(e.reasons)})]
+
+
+def _licence_issued(e: reg.LicenceIssuedV1, case: CaseFile) -> list[Notice]:
+    return [Notice("registration.licence_issued", Target.person(e.applicant_id),
+                   {"case_number": e.case_number, "company_name": e.company_name,
+                    "unified_social_credit_code": e.unified_social_credit_code})]
+
+
+def _completed(e: reg.CaseCompletedV1, case: CaseFile) -> list[Notice]:
+    return [Notice("registration.case_completed", Target.person(e.applicant_id),
+                   {"case_number": e.case_number, "company_name": e.company_name})]
+
+
+def _rejected(e: reg.CaseRejectedV1, case: CaseFile) -> list[Notice]:
+    return [Notice("registration.case_rejected", Target.person(e.applicant_id),
+                   {"case_number": e.case_number, "step_name": step_name(e.step),
+                    "department_name": department_name(e.department), "reason": e.reason})]
+
+
+def _deadline_warning(e: reg.DeadlineWarningV1, case: CaseFile) -> list[Notice]:
+    values = {"case_number": e.case_number, "due_local": local_time(e.due_at), "pending_steps": _steps(e.pending_steps)}
+    return [Notice("staff.deadline_warning", t, values) for t in _staff_on_call(e, case)]
+
+
+def _overdue(e: reg.CaseOverdueV1, case: CaseFile) -> list[Notice]:
+    values = {"case_number": e.case_number, "due_local": local_time(e.due_at), "pending_steps": _steps(e.pending_steps)}
+    return [Notice("staff.case_overdue", t, values) for t in _staff_on_call(e, case)]
+
+
+_PLANNERS: dict[type[Event], Callable[[Any, CaseFile], list[Notice]]] = {
+    reg.ApplicationSubmittedV1: _submitted,
+    reg.ApplicationIncompleteV1: _incomplete,
+    reg.ApplicationAcceptedV1: _accepted,
+    reg.StepRequestedV1: _step_requested,
+    reg.StepApprovedV1: _step_approved,
+    reg.StepReturnedV1: _step_returned,
+    reg.LicenceIssuedV1: _licence_issued,
+    reg.CaseCompletedV1: _completed,
+    reg.CaseRejectedV1: _rejected,
+    reg.DeadlineWarningV1: _deadline_warning,
+    reg.CaseOverdueV1: _overdue,
+}
+NOTIFIED_EVENTS: tuple[type[Event], ...] = tuple(_PLANNERS)
+
+
+def notices_for(event: Event, case: CaseFile) -> list[Notice]:
+    """The notices an event causes (none for an event nobody needs to hear about)."""
+    planner = _PLANNERS.get(type(event))
+    return planner(event, case) if planner else []
+
+
+def messages_for(notice: Notice, recipients: list[Contact], event: Event, rules: Rules, now: datetime,
+                 trace_id: str | None) -> list[Message]:
+    """Render the notice once and address it to every recipient on each of their channels.
+    Non-urgent messages wait for the end of the recipient's quiet hours."""
+    rendered = rules.catalog.render(notice.template, notice.values)
+    messages = []
+    for contact in recipients:
+        not_before = contact.effective_quiet_hours(rules.default_quiet_hours).release_time(now, rendered.urgent)
+        for channel, address in contact.routes(rules.default_channels):
+            text = SIGNATURE + rendered.text if channel is Channel.SMS else rendered.text
+            messages.append(Message.accept(
+                event_id=event.event_id, case_number=event.case_number, recipient_id=contact.recipient_id,
+                channel=channel.value, address=address, template=rendered.template_id, title=rendered.title,
+                text=text, urgent=rendered.urgent, now=now, not_before=not_before, ttl=rendered.ttl,
+                trace_id=trace_id,
+            ))
+    return messages
