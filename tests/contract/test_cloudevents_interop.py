@@ -151,7 +151,7 @@ def test_event_written_by_the_cloudevents_sdk_parses_with_from_wire(infra: Infra
     assert event.time == at
     assert event.correlation_id == "journey-1"
     assert event.causation_id is None
-    assert event.data() == data | {"applicant_phone": None}
+    assert event.data() == data | {"applicant_phone": None, "kind": "establishment"}
 
 
 def test_sdk_event_of_another_type_is_rejected() -> None:

@@ -9,6 +9,7 @@ import httpx
 
 from servicekit.auth import Principal, Role, TokenCodec
 from servicekit.config import ServiceSettings
+from tests.support.forms import company_form
 
 SERVICES = ("registration", "approvals", "ratings", "notifications", "crossregion")
 
@@ -29,10 +30,10 @@ def test_every_service_is_live_ready_and_documented(start_service):
 
 def test_submission_reaches_the_applicants_phone_queue_in_one_trace(start_service):
     reg, ntf = start_service("registration"), start_service("notifications")
-    resp = httpx.post(f"{reg.url}/applications", json={"company_name": "兰州黄河一窗贸易有限公司"},
+    resp = httpx.post(f"{reg.url}/cases", json={"form": company_form("兰州黄河一窗贸易有限公司")},
                       headers=bearer("u-42"))
     assert resp.status_code == 201, resp.text
-    case, trace_id = resp.json()["application_id"], resp.headers["X-Trace-Id"]
+    case, trace_id = resp.json()["case_number"], resp.headers["X-Trace-Id"]
     deadline = time.monotonic() + 20
     messages: list = []
     while time.monotonic() < deadline and not messages:

@@ -87,6 +87,8 @@ def dead_letter_topic(service: str) -> str:
 
 
 SERVICES: tuple[str, ...] = ("registration", "approvals", "ratings", "notifications", "crossregion")
+# Producers outside this platform: partner agencies' systems answering on the bus.
+EXTERNAL_PRODUCERS: tuple[str, ...] = ("departments",)
 
 
 def all_topic_names() -> dict[str, int]:
