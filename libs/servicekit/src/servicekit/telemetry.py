@@ -100,5 +100,9 @@ def setup_logging(service_name: str, level: str = "INFO") -> None:
     handler._one_window = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # one format for every line
+        uv = logging.getLogger(name)
+        uv.handlers.clear()
+        uv.propagate = True
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("pymongo").setLevel(max(logging.WARNING, root.level))
