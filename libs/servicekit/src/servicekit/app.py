@@ -22,7 +22,8 @@ from servicekit.auth import TokenCodec
 from servicekit.clock import Clock, SystemClock
 from servicekit.config import ServiceSettings
 from servicekit.messaging import DeadLetters, OutboxRelay, make_broker, subscribe
-from servicekit.mongo import UnitOfWork, ensure_kit_indexes, make_client
+from servicekit.metrics import Metrics
+from servicekit.mongo import OUTBOX, UnitOfWork, ensure_kit_indexes, make_client
 from servicekit.problems import install_problem_handlers
 from servicekit.telemetry import current_trace_id, setup_logging, setup_tracing
 from servicekit.timers import SessionTimers, Sweeper, Timer, TimerStore
@@ -50,8 +51,10 @@ class ServiceKit:
         self.clock: Clock = clock or SystemClock()
         setup_logging(settings.service_name, settings.log_level)
         setup_tracing(settings.service_name, settings.otel_exporter)
-        self.broker = make_broker(settings)
-        self.dead_letters = DeadLetters(self.broker, settings.service_name)
+        self.metrics = Metrics(settings.service_name)
+        self.broker = make_broker(settings, [self.metrics.kafka])
+        self.dead_letters = DeadLetters(self.broker, settings.service_name,
+                                        on_dead_letter=lambda topic: self.metrics.dead_lettered.labels(topic).inc())
         self.repositories = {"timers": SessionTimers, **(repositories or {})}
         self.timer_handler = timer_handler
         self.sweeper: Sweeper | None = None
@@ -88,7 +91,8 @@ class ServiceKit:
         await ensure_kit_indexes(self._db)
         for build in self.indexes:
             await build(self._db)
-        self.relay = OutboxRelay(self._db, self.broker, poll_seconds=self.settings.outbox_poll_seconds)
+        self.relay = OutboxRelay(self._db, self.broker, poll_seconds=self.settings.outbox_poll_seconds,
+                                 on_published=self.metrics.outbox_published.inc)
         self._uow = UnitOfWork(self._client, self._db, self.repositories, on_commit=self.relay.notify)
         if self.settings.kafka_create_topics:
             await ensure_topics(self.settings.kafka_bootstrap_servers)
@@ -193,6 +197,12 @@ class ServiceKit:
             return JSONResponse({"status": "ready" if ok else "not ready", **checks}, status_code=200 if ok else 503)
 
         app.include_router(health)
+
+        async def refresh_gauges() -> None:
+            if kit.started:
+                self.metrics.outbox_pending.set(await self.db[OUTBOX].count_documents({"status": "pending"}))
+
+        self.metrics.install(app, refresh_gauges)
         for r in routers:
             app.include_router(r)
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")

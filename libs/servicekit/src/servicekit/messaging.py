@@ -27,14 +27,14 @@ E = TypeVar("E", bound=Event)
 log = logging.getLogger(__name__)
 
 
-def make_broker(settings: ServiceSettings) -> KafkaBroker:
+def make_broker(settings: ServiceSettings, middlewares: Sequence[Any] = ()) -> KafkaBroker:
     """acks=all always; idempotence is a setting (Apache Kafka: on; Tansu cannot)."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         acks="all",
         enable_idempotence=settings.kafka_enable_idempotence,
         client_id=settings.service_name,
-        middlewares=[KafkaTelemetryMiddleware()],
+        middlewares=[KafkaTelemetryMiddleware(), *middlewares],
         logger=logging.getLogger(f"{settings.service_name}.broker"),
         log_level=logging.DEBUG,
     )
@@ -48,8 +48,9 @@ class DeadLetters:
     """Publishes a message that could not be handled, with the reason, the original
     headers and where it came from; the consumer then moves on."""
 
-    def __init__(self, broker: KafkaBroker, service: str) -> None:
+    def __init__(self, broker: KafkaBroker, service: str, on_dead_letter: Callable[[str], None] | None = None) -> None:
         self.broker, self.topic, self.service = broker, dead_letter_topic(service), service
+        self.on_dead_letter = on_dead_letter
 
     async def send(self, msg: Any, reason: str, group: str) -> None:
         raw = msg.raw_message
@@ -63,6 +64,8 @@ class DeadLetters:
             "dlq_at": datetime.now(UTC).isoformat(),
         })
         await self.broker.publish(msg.body, self.topic, key=raw.key, headers=headers)
+        if self.on_dead_letter is not None:
+            self.on_dead_letter(str(raw.topic))
         log.warning("dead-lettered %s[%s]@%s: %s", raw.topic, raw.partition, raw.offset, reason)
 
 
@@ -173,12 +176,13 @@ class OutboxRelay:
     idempotent on it. Woken right after each commit, polls otherwise."""
 
     def __init__(self, db: AsyncDatabase, broker: KafkaBroker, *, poll_seconds: float = 0.5,
-                 batch: int = 500, owner: str | None = None) -> None:
+                 batch: int = 500, owner: str | None = None, on_published: Callable[[int], None] | None = None) -> None:
         self.db, self.broker, self.poll, self.batch = db, broker, poll_seconds, batch
         self.lease = Lease(db, "outbox-relay", owner or uuid.uuid4().hex)
         self.wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
+        self.on_published = on_published
 
     def notify(self) -> None:
         self.wakeup.set()
@@ -205,6 +209,8 @@ class OutboxRelay:
             {"$set": {"status": "sent", "sent_at": datetime.now(UTC)}},
         )
         self.published += len(rows)
+        if self.on_published is not None:
+            self.on_published(len(rows))
         return len(rows)
 
     async def _loop(self) -> None:
