@@ -200,18 +200,19 @@ class GatewayProcess:
         wait_port("127.0.0.1", self.smtp_port, timeout, self.proc, "smtp")
         return self
 
+    def provider_settings(self) -> dict[str, list[dict[str, str]]]:
+        """The notifications service's provider settings pointing at these gateways."""
+
+        def http(*names: str) -> list[dict[str, str]]:
+            return [{"name": n, "url": f"{self.url}/{n}", "template_id": "onewindow-progress"} for n in names]
+
+        return {"sms_providers": http("sms-a", "sms-b"), "push_providers": http("push-a"),
+                "wechat_providers": http("wechat"),
+                "email_providers": [{"name": "smtp-local", "url": f"smtp://127.0.0.1:{self.smtp_port}"}]}
+
     def settings_env(self, prefix: str = "NOTIFICATIONS_") -> dict[str, str]:
-        """Environment that points the notifications service at these gateways."""
-
-        def providers(*names: str) -> str:
-            return json.dumps([{"name": n, "url": f"{self.url}/{n}", "template_id": "onewindow-progress"}
-                               for n in names])
-
-        return {f"{prefix}SMS_PROVIDERS": providers("sms-a", "sms-b"),
-                f"{prefix}PUSH_PROVIDERS": providers("push-a"),
-                f"{prefix}WECHAT_PROVIDERS": providers("wechat"),
-                f"{prefix}EMAIL_PROVIDERS": json.dumps([{"name": "smtp-local",
-                                                         "url": f"smtp://127.0.0.1:{self.smtp_port}"}])}
+        """The same, as environment variables (for the service run as a process)."""
+        return {f"{prefix}{k.upper()}": json.dumps(v) for k, v in self.provider_settings().items()}
 
     def received(self, **filters: str) -> list[dict[str, Any]]:
         return httpx.get(f"{self.url}/received", params=filters, timeout=5).json()
