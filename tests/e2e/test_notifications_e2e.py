@@ -1,0 +1,133 @@
+"""Notifications end to end, every part its own process on the real broker and database:
+the notifications service (uvicorn), the local provider gateways (HTTP SMS / push stand-in
+and an SMTP server), and a partner agency's webhook receiver that verifies signatures
+with the Standard Webhooks library and fails the first 3 tries of every webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import httpx
+import pytest
+
+from contracts import topic_for
+from contracts.events import registration as reg
+from devstack.gateways import GatewayProcess
+from devstack.webhook_receiver import ReceiverProcess
+from servicekit.auth import Principal, Role, TokenCodec
+from servicekit.config import ServiceSettings
+from tests.support.kafka import produce
+
+
+def bearer(sub: str, role: Role = Role.APPLICANT, **kw: str) -> dict[str, str]:
+    s = ServiceSettings()
+    return {"Authorization": f"Bearer {TokenCodec(s.jwt_secret, s.jwt_audience).issue(Principal(sub, role, **kw))}"}
+
+
+def wait_for(check, timeout: float = 30, what: str = "condition"):
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not met within {timeout}s (last: {last!r})")
+
+
+def publish(infra, *events) -> None:
+    for e in events:
+        body, headers = e.to_wire()
+        asyncio.run(produce(infra.kafka_bootstrap, topic_for(e).name, body, headers, e.case_number))
+
+
+@pytest.fixture
+def gateways(tmp_path):
+    gw = GatewayProcess(log_path=tmp_path / "gateways.log").start()
+    yield gw
+    gw.stop()
+
+
+def env(cls, case: str, **kw):
+    return cls(source="/one-window/registration", subject=case, case_number=case, **kw)
+
+
+def test_a_step_reaches_phone_mailbox_and_agency_exactly_once(infra, unique, start_service, gateways, tmp_path):
+    ntf = start_service(
+        "notifications", **gateways.settings_env(),
+        NOTIFICATIONS_DEFAULT_QUIET_HOURS="off", NOTIFICATIONS_DELIVERY_POLL_SECONDS="0.2",
+        NOTIFICATIONS_WEBHOOK_POLL_SECONDS="0.1", NOTIFICATIONS_WEBHOOK_JITTER="0",
+        NOTIFICATIONS_WEBHOOK_RETRY_SCHEDULE_SECONDS="[0.2, 0.2, 0.2, 0.2, 0.2]")
+    case, applicant = f"E2E{unique}", f"u-{unique}"
+
+    # A partner agency (tax) subscribes; its receiver is its own process and fails 3 times per webhook.
+    receiver = ReceiverProcess(secret="", fail_first=3, log_path=tmp_path / "receiver.log")
+    r = httpx.post(f"{ntf.url}/subscriptions", headers=bearer("tax-system", Role.PARTNER_AGENCY, agency_id="tax"),
+                   json={"event_types": [reg.StepRequestedV1.ce_type, reg.StepReturnedV1.ce_type],
+                         "webhook_url": receiver.url})
+    assert r.status_code == 201, r.text
+    receiver.secret = r.json()["secret"]
+    receiver.start()
+    try:
+        _journey(infra, ntf, gateways, receiver, case, applicant)
+    finally:
+        receiver.stop()
+
+
+def _journey(infra, ntf, gateways, receiver, case, applicant):
+    # The applicant wants SMS and email.
+    prefs = httpx.put(f"{ntf.url}/preferences/me", headers=bearer(applicant),
+                      json={"channels": ["sms", "email"], "phone": "13912345678", "email": "fa.ren@example.cn"})
+    assert prefs.status_code == 200, prefs.text
+
+    reasons = [reg.FieldReason(field="tax.taxpayer_type", reason="纳税人类型与经营范围不符")]
+    requested = env(reg.StepRequestedV1, case, step="tax", department="tax", attempt=1,
+                    due_at="2026-03-04T16:00:00Z", form={"legal_representative_id": "620102199001011234"})
+    returned = env(reg.StepReturnedV1, case, step="tax", department="tax", applicant_id=applicant, reasons=reasons)
+    publish(infra, requested, returned)
+
+    # The registration step reaches the phone (SMS gateway) and the mailbox (SMTP server).
+    [sms] = wait_for(lambda: [s for s in gateways.received(case_number=case, to="13912345678")],
+                     what="SMS at the gateway")
+    assert sms["channel"] == "sms" and sms["provider"] == "sms-a"
+    assert sms["text"].startswith("【一窗通办】") and case in sms["text"] and "纳税人类型与经营范围不符" in sms["text"]
+    [mail] = wait_for(lambda: gateways.mail(case_number=case), what="email at the SMTP server")
+    assert mail["to"] == ["fa.ren@example.cn"] and case in mail["subject"] and "需要补正" in mail["subject"]
+    assert "税务局退回税务登记及发票申领" in mail["text"] and "纳税人类型与经营范围不符" in mail["text"]
+
+    # Duplicates: the same two records again, then a marker behind them on the same partition.
+    publish(infra, requested, returned)
+    marker = env(reg.StepReturnedV1, case, step="tax", department="tax", applicant_id=applicant,
+                 reasons=[reg.FieldReason(field="tax.invoice_type", reason="发票种类未选择")])
+    publish(infra, marker)
+    wait_for(lambda: [s for s in gateways.received(case_number=case) if "发票种类未选择" in s["text"]],
+             what="the marker's SMS")
+    wait_for(lambda: [m for m in gateways.mail(case_number=case) if "发票种类未选择" in m["text"]],
+             what="the marker's email")
+    sent = gateways.received(case_number=case)
+    texts = Counter(s["text"] for s in sent)
+    # once each: the returned step and the marker (SMS), the step to review (push to the tax reviewers)
+    assert len(texts) == 3 and set(texts.values()) == {1}, texts
+    assert Counter(s["provider"] for s in sent) == {"sms-a": 2, "push-a": 1}
+    assert len(gateways.mail(case_number=case)) == 2
+
+    # The agency's receiver: every event exactly once, after 3 failed tries each, all signatures valid.
+    def all_in():
+        got = receiver.received()
+        return got if len(got["events"]) == 3 else None
+
+    got = wait_for(all_in, what="3 webhooks taken by the receiver")
+    ids = [e["event"]["id"] for e in got["events"]]
+    assert sorted(ids) == sorted([requested.event_id, returned.event_id, marker.event_id])
+    assert sorted(got["attempts"].values()) == [4, 4, 4] and got["rejected"] == 0
+    taken = next(e["event"] for e in got["events"] if e["event"]["id"] == requested.event_id)
+    assert taken["data"]["form"]["legal_representative_id"] == "620102********1234"  # not entitled: masked
+    time.sleep(1.0)  # nothing more arrives: no second delivery of the redelivered events
+    assert len(receiver.received()["events"]) == 3
+
+    # The status over the API, linked to the case.
+    messages = httpx.get(f"{ntf.url}/messages", params={"case_number": case}, headers=bearer(applicant)).json()
+    assert Counter((m["template"], m["channel"]) for m in messages) == {
+        ("registration.step_returned@1", "sms"): 2, ("registration.step_returned@1", "email"): 2}
+    assert all(m["status"] == "delivered" and m["case_number"] == case for m in messages)
