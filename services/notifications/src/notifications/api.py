@@ -23,6 +23,7 @@ from notifications.schemas import (
     SubscriptionOut,
 )
 from notifications.webhooks import new_secret
+from servicekit.app import ServiceKit
 from servicekit.auth import STAFF_ROLES, Principal, Role, require
 from servicekit.problems import Problem
 
@@ -32,8 +33,9 @@ preferences = APIRouter(prefix="/preferences", tags=["preferences"])
 partners = APIRouter(tags=["partner agencies"])
 
 
-def _kit(request: Request):  # type: ignore[no-untyped-def]
-    return request.app.state.kit
+def _kit(request: Request) -> ServiceKit:
+    kit: ServiceKit = request.app.state.kit
+    return kit
 
 
 def _agency_scope(who: Principal) -> str | None:

@@ -10,7 +10,7 @@ version is pinned in the settings). A field missing (or blank) at render time ra
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -101,7 +101,7 @@ class TemplateCatalog:
     def render(self, key: str, values: Mapping[str, Any], version: int | None = None) -> Rendered:
         return self.get(key, version).render(values)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Template]:
         return iter(sorted(self._by_id.values(), key=lambda t: (t.key, t.version)))
 
 
