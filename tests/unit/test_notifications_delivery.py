@@ -128,8 +128,11 @@ def test_attempts_fail_over_between_providers_in_turn():
 
 # -- the delivery use case with port-level fakes -------------------------------------------------
 class FakeMessages:
+    """In memory, with the repository's claim semantics: a claim token per due message."""
+
     def __init__(self) -> None:
         self.docs: dict[str, Message] = {}
+        self.claims: dict[str, str] = {}
 
     async def add_many(self, messages):
         for m in messages:
@@ -139,17 +142,24 @@ class FakeMessages:
         m = self.docs.get(message_id)
         return copy.deepcopy(m) if m else None
 
-    async def save(self, message):
+    async def save(self, message, claim=None):
         stored = self.docs[message.message_id]
-        if stored.version != message.version:
+        if stored.version != message.version or (claim is not None and self.claims.get(message.message_id) != claim):
             return False
         self.docs[message.message_id] = copy.deepcopy(message)
         self.docs[message.message_id].version += 1
         self.docs[message.message_id].events = []
+        self.claims.pop(message.message_id, None)
         return True
 
-    async def due(self, now, limit):
-        return [copy.deepcopy(m) for m in self.docs.values() if m.is_due(now)][:limit]
+    async def claim_due(self, now, until, token, limit):
+        mine = []
+        for m in list(self.docs.values()):
+            if len(mine) < limit and m.is_due(now):
+                m.due_at, self.claims[m.message_id] = until, token
+                mine.append(copy.deepcopy(m))
+            await asyncio.sleep(0)  # let another replica interleave
+        return mine
 
 
 class FakeTx:
@@ -166,6 +176,11 @@ class FakeUoW:
 
     async def run(self, fn):
         return await fn(FakeTx(self))
+
+    async def read(self, fn):
+        tx = FakeTx(self)
+        tx.emit = lambda events: pytest.fail(f"events emitted outside a transaction: {events}")
+        return await fn(tx)
 
 
 class FakeProviders:
@@ -214,8 +229,8 @@ async def test_an_attempt_whose_outcome_was_never_recorded_is_retried_after_its_
     uow, clock = FakeUoW(), FrozenClock(T0)
     m = message()
     await uow.messages.add_many([m])
-    m.start_attempt(T0, POLICY, ["sms-a"])  # a replica claimed it and died while sending
-    assert await uow.messages.save(m)
+    # a replica claimed it and died while sending
+    assert len(await uow.messages.claim_due(T0, T0 + timedelta(seconds=POLICY.claim_seconds), "dead", 10)) == 1
     providers, rules = FakeProviders(), Rules(retry=POLICY)
     assert await service.dispatch_due_messages(uow=uow, providers=providers, rules=rules, clock=clock) == 0
     clock.advance(seconds=POLICY.claim_seconds)

@@ -135,6 +135,16 @@ class UnitOfWork:
         return result
 
 
+    async def read(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run ``fn(tx)`` with the repositories bound to no session: no transaction, for
+        reads and for single-document writes that need no atomicity with anything else.
+        ``tx.emit`` is refused here (events need the outbox in a transaction)."""
+        tx = Tx(self.db, None, self.repositories)  # type: ignore[arg-type]
+        result = await fn(tx)
+        if tx.events:
+            raise RuntimeError("events emitted outside a transaction: use UnitOfWork.run")
+        return result
+
     async def within(self, session: AsyncClientSession, fn: Callable[[Tx], Awaitable[T]]) -> T:
         """Run ``fn`` inside a transaction someone else owns (e.g. the timer sweeper's claim);
         its outbox rows go into that same transaction."""

@@ -1,8 +1,9 @@
 """The only module that touches pymongo; documents never leave it.
 
-Every query filters on an indexed field (SecantusDB scans otherwise); queues are swept by
-``due_at`` and claimed with a conditional ``replace_one`` on the document's ``version``
-(never ``find_one_and_update``, which scans the whole collection there)."""
+Every query filters on an indexed field (SecantusDB scans otherwise). Queues are swept by
+``due_at``: a pass claims its batch with one ``update_many`` stamping a claim token (never
+``find_one_and_update``, which scans the whole collection there), and each outcome is
+written with a ``replace_one`` conditional on the document's ``version`` and that token."""
 
 from __future__ import annotations
 
@@ -60,10 +61,26 @@ class _Repo:
     def __init__(self, db: AsyncDatabase, session: AsyncClientSession | None = None) -> None:
         self.coll, self.session = db[self.collection], session
 
-    async def _replace_if_version(self, doc: dict[str, Any], version: int) -> bool:
-        res = await self.coll.replace_one({"_id": doc["_id"], "version": version}, {**doc, "version": version + 1},
-                                          session=self.session)
+    async def _replace_if_version(self, doc: dict[str, Any], version: int, claim: str | None) -> bool:
+        """Replace the document if nobody changed it (its version) or re-claimed it since."""
+        query: dict[str, Any] = {"_id": doc["_id"], "version": version}
+        if claim is not None:
+            query["claim"] = claim
+        res = await self.coll.replace_one(query, {**doc, "version": version + 1}, session=self.session)
         return res.modified_count == 1
+
+    async def _claim_due(self, now: datetime, until: datetime, token: str, limit: int) -> list[dict[str, Any]]:
+        """Claim up to ``limit`` documents due at ``now`` for this pass: one ``update_many``
+        moves their ``due_at`` to ``until`` and stamps ``token``; each document is taken
+        by exactly one claimer (the filter re-checks ``due_at``); read back by token."""
+        due = await self.coll.find({"due_at": {"$lte": now}}, {"_id": 1}, session=self.session).sort(
+            [("due_at", ASCENDING)]).limit(limit).to_list()
+        if not due:
+            return []
+        ids = [d["_id"] for d in due]
+        await self.coll.update_many({"_id": {"$in": ids}, "due_at": {"$lte": now}},
+                                    {"$set": {"due_at": until, "claim": token}}, session=self.session)
+        return await self.coll.find({"_id": {"$in": ids}, "claim": token}, session=self.session).to_list()
 
 
 # -- messages ---------------------------------------------------------------------------------
@@ -96,8 +113,8 @@ class MongoMessageRepository(_Repo):
         doc = await self.coll.find_one({"_id": message_id}, session=self.session)
         return _message(doc) if doc else None
 
-    async def save(self, message: Message) -> bool:
-        return await self._replace_if_version(_message_doc(message), message.version)
+    async def save(self, message: Message, claim: str | None = None) -> bool:
+        return await self._replace_if_version(_message_doc(message), message.version, claim)
 
     async def for_case(self, case_number: str) -> list[Message]:
         docs = await self.coll.find({"case_number": case_number}, session=self.session).sort(
@@ -109,10 +126,8 @@ class MongoMessageRepository(_Repo):
             [("created_at", DESCENDING)]).limit(limit).to_list()
         return [_message(d) for d in docs]
 
-    async def due(self, now: datetime, limit: int) -> list[Message]:
-        docs = await self.coll.find({"due_at": {"$lte": now}}, session=self.session).sort(
-            [("due_at", ASCENDING)]).limit(limit).to_list()
-        return [_message(d) for d in docs]
+    async def claim_due(self, now: datetime, until: datetime, token: str, limit: int) -> list[Message]:
+        return [_message(d) for d in await self._claim_due(now, until, token, limit)]
 
 
 # -- contacts and cases -----------------------------------------------------------------------
@@ -242,13 +257,11 @@ class MongoDeliveryRepository(_Repo):
     async def add_many(self, deliveries: list[Delivery]) -> None:
         await self.coll.insert_many([_delivery_doc(x) for x in deliveries], session=self.session)
 
-    async def save(self, delivery: Delivery) -> bool:
-        return await self._replace_if_version(_delivery_doc(delivery), delivery.version)
+    async def save(self, delivery: Delivery, claim: str | None = None) -> bool:
+        return await self._replace_if_version(_delivery_doc(delivery), delivery.version, claim)
 
-    async def due(self, now: datetime, limit: int) -> list[Delivery]:
-        docs = await self.coll.find({"due_at": {"$lte": now}}, session=self.session).sort(
-            [("due_at", ASCENDING)]).limit(limit).to_list()
-        return [_delivery(d) for d in docs]
+    async def claim_due(self, now: datetime, until: datetime, token: str, limit: int) -> list[Delivery]:
+        return [_delivery(d) for d in await self._claim_due(now, until, token, limit)]
 
     async def feed(self, subscription_id: str, after: FeedCursor | None, until: datetime,
                    limit: int) -> list[Delivery]:

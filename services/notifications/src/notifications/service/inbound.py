@@ -98,7 +98,7 @@ async def messages_for_case(*, uow: UnitOfWork, case_number: str) -> list[Messag
     async def work(tx: Tx) -> list[Message]:
         return await tx.messages.for_case(case_number)
 
-    return await uow.run(work) or []
+    return await uow.read(work) or []
 
 
 async def get_message(*, uow: UnitOfWork, message_id: str, visible_to: list[str] | None) -> Message:
@@ -107,7 +107,7 @@ async def get_message(*, uow: UnitOfWork, message_id: str, visible_to: list[str]
     async def work(tx: Tx) -> Message | None:
         return await tx.messages.get(message_id)
 
-    message = await uow.run(work)
+    message = await uow.read(work)
     if message is None or (visible_to is not None and message.recipient_id not in visible_to):
         raise NotFound(f"no message {message_id}")
     return message
@@ -117,7 +117,7 @@ async def messages_for_recipients(*, uow: UnitOfWork, recipient_ids: list[str], 
     async def work(tx: Tx) -> list[Message]:
         return await tx.messages.for_recipients(recipient_ids, limit)
 
-    return await uow.run(work) or []
+    return await uow.read(work) or []
 
 
 def inboxes(*, person_id: str, role: str, department: str | None) -> list[str]:
@@ -135,7 +135,7 @@ async def get_preferences(*, uow: UnitOfWork, recipient_id: str) -> Contact:
     async def work(tx: Tx) -> Contact:
         return await tx.contacts.get(recipient_id) or Contact(recipient_id)
 
-    return await uow.run(work)  # type: ignore[return-value]
+    return await uow.read(work)
 
 
 async def set_preferences(*, uow: UnitOfWork, recipient_id: str, role: str, department: str | None,

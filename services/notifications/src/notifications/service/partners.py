@@ -45,7 +45,7 @@ async def get_subscription(*, uow: UnitOfWork, subscription_id: str, agency_id: 
     async def work(tx: Tx) -> Subscription | None:
         return await tx.subscriptions.get(subscription_id)
 
-    sub = await uow.run(work)
+    sub = await uow.read(work)
     if sub is None or (agency_id is not None and sub.agency_id != agency_id):
         raise NotFound(f"no subscription {subscription_id}")
     return sub
@@ -55,7 +55,7 @@ async def list_subscriptions(*, uow: UnitOfWork, agency_id: str | None) -> list[
     async def work(tx: Tx) -> list[Subscription]:
         return await tx.subscriptions.for_agency(agency_id)
 
-    return await uow.run(work) or []
+    return await uow.read(work) or []
 
 
 async def set_subscription_active(*, uow: UnitOfWork, subscription_id: str, agency_id: str | None, active: bool,
@@ -87,7 +87,7 @@ async def deliveries_of(*, uow: UnitOfWork, subscription_id: str, agency_id: str
     async def work(tx: Tx) -> list[Delivery]:
         return await tx.deliveries.for_subscription(subscription_id, limit)
 
-    return await uow.run(work) or []
+    return await uow.read(work) or []
 
 
 async def read_feed(*, uow: UnitOfWork, subscription_id: str, agency_id: str | None, after: str | None,
@@ -102,7 +102,7 @@ async def read_feed(*, uow: UnitOfWork, subscription_id: str, agency_id: str | N
     async def work(tx: Tx) -> list[Delivery]:
         return await tx.deliveries.feed(subscription_id, cursor, now - settle, limit)
 
-    items = await uow.run(work) or []
+    items = await uow.read(work) or []
     next_cursor = FeedCursor(items[-1].created_at, items[-1].delivery_id).encode() if items else after
     return items, next_cursor
 
@@ -123,7 +123,7 @@ async def get_agency(*, uow: UnitOfWork, agency_id: str) -> Agency:
     async def work(tx: Tx) -> dict[str, Agency]:
         return await tx.agencies.get_many([agency_id])
 
-    found = await uow.run(work) or {}
+    found = await uow.read(work) or {}
     return found.get(agency_id) or Agency.default(agency_id)
 
 
@@ -131,63 +131,65 @@ async def get_agency(*, uow: UnitOfWork, agency_id: str) -> Agency:
 async def dispatch_due_webhooks(*, uow: UnitOfWork, sender: WebhookSender, policy: WebhookPolicy, clock: Clock,
                                 limit: int = 100, concurrency: int = 16,
                                 rand: Callable[[], float] = random.random) -> int:
-    """One pass: attempt every webhook due now (up to ``limit``). Returns attempts made."""
-    now = clock.now()
+    """One pass: claim the webhooks due now (up to ``limit``) and attempt each."""
+    now, token = clock.now(), uuid.uuid4().hex
+    until = now + timedelta(seconds=policy.claim_seconds)
 
-    async def load(tx: Tx) -> tuple[list[Delivery], dict[str, Subscription]]:
-        due = await tx.deliveries.due(now, limit)
+    async def claim(tx: Tx) -> tuple[list[Delivery], dict[str, Subscription]]:
+        due = await tx.deliveries.claim_due(now, until, token, limit)
         return due, await tx.subscriptions.get_many({d.subscription_id for d in due})
 
-    due, subscriptions = await uow.run(load) or ([], {})
+    due, subscriptions = await uow.read(claim)
     gate = asyncio.Semaphore(concurrency)
 
     async def one(d: Delivery) -> bool:
         async with gate:
-            return await push(d, subscriptions.get(d.subscription_id), uow=uow, sender=sender, policy=policy,
-                              clock=clock, rand=rand)
+            return await push(d, subscriptions.get(d.subscription_id), token=token, uow=uow, sender=sender,
+                              policy=policy, clock=clock, rand=rand)
 
     return sum(await asyncio.gather(*(one(d) for d in due)))
 
 
-async def push(delivery: Delivery, subscription: Subscription | None, *, uow: UnitOfWork, sender: WebhookSender,
-               policy: WebhookPolicy, clock: Clock, rand: Callable[[], float] = random.random) -> bool:
-    """One attempt at one webhook. False if it was not attempted (claimed elsewhere, or
-    its subscription is gone or disabled: then it is cancelled)."""
+async def push(delivery: Delivery, subscription: Subscription | None, *, token: str, uow: UnitOfWork,
+               sender: WebhookSender, policy: WebhookPolicy, clock: Clock,
+               rand: Callable[[], float] = random.random) -> bool:
+    """One attempt at one webhook claimed by ``token``. False if not attempted (its
+    subscription is gone or disabled: then it is cancelled)."""
     if subscription is None or not subscription.active or not subscription.webhook_url or not subscription.secret:
         delivery.cancel(clock.now(), "subscription disabled")
-        await _save(uow, delivery)
+        await _save(uow, delivery, token)
         return False
     delivery.start_attempt(clock.now(), policy)
-    if not await _save(uow, delivery):
-        return False
     resp = await sender.post(subscription.webhook_url, subscription.secret, delivery.delivery_id, delivery.payload,
                              clock.now())
     if resp.ok:
         delivery.succeeded(clock.now(), resp.status_code or 200)
-        await _save(uow, delivery)
+        await _save(uow, delivery, token)
         return True
     outcome = delivery.failed(clock.now(), status_code=resp.status_code, error=resp.error or f"HTTP {resp.status_code}",
                               retry_after=resp.retry_after, policy=policy, rand=rand())
     gone = subscription if outcome is Outcome.GONE else None
     if gone is not None:
         gone.disable(clock.now(), f"{subscription.webhook_url} answered 410 Gone")
-    await _save(uow, delivery, disable=gone)
+    await _save(uow, delivery, token, disable=gone)
     return True
 
 
-async def _save(uow: UnitOfWork, delivery: Delivery, disable: Subscription | None = None) -> bool:
+async def _save(uow: UnitOfWork, delivery: Delivery, claim: str, disable: Subscription | None = None) -> bool:
     events = delivery.pull_events()
 
     async def work(tx: Tx) -> bool:
-        if not await tx.deliveries.save(delivery):
+        if not await tx.deliveries.save(delivery, claim):
             return False
-        tx.emit(events)
+        if events:
+            tx.emit(events)
         if disable is not None:
             await tx.subscriptions.save(disable)
             await tx.deliveries.cancel_pending(disable.subscription_id, disable.disabled_reason or "disabled")
         return True
 
-    saved = bool(await uow.run(work))
+    atomic = bool(events) or disable is not None
+    saved = bool(await (uow.run(work) if atomic else uow.read(work)))
     if saved:
         delivery.version += 1
     return saved
