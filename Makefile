@@ -31,6 +31,7 @@ unexport VIRTUAL_ENV
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 N ?= 50
+SIMULATE ?= 0
 
 .PHONY: help install run stop status logs test test-unit test-component test-integration test-contract \
         test-e2e bench lint schemas asyncapi openapi docs clean
@@ -56,8 +57,8 @@ install: $(SYNC_STAMP) ## install uv into .tools/ and the workspace into .venv/ 
 	@:
 
 # ---------------------------------------------------------------------------------- platform
-run: install ## start broker, database and every service in the background; print the docs URLs
-	$(RUN) python -m devstack up
+run: install ## start broker, database and every service in the background (SIMULATE=1: demo departments answer)
+	DEVSTACK_SIMULATE_DEPARTMENTS=$(SIMULATE) $(RUN) python -m devstack up
 
 stop: ## stop everything `make run` started
 	@if [ -x $(VENV)/bin/python ]; then $(VENV)/bin/python -m devstack down; \

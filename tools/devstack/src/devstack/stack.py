@@ -73,6 +73,9 @@ class StackConfig:
     db_port: int
     services: tuple[ServiceAddr, ...]
     consumer_env: dict[str, str] = field(default_factory=dict)
+    gateway_http_port: int = 8090
+    gateway_smtp_port: int = 8025
+    simulate_departments: bool = False  # DEVSTACK_SIMULATE_DEPARTMENTS=1: demo departments answer every step
 
     # -- derived paths and addresses -------------------------------------------------
     @property
@@ -116,7 +119,8 @@ class StackConfig:
         return f"{MARKER}={self.var}"
 
     def ports(self) -> list[tuple[str, int]]:
-        return [("broker", self.broker_port), ("db", self.db_port)] + [(s.name, s.port) for s in self.services]
+        return [("broker", self.broker_port), ("db", self.db_port), ("gateways", self.gateway_http_port),
+                ("gateways", self.gateway_smtp_port)] + [(s.name, s.port) for s in self.services]
 
     # -- construction -----------------------------------------------------------------
     @classmethod
@@ -139,7 +143,9 @@ class StackConfig:
             "KAFKA_HEARTBEAT_INTERVAL_MS": env.get("KAFKA_HEARTBEAT_INTERVAL_MS", "200"),
         }
         return cls(str(root), str(var), host, int(env.get("DEVSTACK_BROKER_PORT", DEFAULT_BROKER_PORT)),
-                   int(env.get("DEVSTACK_DB_PORT", DEFAULT_DB_PORT)), services, consumer_env)
+                   int(env.get("DEVSTACK_DB_PORT", DEFAULT_DB_PORT)), services, consumer_env,
+                   int(env.get("GATEWAYS_HTTP_PORT", 8090)), int(env.get("GATEWAYS_SMTP_PORT", 8025)),
+                   env.get("DEVSTACK_SIMULATE_DEPARTMENTS", "0").lower() in ("1", "true", "yes"))
 
     def save_state(self, pid: int) -> None:
         data = asdict(self) | {"pid": pid, "started_at": time.time()}
@@ -192,6 +198,12 @@ def procfile_lines(cfg: StackConfig) -> dict[str, list[str]]:
         "db": db_command(cfg.host, cfg.db_port, str(cfg.db_dir), sync_on_commit=True),
     }
     deps = [cfg.kafka_bootstrap, f"{cfg.host}:{cfg.db_port}"]
+    # Local stand-ins for the SMS/push/WeChat gateway and the mail server (notifications' defaults).
+    lines["gateways"] = [py, "-m", "devstack.gateways", "--http-port", str(cfg.gateway_http_port),
+                         "--smtp-port", str(cfg.gateway_smtp_port)]
+    if cfg.simulate_departments:
+        lines["departments"] = [py, "-m", "devstack.wait_then", "--topics", cfg.kafka_bootstrap, *deps, "--",
+                                py, "-m", "devstack.simulators"]
     for s in cfg.services:
         lines[s.name] = [py, "-m", "devstack.wait_then", "--topics", cfg.kafka_bootstrap, *deps, "--",
                          "uvicorn", f"{s.name}.main:app", "--host", s.host, "--port", str(s.port)]
