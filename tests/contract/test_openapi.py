@@ -1,0 +1,15 @@
+"""The committed OpenAPI documents are the ones the code generates."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.topics import SERVICES
+from devstack.openapi import OUT, document
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_committed_openapi_is_current(service):
+    path = OUT / f"{service}.json"
+    assert path.exists(), f"docs/openapi/{service}.json is missing: run `make openapi`"
+    assert path.read_text() == document(service), f"docs/openapi/{service}.json is stale: run `make openapi`"
