@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from devstack.servers import free_port
+from devstack.servers import free_port, spawn, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,10 +32,9 @@ class ServiceProcess:
 
     def start(self, timeout: float = 60) -> ServiceProcess:
         env = {**os.environ, **self.env, f"{self.name.upper()}_PORT": str(self.port)}
-        log = open(self.log_path, "ab")
         argv = self.argv or [sys.executable, "-m", "uvicorn", f"{self.name}.main:app", "--host", "127.0.0.1",
                              "--port", str(self.port), "--log-level", "warning"]
-        self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        self.proc = spawn(argv, self.log_path, env, ROOT)
         if self.argv is not None:
             return self._wait_log("ready", timeout)
         deadline = time.monotonic() + timeout
@@ -67,12 +66,7 @@ class ServiceProcess:
             self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_process(self.proc, 20)
 
     def tail(self, n: int = 40) -> str:
         try:

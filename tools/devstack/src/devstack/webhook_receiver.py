@@ -29,7 +29,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from devstack.servers import free_port, wait_port
+from devstack.servers import free_port, spawn, stop_process, wait_port
 
 
 @dataclass
@@ -105,9 +105,7 @@ class ReceiverProcess:
             cmd += ["--retry-after", self.retry_after]
         if self.gone:
             cmd.append("--gone")
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "WEBHOOK_SECRET": self.secret})
+        self.proc = spawn(cmd, self.log_path, {**os.environ, "WEBHOOK_SECRET": self.secret})
         wait_port("127.0.0.1", self.port, timeout, self.proc, "webhook receiver")
         return self
 
@@ -115,12 +113,7 @@ class ReceiverProcess:
         return httpx.get(self.url.removesuffix("/webhook") + "/received", timeout=5).json()
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
 
 
 def main(argv: list[str] | None = None) -> None:
