@@ -92,7 +92,8 @@ class ServiceKit:
         for build in self.indexes:
             await build(self._db)
         self.relay = OutboxRelay(self._db, self.broker, poll_seconds=self.settings.outbox_poll_seconds,
-                                 on_published=self.metrics.outbox_published.inc)
+                                 on_published=self.metrics.outbox_published.inc,
+                                 linger_seconds=self.settings.outbox_linger_seconds)
         self._uow = UnitOfWork(self._client, self._db, self.repositories, on_commit=self.relay.notify)
         if self.settings.kafka_create_topics:
             await ensure_topics(self.settings.kafka_bootstrap_servers)

@@ -53,6 +53,7 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     calendar_override_dir: str = ""
     outbox_poll_seconds: float = 0.5
+    outbox_linger_seconds: float = 0.01  # after a wake-up, gather commits for this long before relaying
     sweep_interval_seconds: float = 5.0
     consumer_max_attempts: int = 3
 

@@ -176,13 +176,15 @@ class OutboxRelay:
     idempotent on it. Woken right after each commit, polls otherwise."""
 
     def __init__(self, db: AsyncDatabase, broker: KafkaBroker, *, poll_seconds: float = 0.5,
-                 batch: int = 500, owner: str | None = None, on_published: Callable[[int], None] | None = None) -> None:
+                 batch: int = 500, owner: str | None = None, on_published: Callable[[int], None] | None = None,
+                 linger_seconds: float = 0.0) -> None:
         self.db, self.broker, self.poll, self.batch = db, broker, poll_seconds, batch
         self.lease = Lease(db, "outbox-relay", owner or uuid.uuid4().hex)
         self.wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
         self.on_published = on_published
+        self.linger = linger_seconds
 
     def notify(self) -> None:
         self.wakeup.set()
@@ -224,6 +226,8 @@ class OutboxRelay:
             except Exception:
                 log.exception("outbox relay pass failed; retrying")
             await sleep_or(self.wakeup, self.poll)
+            if self.linger:  # let commits arriving together share one read and one mark
+                await asyncio.sleep(self.linger)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="outbox-relay")

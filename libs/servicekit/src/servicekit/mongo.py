@@ -165,9 +165,15 @@ class Lease:
 
     def __init__(self, db: AsyncDatabase, name: str, owner: str, ttl: timedelta = timedelta(seconds=10)) -> None:
         self.db, self.name, self.owner, self.ttl = db, name, owner, ttl
+        self._held_until: datetime | None = None
 
     async def acquire(self, now: datetime | None = None) -> bool:
+        """Hold the lease: True if this owner has it. While more than half of the term is
+        left no write is made (the holder renews in the second half)."""
         now = now or datetime.now(UTC)
+        if self._held_until is not None and now < self._held_until - self.ttl / 2:
+            return True
+        self._held_until = None
         try:
             res = await self.db[LEASES].update_one(
                 {"_id": self.name, "$or": [{"owner": self.owner}, {"until": {"$lt": now}}]},
@@ -179,9 +185,13 @@ class Lease:
         except PyMongoError as exc:
             log.warning("lease %s not acquired: %s", self.name, exc)
             return False
-        return res.matched_count == 1 or res.upserted_id is not None
+        held = res.matched_count == 1 or res.upserted_id is not None
+        if held:
+            self._held_until = now + self.ttl
+        return held
 
     async def release(self) -> None:
+        self._held_until = None
         await self.db[LEASES].update_one({"_id": self.name, "owner": self.owner},
                                          {"$set": {"until": datetime.fromtimestamp(0, UTC)}})
 
