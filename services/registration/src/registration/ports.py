@@ -38,7 +38,11 @@ class Tx(Protocol):
 
 
 class UnitOfWork(Protocol):
-    async def run(self, fn: Callable[[Any], Awaitable[T]]) -> T | None: ...
+    async def run(self, fn: Callable[[Any], Awaitable[T]]) -> T | None:
+        """In a transaction, with the events emitted written to the outbox."""
+
+    async def read(self, fn: Callable[[Any], Awaitable[T]]) -> T:
+        """Without a transaction: reads only."""
 
 
 class Calendar(Protocol):

@@ -198,7 +198,7 @@ async def get_case(*, uow: UnitOfWork, case_number: str, applicant_id: str | Non
     async def work(tx: Tx) -> Case:
         return await (_owned(tx, case_number, applicant_id) if applicant_id else _load(tx, case_number))
 
-    return await _run(uow, work)
+    return await uow.read(work)
 
 
 async def cases_at_risk(*, uow: UnitOfWork, now: datetime, view: str, at_risk_within: timedelta,
@@ -210,7 +210,7 @@ async def cases_at_risk(*, uow: UnitOfWork, now: datetime, view: str, at_risk_wi
         cases = await tx.cases.open_due_before(horizon, limit)
         return cases if view == "overdue" else [c for c in cases if c.due_at and c.due_at > now]
 
-    return await uow.run(work) or []
+    return await uow.read(work)
 
 
 async def _owned(tx: Tx, case_number: str, applicant_id: str) -> Case:
