@@ -21,7 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from servicekit.auth import TokenCodec
 from servicekit.clock import Clock, SystemClock
 from servicekit.config import ServiceSettings
-from servicekit.messaging import DeadLetters, OutboxRelay, make_broker, subscribe
+from servicekit.messaging import DeadLetters, OutboxRelay, make_broker, subscribe, subscribe_batch
 from servicekit.metrics import Metrics
 from servicekit.mongo import OUTBOX, UnitOfWork, ensure_kit_indexes, make_client
 from servicekit.problems import install_problem_handlers
@@ -83,6 +83,10 @@ class ServiceKit:
     def subscribe(self, event_cls: type, handler: Callable[..., Awaitable[Any]], group: str | None = None) -> Any:
         return subscribe(self.broker, self.settings, event_cls, handler, group=group, dead_letters=self.dead_letters)
 
+    def subscribe_batch(self, event_cls: type, handler: Callable[..., Awaitable[Any]], group: str | None = None) -> Any:
+        return subscribe_batch(self.broker, self.settings, event_cls, handler, group=group,
+                               dead_letters=self.dead_letters)
+
     # -- lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
         t0 = time.perf_counter()
@@ -93,7 +97,7 @@ class ServiceKit:
             await build(self._db)
         self.relay = OutboxRelay(self._db, self.broker, poll_seconds=self.settings.outbox_poll_seconds,
                                  on_published=self.metrics.outbox_published.inc,
-                                 linger_seconds=self.settings.outbox_linger_seconds)
+                                 linger_seconds=self.settings.outbox_linger_seconds, client=self._client)
         self._uow = UnitOfWork(self._client, self._db, self.repositories, on_commit=self.relay.notify)
         if self.settings.kafka_create_topics:
             await ensure_topics(self.settings.kafka_bootstrap_servers)

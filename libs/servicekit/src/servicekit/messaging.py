@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -14,7 +14,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
-from pymongo import ASCENDING
+from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential_jitter
 
@@ -53,20 +53,25 @@ class DeadLetters:
         self.on_dead_letter = on_dead_letter
 
     async def send(self, msg: Any, reason: str, group: str) -> None:
-        raw = msg.raw_message
-        headers = {k: v for k, v in (msg.headers or {}).items() if isinstance(v, str)}
+        """Dead-letter the message a subscriber received (FastStream's KafkaMessage)."""
+        await self.send_record(msg.raw_message, reason, group)
+
+    async def send_record(self, rec: Any, reason: str, group: str) -> None:
+        """Dead-letter one consumed record (an aiokafka ConsumerRecord): its value, its
+        headers, and the reason and origin in ``dlq_*`` headers."""
+        headers = {k: v.decode(errors="replace") for k, v in (rec.headers or ())}
         headers.update({
             "dlq_reason": reason[:2000],
-            "dlq_source_topic": str(raw.topic),
-            "dlq_source_partition": str(raw.partition),
-            "dlq_source_offset": str(raw.offset),
+            "dlq_source_topic": str(rec.topic),
+            "dlq_source_partition": str(rec.partition),
+            "dlq_source_offset": str(rec.offset),
             "dlq_consumer_group": group,
             "dlq_at": datetime.now(UTC).isoformat(),
         })
-        await self.broker.publish(msg.body, self.topic, key=raw.key, headers=headers)
+        await self.broker.publish(rec.value, self.topic, key=rec.key, headers=headers)
         if self.on_dead_letter is not None:
-            self.on_dead_letter(str(raw.topic))
-        log.warning("dead-lettered %s[%s]@%s: %s", raw.topic, raw.partition, raw.offset, reason)
+            self.on_dead_letter(str(rec.topic))
+        log.warning("dead-lettered %s[%s]@%s: %s", rec.topic, rec.partition, rec.offset, reason)
 
 
 def _consumer(
@@ -168,6 +173,69 @@ def subscribe_many(
     return _subscriber(broker, settings, topics, group, consume, f"{group}:{'+'.join(topics)}")
 
 
+def subscribe_batch(
+    broker: KafkaBroker,
+    settings: ServiceSettings,
+    event_cls: type[E],
+    handler: Callable[[list[E]], Awaitable[Mapping[int, str] | None]],
+    *,
+    group: str | None = None,
+    dead_letters: DeadLetters | None = None,
+    max_records: int = 100,
+) -> Any:
+    """Like :func:`subscribe`, but ``handler`` gets the events of one fetch (up to
+    ``max_records``, in partition order) at once, to handle them in ONE transaction:
+    under load a fetch holds many events, and the per-event round trips to the database
+    are what bind a consumer that takes one at a time.
+
+    ``handler`` returns ``{index: reason}`` for events it refused for good (they are
+    dead-lettered, the rest is committed); an exception retries the whole batch, and when
+    the retries are spent every event of the batch is dead-lettered. Invalid messages are
+    dead-lettered before the handler sees the batch."""
+    spec = topic_for(event_cls)
+    group = group or settings.service_name
+    dlq = dead_letters or DeadLetters(broker, settings.service_name)
+
+    async def consume(msg: KafkaMessage) -> None:
+        records, events = [], []
+        for rec in msg.raw_message:
+            try:
+                events.append(event_cls.from_wire(rec.value, {k: v for k, v in (rec.headers or ())}))
+                records.append(rec)
+            except InvalidEvent as exc:
+                await dlq.send_record(rec, str(exc), group)
+        if not events:
+            return
+        try:
+            async for attempt in AsyncRetrying(stop=stop_after_attempt(settings.consumer_max_attempts),
+                                               wait=wait_exponential_jitter(multiplier=0.05, max=2),
+                                               retry=retry_if_not_exception_type(PermanentFailure), reraise=True):
+                with attempt:
+                    refused = await handler(events) or {}
+        except Exception as exc:
+            for rec in records:
+                await dlq.send_record(rec, f"{type(exc).__name__}: {exc}", group)
+            return
+        for i, reason in refused.items():
+            await dlq.send_record(records[i], reason, group)
+
+    consume.__name__ = f"{group}__{handler.__name__}"
+    consume.__doc__ = handler.__doc__
+    return broker.subscriber(
+        spec.name,
+        group_id=group,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        batch=True,
+        max_records=max_records,
+        title=f"{group}:{spec.name}",
+        description=consume.__doc__,
+    )(consume)
+
+
 class OutboxRelay:
     """Publishes pending outbox rows in order and marks them sent.
 
@@ -177,7 +245,9 @@ class OutboxRelay:
 
     def __init__(self, db: AsyncDatabase, broker: KafkaBroker, *, poll_seconds: float = 0.5,
                  batch: int = 500, owner: str | None = None, on_published: Callable[[int], None] | None = None,
-                 linger_seconds: float = 0.0) -> None:
+                 linger_seconds: float = 0.0, client: AsyncMongoClient | None = None) -> None:
+        """With ``client``, the rows of a pass are marked sent in one transaction."""
+        self.client = client
         self.db, self.broker, self.poll, self.batch = db, broker, poll_seconds, batch
         self.lease = Lease(db, "outbox-relay", owner or uuid.uuid4().hex)
         self.wakeup = asyncio.Event()
@@ -206,10 +276,16 @@ class OutboxRelay:
                     row["body"], row["topic"], key=row["key"].encode(), headers=row["headers"], no_confirm=True
                 ))
         await asyncio.gather(*futures)
-        await self.db[OUTBOX].update_many(
-            {"_id": {"$in": [r["_id"] for r in rows]}},
-            {"$set": {"status": "sent", "sent_at": datetime.now(UTC)}},
-        )
+        sent = ({"_id": {"$in": [r["_id"] for r in rows]}}, {"$set": {"status": "sent", "sent_at": datetime.now(UTC)}})
+        if self.client is None:
+            await self.db[OUTBOX].update_many(*sent)
+        else:  # one transaction: one durable commit for the pass; SecantusDB commits each row of a bare update_many
+            async with self.client.start_session() as session:
+
+                async def mark(s: Any) -> None:
+                    await self.db[OUTBOX].update_many(*sent, session=s)
+
+                await session.with_transaction(mark)
         self.published += len(rows)
         if self.on_published is not None:
             self.on_published(len(rows))

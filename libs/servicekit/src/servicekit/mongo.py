@@ -86,6 +86,18 @@ class Tx:
         """Queue events: written to the outbox in this transaction, published by the relay."""
         self.events.extend(events)
 
+    async def processed_among(self, consumer: str, event_ids: list[str]) -> set[str]:
+        """Which of ``event_ids`` ``consumer`` already handled (a batch consumer's idempotency check)."""
+        docs = await self.db[PROCESSED].find({"consumer": consumer, "event_id": {"$in": event_ids}},
+                                             {"event_id": 1}, session=self.session).to_list()
+        return {d["event_id"] for d in docs}
+
+    async def mark_processed_many(self, consumer: str, event_ids: list[str]) -> None:
+        """Record a batch's new event ids (check them with :meth:`processed_among` first)."""
+        now = datetime.now(UTC)
+        await self.db[PROCESSED].insert_many([{"consumer": consumer, "event_id": e, "at": now} for e in event_ids],
+                                             session=self.session)
+
     async def mark_processed(self, consumer: str, event_id: str) -> None:
         """Record that ``consumer`` handled ``event_id``; raises AlreadyProcessed on a repeat."""
         try:

@@ -199,6 +199,11 @@ class SessionTimers:
     async def cancel(self, key: str) -> bool:
         return await self.store.cancel(key, session=self.session)
 
+    async def cancel_many(self, keys: list[str]) -> int:
+        """Remove the pending timers among ``keys`` in one statement; returns how many."""
+        res = await self.store.collection.delete_many({"_id": {"$in": keys}, "status": PENDING}, session=self.session)
+        return res.deleted_count
+
 
 class Sweeper:
     """Runs :meth:`TimerStore.sweep_once` every ``interval`` seconds in an asyncio task.

@@ -8,7 +8,7 @@ written with a ``replace_one`` conditional on the document's ``version`` and tha
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -33,6 +33,9 @@ from notifications.domain import (
 )
 
 MESSAGES, CONTACTS, CASES = "messages", "contacts", "cases"
+# lower bound of every due_at range: without it SecantusDB walks all the null due_at (final
+# messages and deliveries) at the front of the index on every dispatcher pass
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SUBSCRIPTIONS, AGENCIES, DELIVERIES = "subscriptions", "agencies", "deliveries"
 
 
@@ -73,12 +76,12 @@ class _Repo:
         """Claim up to ``limit`` documents due at ``now`` for this pass: one ``update_many``
         moves their ``due_at`` to ``until`` and stamps ``token``; each document is taken
         by exactly one claimer (the filter re-checks ``due_at``); read back by token."""
-        due = await self.coll.find({"due_at": {"$lte": now}}, {"_id": 1}, session=self.session).sort(
+        due = await self.coll.find({"due_at": {"$gte": _EPOCH, "$lte": now}}, {"_id": 1}, session=self.session).sort(
             [("due_at", ASCENDING)]).limit(limit).to_list()
         if not due:
             return []
         ids = [d["_id"] for d in due]
-        await self.coll.update_many({"_id": {"$in": ids}, "due_at": {"$lte": now}},
+        await self.coll.update_many({"_id": {"$in": ids}, "due_at": {"$gte": _EPOCH, "$lte": now}},
                                     {"$set": {"due_at": until, "claim": token}}, session=self.session)
         return await self.coll.find({"_id": {"$in": ids}, "claim": token}, session=self.session).to_list()
 

@@ -20,4 +20,8 @@ def register(kit: ServiceKit) -> None:
         except DomainError as exc:  # not retryable: a stale or impossible answer → dead-letter with the reason
             raise PermanentFailure(f"{type(exc).__name__}: {exc}") from exc
 
-    kit.subscribe(StepDecidedV1, on_step_decided)
+    async def on_steps_decided(events: list[StepDecidedV1]) -> dict[int, str]:
+        """Departments' systems answered step requests: every answer of one fetch in one transaction."""
+        return await service.decide_many(uow=kit.uow, answers=events, now=kit.clock.now())
+
+    kit.subscribe_batch(StepDecidedV1, on_steps_decided)

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -69,6 +69,22 @@ class MongoCaseRepository:
     async def get(self, case_number: str) -> Case | None:
         doc = await self.cases.find_one({"_id": case_number}, session=self.session)
         return _from_doc(doc) if doc else None
+
+    async def get_many(self, case_numbers: list[str]) -> dict[str, Case]:
+        docs = await self.cases.find({"_id": {"$in": case_numbers}}, session=self.session).to_list()
+        return {d["_id"]: _from_doc(d) for d in docs}
+
+    async def save_many(self, cases: list[Case]) -> None:
+        ops = []
+        for case in cases:
+            doc = _to_doc(case)
+            doc["version"] = case.version + 1
+            ops.append(ReplaceOne({"_id": case.case_number, "version": case.version}, doc))
+        res = await self.cases.bulk_write(ops, ordered=True, session=self.session)
+        if res.matched_count != len(ops):
+            raise ConcurrentUpdate(f"{len(ops) - res.matched_count} cases changed meanwhile")
+        for case in cases:
+            case.version += 1
 
     async def by_idempotency_key(self, applicant_id: str, key: str) -> Case | None:
         doc = await self.cases.find_one({"applicant_id": applicant_id, "idempotency_key": key}, session=self.session)

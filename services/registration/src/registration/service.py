@@ -135,21 +135,76 @@ async def decide(*, uow: UnitOfWork, case_number: str, step: Step, attempt: int 
             await tx.mark_processed(CONSUMER, cause.event_id)
         case = await _load(tx, case_number)
         current = case.steps[step].attempt if step in case.steps else 0
-        uscc = None
-        if case.needs_code(step, decision):
-            division = case.form.address.division_code  # type: ignore[union-attr]
-            uscc = make_uscc(division, await tx.cases.next_code_sequence(division))
-        case.decide(step=step, attempt=attempt or current, decision=decision, now=now, reviewer=reviewer,
-                    reasons=reasons or [], reason=reason, result=result, uscc=uscc)
-        if not case.is_open:
-            await tx.timers.cancel(f"{case_number}:warning")
-            await tx.timers.cancel(f"{case_number}:overdue")
-            if case.status is Status.REJECTED:
-                await tx.cases.release_name(case)
+        closed = await _decide_in(tx, case, step=step, attempt=attempt or current, decision=decision,
+                                  reviewer=reviewer, now=now, reasons=reasons or [], reason=reason, result=result)
+        if closed:
+            await tx.timers.cancel_many(closed)
         await _commit(tx, case, now, cause)
         return case
 
     return await uow.run(work)
+
+
+async def _decide_in(tx: Tx, case: Case, *, step: Step, attempt: int, decision: str, reviewer: str, now: datetime,
+                     reasons: list[dict[str, str]], reason: str | None, result: dict[str, Any] | None) -> list[str]:
+    """Apply one answer to a loaded case inside ``tx``: the credit code when the licence is
+    issued, the name released on rejection. Returns the timer keys to cancel if it closed."""
+    uscc = None
+    if case.needs_code(step, decision):
+        division = case.form.address.division_code  # type: ignore[union-attr]
+        uscc = make_uscc(division, await tx.cases.next_code_sequence(division))
+    case.decide(step=step, attempt=attempt, decision=decision, now=now, reviewer=reviewer, reasons=reasons,
+                reason=reason, result=result, uscc=uscc)
+    if case.is_open:
+        return []
+    if case.status is Status.REJECTED:
+        await tx.cases.release_name(case)
+    return [f"{case.case_number}:warning", f"{case.case_number}:overdue"]
+
+
+async def decide_many(*, uow: UnitOfWork, answers: list[ev.StepDecidedV1], now: datetime) -> dict[int, str]:
+    """Departments' answers (events), as many as one fetch brought, in ONE transaction: one
+    read of the cases, one write of each case touched, one outbox insert, one commit.
+    An answer already processed has no second effect. Returns ``{index: reason}`` of the
+    answers refused for good (no such case, or the domain refused it): dead-letter them."""
+
+    async def work(tx: Tx) -> dict[int, str]:
+        refused: dict[int, str] = {}
+        done = await tx.processed_among(CONSUMER, [e.event_id for e in answers])
+        fresh: list[tuple[int, ev.StepDecidedV1]] = []
+        for i, e in enumerate(answers):
+            if e.event_id not in done:
+                done.add(e.event_id)
+                fresh.append((i, e))
+        if not fresh:
+            return refused
+        await tx.mark_processed_many(CONSUMER, [e.event_id for _, e in fresh])
+        cases = await tx.cases.get_many(list({e.case_number for _, e in fresh}))
+        touched: dict[str, Case] = {}
+        events: list[Event] = []
+        closed: list[str] = []
+        for i, e in fresh:  # in fetch order: one case's answers stay in order
+            case = cases.get(e.case_number)
+            if case is None:
+                refused[i] = f"NotFound: no case {e.case_number}"
+                continue
+            try:
+                closed += await _decide_in(tx, case, step=Step(e.step), attempt=e.attempt, decision=e.decision,
+                                           reviewer=e.reviewer_id, now=now, reasons=[r.model_dump() for r in e.reasons],
+                                           reason=e.reason, result=e.result)
+            except DomainError as exc:
+                refused[i] = f"{type(exc).__name__}: {exc}"
+                continue
+            events += to_events(case, case.pull_facts(), now, e)
+            touched[case.case_number] = case
+        if closed:
+            await tx.timers.cancel_many(closed)
+        if touched:
+            await tx.cases.save_many(list(touched.values()))
+        tx.emit(events)
+        return refused
+
+    return await uow.run(work) or {}
 
 
 class NotYourDepartment(DomainError):

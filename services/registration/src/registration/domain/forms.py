@@ -3,6 +3,7 @@ every bad field is reported at once by pydantic; ID numbers are checked by GB 11
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -16,6 +17,7 @@ Seal = Literal["official", "finance", "invoice", "contract", "legal_representati
 InvoiceType = Literal["vat_general", "vat_special", "electronic_general", "electronic_special"]
 
 
+@functools.lru_cache(maxsize=4096)  # a case is re-validated at every load; stdnum's region lookup is slow
 def _id_number(value: str) -> str:
     value = value.strip().upper()
     if not ric.is_valid(value):
