@@ -65,7 +65,8 @@ def test_a_step_reaches_phone_mailbox_and_agency_exactly_once(infra, unique, sta
     receiver = ReceiverProcess(secret="", fail_first=3, log_path=tmp_path / "receiver.log")
     r = httpx.post(f"{ntf.url}/subscriptions", headers=bearer("tax-system", Role.PARTNER_AGENCY, agency_id="tax"),
                    json={"event_types": [reg.StepRequestedV1.ce_type, reg.StepReturnedV1.ce_type],
-                         "webhook_url": receiver.url})
+                         # only this test's case: earlier tests' events on the shared broker stay out
+                         "filters": {"case_number": case}, "webhook_url": receiver.url})
     assert r.status_code == 201, r.text
     receiver.secret = r.json()["secret"]
     receiver.start()
