@@ -151,6 +151,12 @@ def test_an_event_needing_an_unknown_applicant_is_retryable_not_lost():
         notices_for(approved, CaseFile("C-9"))
 
 
+def test_an_approved_step_naming_its_applicant_needs_no_earlier_event():
+    approved = next(e for e in sample_events() if isinstance(e, reg.StepApprovedV1))
+    [notice] = notices_for(approved.model_copy(update={"applicant_id": "u-5"}), CaseFile("C-9"))
+    assert notice.target.kind == "person" and notice.target.key == "u-5"
+
+
 def test_the_case_file_learns_from_events():
     case = CaseFile("C-9")
     submitted, _, accepted, *_ = sample_events()

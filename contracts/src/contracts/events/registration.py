@@ -82,6 +82,7 @@ class StepApprovedV1(Event):
     step: Step = Field(description="The step done.")
     department: Department = Field(description="The department that did it.")
     result: dict[str, Any] = Field(default_factory=dict, description="The department's result reference (e.g. seal numbers).")
+    applicant_id: str | None = Field(default=None, description="Account id of the applicant (so a consumer needs no earlier event to reach them).")
 
 
 class StepReturnedV1(Event):

@@ -237,7 +237,8 @@ class Case:
             result = {**result, "unified_social_credit_code": self.uscc}
         state.status, state.result, state.reasons = StepStatus.APPROVED, result, []
         self._log(now, f"{step}_approved", reviewer)
-        self._record("step_approved", step=step.value, department=DEPARTMENT[step], result=result)
+        self._record("step_approved", step=step.value, department=DEPARTMENT[step], result=result,
+                     applicant_id=self.applicant_id)
         if step is Step.LICENCE:
             self._record("licence_issued", company_name=self.form.company_name, unified_social_credit_code=self.uscc,
                          applicant_id=self.applicant_id, kind=self.kind, issued_at=now)
