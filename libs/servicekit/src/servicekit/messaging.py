@@ -4,6 +4,7 @@ retries, idempotency hooks and a dead-letter topic."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -255,6 +256,7 @@ class OutboxRelay:
         self.published = 0
         self.on_published = on_published
         self.linger = linger_seconds
+        self._stopping = False
 
     def notify(self) -> None:
         self.wakeup.set()
@@ -292,7 +294,7 @@ class OutboxRelay:
         return len(rows)
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 if await self.lease.acquire():
                     while await self.run_once() == self.batch:
@@ -301,6 +303,8 @@ class OutboxRelay:
                 raise
             except Exception:
                 log.exception("outbox relay pass failed; retrying")
+            if self._stopping:
+                return
             await sleep_or(self.wakeup, self.poll)
             if self.linger:  # let commits arriving together share one read and one mark
                 await asyncio.sleep(self.linger)
@@ -308,18 +312,20 @@ class OutboxRelay:
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="outbox-relay")
 
-    async def stop(self) -> None:
-        """Stop the loop, then publish what is still pending (a graceful stop leaves no
-        committed event waiting for the next start)."""
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Let the pass in progress finish, then publish what is still pending: a graceful
+        stop leaves no committed event waiting for the next start."""
+        task, self._task = self._task, None
+        self._stopping = True
+        self.wakeup.set()
+        if task is not None:
+            done, _ = await asyncio.wait({task}, timeout=timeout)
+            if not done:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         try:
             if await self.lease.acquire():
-                await asyncio.wait_for(self.run_once(), timeout=5)
+                await asyncio.wait_for(self.run_once(), timeout=timeout)
         except Exception as exc:  # the next start publishes it
             log.warning("outbox not drained at stop: %s", exc)
