@@ -275,7 +275,7 @@ async def run_pass(stack: Stack, bootstrap: str, pids: dict[str, int], *, tag: s
         "dead_lettered_or_missing": expected - len(sms),
         "latency_event_to_sms": summary_ms(latency),
         "wall_s": round(wall, 3), "start_wall": start_wall, "end_wall": end_wall,
-        "usage": usage, "opcounters": {k: ops1.get(k, 0) - ops0.get(k, 0) for k in ops1},
+        "usage": usage, "other_cpu_s": sampler.other_cpu_s, "opcounters": {k: ops1.get(k, 0) - ops0.get(k, 0) for k in ops1},
     }
     if received:
         span = received[-1] - fed.first

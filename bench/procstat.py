@@ -31,6 +31,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14 and 15)
 
 
+def machine_busy_seconds() -> float | None:
+    """CPU seconds the whole machine has been busy (all cores, /proc/stat), or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
 def _status_kib(pid: int, key: str) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -72,6 +83,8 @@ class Sampler:
     _task: asyncio.Task[None] | None = None
     wall0: float = 0.0
     wall_s: float = 0.0
+    other_cpu_s: float | None = None  # busy CPU of the machine not spent by ``pids`` (other load)
+    _busy0: float | None = None
 
     def _sample(self) -> None:
         for name, pid in self.pids.items():
@@ -90,6 +103,7 @@ class Sampler:
     def start(self) -> Sampler:
         self.wall0 = time.monotonic()
         self._cpu0 = {n: _safe_cpu(p) for n, p in self.pids.items()}
+        self._busy0 = machine_busy_seconds()
         self._task = asyncio.create_task(self._run())
         return self
 
@@ -102,6 +116,7 @@ class Sampler:
                 pass
         self._sample()
         self.wall_s = time.monotonic() - self.wall0
+        busy1 = machine_busy_seconds()
         out = {}
         for name, pid in self.pids.items():
             rss = 0
@@ -111,6 +126,8 @@ class Sampler:
                 pass
             out[name] = Usage(cpu_s=round(_safe_cpu(pid) - self._cpu0.get(name, 0.0), 3),
                               peak_rss=self._peak.get(name, rss), rss_end=rss)
+        if self._busy0 is not None and busy1 is not None:
+            self.other_cpu_s = round(max(0.0, busy1 - self._busy0 - sum(u.cpu_s for u in out.values())), 2)
         return out
 
 

@@ -63,6 +63,7 @@ class PassResult:
     end_wall: datetime
     wall_s: float
     usage: dict[str, Usage]
+    other_cpu_s: float | None = None  # the machine's busy CPU outside the measured processes
     opcounters: dict[str, int] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
 
@@ -170,6 +171,7 @@ async def run_pass(client: Client, watcher: Watcher, pids: dict[str, int], *, la
     return PassResult(label=label, mode="rate" if rate is not None else "max", n=n, target_rate=rate,
                       concurrency=None if rate is not None else (concurrency or 8), cases=cases,
                       start_wall=start_wall, end_wall=end_wall, wall_s=round(wall_s, 3), usage=usage,
+                      other_cpu_s=sampler.other_cpu_s,
                       opcounters={k: ops1.get(k, 0) - ops0.get(k, 0) for k in ops1},
                       missing=sorted(k.decode() for k in missing))
 

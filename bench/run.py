@@ -138,7 +138,8 @@ def bus_for(keys: set[bytes], tallies: dict[str, dict[bytes, Any]], cases: int) 
 
 
 def notifications_results(passes: list[tuple[str, dict[str, Any]]], entries: list[dict[str, Any]],
-                          lim: dict[str, Any], cores: int, problems: list[str]) -> dict[str, Any]:
+                          lim: dict[str, Any], cores: int, problems: list[str],
+                          warnings: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"status": "measured", "what": ntf_bench.__doc__.split("\n\n")[0].replace("\n", " "),
                            "passes": {}}
     for label, p in passes:
@@ -158,6 +159,10 @@ def notifications_results(passes: list[tuple[str, dict[str, Any]]], entries: lis
         item["ratios"] = report.pass_ratios(item, lim, cores)
         item["binding"] = report.binding(item["ratios"])
         out["passes"][label] = item
+        other = p.get("other_cpu_s")
+        if other is not None and wall and other / wall > 0.15:
+            warnings.append(f"notifications {label}: other processes on the machine used {other / wall:.0%} of a core "
+                            "during the pass: its figures are perturbed")
         if p["messages_received"] < p["messages_expected"]:
             problems.append(f"notifications {label}: {p['messages_received']}/{p['messages_expected']} messages")
         if p["webhooks_received"] < p["webhooks_expected"]:
@@ -190,7 +195,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     res: dict[str, Any] = {"schema": 1, "mode": args.mode, "n": args.cases, "started_at": started.isoformat(),
                            "command": " ".join(shlex.quote(a) for a in ["python", "bench/run.py", *sys.argv[1:]]),
                            "machine": m, "procstat_backend": procstat.BACKEND, "profiled": bool(args.profile),
-                           "problems": []}
+                           "problems": [], "warnings": []}
     problems: list[str] = res["problems"]
     tmp = Path(tempfile.mkdtemp(prefix="ow-bench-"))
     prof_dir = tmp / "profiles"
@@ -335,6 +340,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             writes = dbstats.writes_in(entries, REG_DB, p.start_wall, p.end_wall + timedelta(seconds=0.3))
             item = {"mode": p.mode, "target_rate": p.target_rate, "concurrency": p.concurrency, "timings": t,
                     "processes_wall_s": p.wall_s,
+                    "other_cpu_s": p.other_cpu_s,
                     "processes": proc_summary(p.usage, p.wall_s, done),
                     "db": writes.as_dict(per=done) | {"opcounters": p.opcounters,
                                                       "write_statements_per_case": round(sum(
@@ -363,6 +369,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if t["duplicate_completions"]:
                 problems.append(f"{name}: {t['duplicate_completions']} cases completed more than once")
 
+        for name, item in reg_out["passes"].items():
+            other, wall = item.get("other_cpu_s"), item["processes_wall_s"]
+            if other is not None and wall and other / wall > 0.15:
+                res["warnings"].append(f"registration {name}: other processes on the machine used {other / wall:.0%} "
+                                       "of a core during the pass: its figures are perturbed")
         first = next(iter(reg_out["passes"].values()), None)
         if first:
             db, bus = first["db"], first["bus"]
@@ -397,7 +408,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # -- 7. notifications: accounting --------------------------------------------------------
         if ntf_passes:
-            res["notifications"] = notifications_results(ntf_passes, entries, res["limits"], cores, problems)
+            res["notifications"] = notifications_results(ntf_passes, entries, res["limits"], cores, problems,
+                                                         res["warnings"])
 
         return res
     finally:
