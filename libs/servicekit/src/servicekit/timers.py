@@ -199,6 +199,13 @@ class SessionTimers:
     async def cancel(self, key: str) -> bool:
         return await self.store.cancel(key, session=self.session)
 
+    async def schedule_new(self, timers: list[tuple[str, str, datetime, Mapping[str, Any]]]) -> None:
+        """Arm timers whose keys cannot exist yet (e.g. the deadlines of a case accepted just
+        now) with one insert: ``[(key, kind, due_at, payload)]``. A key that exists is an error."""
+        await self.store.collection.insert_many(
+            [{"_id": k, "kind": kind, "due_at": ensure_utc(due), "payload": dict(payload), "status": PENDING,
+              "fired_at": None} for k, kind, due, payload in timers], session=self.session)
+
     async def cancel_many(self, keys: list[str]) -> int:
         """Remove the pending timers among ``keys`` in one statement; returns how many."""
         res = await self.store.collection.delete_many({"_id": {"$in": keys}, "status": PENDING}, session=self.session)

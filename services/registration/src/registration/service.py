@@ -103,10 +103,11 @@ async def check_at_window(*, uow: UnitOfWork, calendar: Calendar, case_number: s
     async def work(tx: Tx) -> Case:
         case = await _load(tx, case_number)
         case.check_at_window(staff_id=staff_id, now=now, due_at=due, defects=defects)
-        if case.status is Status.ACCEPTED:
-            await tx.timers.schedule(f"{case_number}:warning", "deadline_warning", max(now, due - warning_before),
-                                     {"case_number": case_number})
-            await tx.timers.schedule(f"{case_number}:overdue", "case_overdue", due, {"case_number": case_number})
+        if case.status is Status.ACCEPTED:  # accepted once: its deadline timers cannot exist yet
+            await tx.timers.schedule_new([
+                (f"{case_number}:warning", "deadline_warning", max(now, due - warning_before),
+                 {"case_number": case_number}),
+                (f"{case_number}:overdue", "case_overdue", due, {"case_number": case_number})])
         await _commit(tx, case, now)
         return case
 
