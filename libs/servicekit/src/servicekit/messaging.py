@@ -91,12 +91,7 @@ def _consumer(
             await dlq.send(msg, str(exc), group)
             return
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(settings.consumer_max_attempts),
-                wait=wait_exponential_jitter(multiplier=0.05, max=2),
-                retry=retry_if_not_exception_type(PermanentFailure),
-                reraise=True,
-            ):
+            async for attempt in _retrying(settings):
                 with attempt:
                     await handler(event)
         except Exception as exc:
@@ -107,8 +102,15 @@ def _consumer(
     return consume
 
 
+def _retrying(settings: ServiceSettings) -> AsyncRetrying:
+    """Bounded retries of a handler; a PermanentFailure is not retried."""
+    return AsyncRetrying(stop=stop_after_attempt(settings.consumer_max_attempts),
+                         wait=wait_exponential_jitter(multiplier=0.05, max=2),
+                         retry=retry_if_not_exception_type(PermanentFailure), reraise=True)
+
+
 def _subscriber(broker: KafkaBroker, settings: ServiceSettings, topics: list[str], group: str,
-                consume: Callable[[KafkaMessage], Awaitable[None]], title: str) -> Any:
+                consume: Callable[[KafkaMessage], Awaitable[None]], title: str, **options: Any) -> Any:
     return broker.subscriber(
         *topics,
         group_id=group,
@@ -119,6 +121,7 @@ def _subscriber(broker: KafkaBroker, settings: ServiceSettings, topics: list[str
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         title=title,
         description=consume.__doc__,
+        **options,
     )(consume)
 
 
@@ -208,9 +211,7 @@ def subscribe_batch(
         if not events:
             return
         try:
-            async for attempt in AsyncRetrying(stop=stop_after_attempt(settings.consumer_max_attempts),
-                                               wait=wait_exponential_jitter(multiplier=0.05, max=2),
-                                               retry=retry_if_not_exception_type(PermanentFailure), reraise=True):
+            async for attempt in _retrying(settings):
                 with attempt:
                     refused = await handler(events) or {}
         except Exception as exc:
@@ -222,19 +223,8 @@ def subscribe_batch(
 
     consume.__name__ = f"{group}__{handler.__name__}"
     consume.__doc__ = handler.__doc__
-    return broker.subscriber(
-        spec.name,
-        group_id=group,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        session_timeout_ms=settings.kafka_session_timeout_ms,
-        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-        batch=True,
-        max_records=max_records,
-        title=f"{group}:{spec.name}",
-        description=consume.__doc__,
-    )(consume)
+    return _subscriber(broker, settings, [spec.name], group, consume, f"{group}:{spec.name}",
+                       batch=True, max_records=max_records)
 
 
 class OutboxRelay:
