@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from servicekit.auth import Principal, Role, TokenCodec
+from servicekit.auth import Role
 from servicekit.config import ServiceSettings
+from tests.support.auth import bearer
+from tests.support.waiting import eventually
+
+__all__ = ["eventually", "running", "token"]
 
 
 def token(settings: ServiceSettings, sub: str, role: Role = Role.APPLICANT, **kw: Any) -> dict[str, str]:
-    codec = TokenCodec(settings.jwt_secret, settings.jwt_audience)
-    return {"Authorization": f"Bearer {codec.issue(Principal(sub, role, **kw))}"}
+    return bearer(sub, role, settings=settings, **kw)
 
 
 @contextlib.asynccontextmanager
@@ -27,15 +29,3 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             client.kit = app.state.kit  # type: ignore[attr-defined]
             yield client
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20, interval: float = 0.1) -> Any:
-    """Poll ``check`` until it returns a truthy value; fail with the last value."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")

@@ -1,8 +1,10 @@
 """The service runtime: one composition for every service.
 
-``ServiceKit`` owns the broker, the Mongo client (created in the lifespan), the unit
-of work with its outbox relay, and the background loops; ``create_app`` builds the
-FastAPI app with problem+json errors, ``/healthz``, ``/readyz`` and tracing."""
+``ServiceKit[R]`` owns the broker, the Mongo client (created in the lifespan), the typed
+unit of work over the service's repositories ``R`` with its outbox relay, the timer
+sweeper and any other background :class:`~servicekit.worker.Worker`; ``create_app``
+builds the FastAPI app with problem+json errors, ``/healthz``, ``/readyz``, tracing and
+the typed dependencies the routes declare (:class:`Provide`)."""
 
 from __future__ import annotations
 
@@ -11,42 +13,76 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pymongo.asynchronous.database import AsyncDatabase
 
+from contracts import Event
+from servicekit.aggregate import ConcurrentUpdate
 from servicekit.auth import TokenCodec
 from servicekit.clock import Clock, SystemClock
 from servicekit.config import ServiceSettings
-from servicekit.messaging import DeadLetters, OutboxRelay, make_broker, subscribe, subscribe_batch
+from servicekit.messaging import DeadLetters, OutboxRelay, make_broker, subscribe, subscribe_batch, subscribe_many
 from servicekit.metrics import Metrics
 from servicekit.mongo import OUTBOX, UnitOfWork, ensure_kit_indexes, make_client
 from servicekit.problems import install_problem_handlers
 from servicekit.telemetry import current_trace_id, setup_logging, setup_tracing
 from servicekit.timers import SessionTimers, Sweeper, Timer, TimerStore
 from servicekit.topics import ensure_topics
+from servicekit.uow import Bind, MongoUnitOfWork
+from servicekit.worker import Worker
 
 log = logging.getLogger(__name__)
 
 IndexBuilder = Callable[[AsyncDatabase], Awaitable[None]]
-Hook = Callable[["ServiceKit"], Awaitable[None]]
+Hook = Callable[["ServiceKit[Any]"], Awaitable[None]]
+R = TypeVar("R")
+T = TypeVar("T")
+E = TypeVar("E", bound=Event)
 
 
-class ServiceKit:
+class Provide(Generic[T]):
+    """A typed FastAPI dependency bound by the composition root, instead of reading
+    ``app.state`` in routes::
+
+        registration = Provide[Registration]("registration")          # api.py
+        Cases = Annotated[Registration, Depends(registration)]
+        kit.create_app(..., provide={api.registration: use_cases})    # bootstrap.py
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, request: Request) -> T:
+        provided: dict[Provide[Any], Any] = request.app.state.provided
+        if self not in provided:
+            raise RuntimeError(f"{self.name} was not provided by the composition root")
+        return cast(T, provided[self])
+
+    def __repr__(self) -> str:
+        return f"Provide({self.name!r})"
+
+
+class ServiceKit(Generic[R]):
     def __init__(
         self,
         settings: ServiceSettings,
         *,
+        bind: Bind[R] | None = None,
         repositories: Mapping[str, Callable[..., Any]] | None = None,
         indexes: Sequence[IndexBuilder] = (),
         clock: Clock | None = None,
         timer_handler: Callable[[Any, Timer], Awaitable[None]] | None = None,
     ) -> None:
-        """``timer_handler(tx, timer)`` runs for each due timer, exactly once, inside the
-        sweeper's transaction; ``tx.timers`` schedules and cancels timers in any transaction."""
+        """``bind(db, session)`` builds the service's repositories ``R`` (typed: the use
+        cases get ``kit.uow``, a ``UnitOfWork[R]``). ``timer_handler(tx, timer)`` runs for
+        each due timer, exactly once, inside the sweeper's transaction.
+
+        ``repositories`` (a name → factory map) is the untyped predecessor of ``bind``,
+        kept while services move over."""
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         setup_logging(settings.service_name, settings.log_level)
@@ -61,11 +97,19 @@ class ServiceKit:
         self.indexes = list(indexes)
         self.on_start: list[Hook] = []
         self.on_stop: list[Hook] = []
+        self.workers: list[Worker] = []
         self._client: Any = None
         self._db: AsyncDatabase | None = None
-        self._uow: UnitOfWork | None = None
         self.relay: OutboxRelay | None = None
+        self._typed: MongoUnitOfWork[R] | None = (
+            MongoUnitOfWork(bind, on_commit=self._notify_relay, conflict_attempts=settings.conflict_attempts)
+            if bind is not None else None)
+        self._uow: Any = None
         self.started = False
+
+    def _notify_relay(self) -> None:
+        if self.relay is not None:
+            self.relay.notify()
 
     # -- available once started ---------------------------------------------------
     @property
@@ -75,17 +119,39 @@ class ServiceKit:
         return self._db
 
     @property
-    def uow(self) -> UnitOfWork:
+    def uow(self) -> MongoUnitOfWork[R]:
+        """The typed unit of work (usable once started; composable before)."""
+        if self._typed is not None:
+            return self._typed
         if self._uow is None:
             raise RuntimeError("service not started")
-        return self._uow
+        return cast(MongoUnitOfWork[R], self._uow)
 
-    def subscribe(self, event_cls: type, handler: Callable[..., Awaitable[Any]], group: str | None = None) -> Any:
+    # -- consumers and workers ----------------------------------------------------
+    def subscribe(self, event_cls: type[E], handler: Callable[[E], Awaitable[Any]], *,
+                  group: str | None = None) -> Any:
+        """One event type, one handler call per event (see :func:`servicekit.messaging.subscribe`)."""
         return subscribe(self.broker, self.settings, event_cls, handler, group=group, dead_letters=self.dead_letters)
 
-    def subscribe_batch(self, event_cls: type, handler: Callable[..., Awaitable[Any]], group: str | None = None) -> Any:
+    def subscribe_many(self, event_classes: Sequence[type[Event]], handler: Callable[[Any], Awaitable[Any]], *,
+                       group: str | None = None) -> Any:
+        """Many event types (topics) through one consumer, parsed by ``ce_type``."""
+        return subscribe_many(self.broker, self.settings, event_classes, handler, group=group,
+                              dead_letters=self.dead_letters)
+
+    def subscribe_batch(self, event_cls: type[E], handler: Callable[[list[E]], Awaitable[Mapping[int, str] | None]],
+                        *, group: str | None = None) -> Any:
+        """One event type, the events of one fetch per handler call (one transaction)."""
         return subscribe_batch(self.broker, self.settings, event_cls, handler, group=group,
                                dead_letters=self.dead_letters)
+
+    def add_worker(self, name: str, run_once: Callable[[], Awaitable[int]], *, interval: float,
+                   batch: int | None = None) -> Worker:
+        """A background loop of the service, started after the broker and stopped before
+        the kit's own (see :class:`~servicekit.worker.Worker`)."""
+        worker = Worker(name, run_once, interval=interval, batch=batch)
+        self.workers.append(worker)
+        return worker
 
     # -- lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
@@ -98,29 +164,38 @@ class ServiceKit:
         self.relay = OutboxRelay(self._db, self.broker, poll_seconds=self.settings.outbox_poll_seconds,
                                  on_published=self.metrics.outbox_published.inc,
                                  linger_seconds=self.settings.outbox_linger_seconds, client=self._client)
-        self._uow = UnitOfWork(self._client, self._db, self.repositories, on_commit=self.relay.notify)
+        if self._typed is not None:
+            self._typed.attach(self._client, self._db)
+        else:
+            self._uow = UnitOfWork(self._client, self._db, self.repositories, on_commit=self.relay.notify)
         if self.settings.kafka_create_topics:
             await ensure_topics(self.settings.kafka_bootstrap_servers)
         await self.broker.start()
-        self.relay.start()
+        self.relay.worker.start()
         if self.timer_handler is not None:
             store = TimerStore(self._db)
             await store.ensure_indexes()
-            handler, uow = self.timer_handler, self._uow
+            handler, uow = self.timer_handler, self.uow
 
             async def fire(timer: Timer, session: Any) -> None:
                 await uow.within(session, lambda tx: handler(tx, timer))
 
-            self.sweeper = Sweeper(store, fire, clock=self.clock, interval=self.settings.sweep_interval_seconds)
+            # the relay is woken once the fired timers' transactions have committed
+            self.sweeper = Sweeper(store, fire, clock=self.clock, interval=self.settings.sweep_interval_seconds,
+                                   after_fired=lambda _n: self._notify_relay())
             self.sweeper.start()
         for hook in self.on_start:
             await hook(self)
+        for worker in self.workers:
+            worker.start()
         self.started = True
         log.info("%s started in %.2fs", self.settings.service_name, time.perf_counter() - t0)
 
     async def stop(self) -> None:
         t0 = time.perf_counter()
         self.started = False
+        for worker in reversed(self.workers):
+            await worker.stop()
         for hook in reversed(self.on_stop):
             try:
                 await hook(self)
@@ -130,7 +205,7 @@ class ServiceKit:
             await self.sweeper.stop()
         log.debug("sweeper stopped at %.2fs", time.perf_counter() - t0)
         if self.relay:
-            await self.relay.stop()
+            await self.relay.worker.stop()
         log.debug("relay stopped at %.2fs", time.perf_counter() - t0)
         try:
             await asyncio.wait_for(self.broker.stop(), timeout=10)
@@ -163,8 +238,12 @@ class ServiceKit:
         description: str,
         routers: Sequence[APIRouter],
         domain_errors: Mapping[type[Exception], int] | None = None,
+        provide: Mapping[Provide[Any], Any] | None = None,
         version: str = "0.1.0",
     ) -> FastAPI:
+        """``provide`` binds each :class:`Provide` dependency the routes declare to its
+        object (use cases, policies); ``domain_errors`` maps exceptions to 4xx statuses
+        (a :class:`~servicekit.aggregate.ConcurrentUpdate` is always 409)."""
         kit = self
 
         @asynccontextmanager
@@ -177,8 +256,9 @@ class ServiceKit:
 
         app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
         app.state.kit = self
+        app.state.provided = dict(provide or {})
         app.state.token_codec = TokenCodec(self.settings.jwt_secret, self.settings.jwt_audience)
-        install_problem_handlers(app, domain_errors)
+        install_problem_handlers(app, {ConcurrentUpdate: 409, **(domain_errors or {})})
 
         @app.middleware("http")
         async def trace_header(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -192,7 +272,9 @@ class ServiceKit:
 
         @health.get("/healthz", summary="Liveness")
         async def healthz() -> JSONResponse:
-            ok = kit.started and kit.relay is not None and kit.relay._task is not None and not kit.relay._task.done()
+            loops = [kit.relay.worker] if kit.relay else []
+            loops += [kit.sweeper.worker] if kit.sweeper else []
+            ok = kit.started and bool(loops) and all(w.running for w in [*loops, *kit.workers])
             return JSONResponse({"status": "ok" if ok else "failing"}, status_code=200 if ok else 503)
 
         @health.get("/readyz", summary="Readiness: broker and database answer")

@@ -7,7 +7,7 @@ honoured unprefixed; a service-prefixed one (``REGISTRATION_MONGODB_URI``) wins.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +56,7 @@ class ServiceSettings(BaseSettings):
     outbox_linger_seconds: float = 0.01  # after a wake-up, gather commits for this long before relaying
     sweep_interval_seconds: float = 5.0
     consumer_max_attempts: int = 3
+    conflict_attempts: int = Field(default=3, description="Runs of a use case on a version conflict before 409.")
 
     @property
     def database_name(self) -> str:
@@ -66,7 +67,10 @@ def service_config(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, extra="ignore")
 
 
-def load(cls: type[ServiceSettings], **overrides: Any) -> ServiceSettings:
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def load(cls: type[S], **overrides: Any) -> S:
     """Instantiate settings: ``overrides`` > prefixed env > unprefixed shared env > defaults."""
     prefix = cls.model_config.get("env_prefix", "") or ""
     shared: dict[str, Any] = {}

@@ -4,7 +4,6 @@ retries, idempotency hooks and a dead-letter topic."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -21,8 +20,9 @@ from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_atte
 
 from contracts import Event, InvalidEvent, dead_letter_topic, topic_for
 from servicekit.config import ServiceSettings
-from servicekit.mongo import OUTBOX, Lease, sleep_or
+from servicekit.mongo import OUTBOX, Lease
 from servicekit.telemetry import attached
+from servicekit.worker import Worker
 
 E = TypeVar("E", bound=Event)
 log = logging.getLogger(__name__)
@@ -232,24 +232,26 @@ class OutboxRelay:
 
     One replica relays at a time (a lease). A crash after publishing and before
     marking means a row is published again with the same ``ce_id``; consumers are
-    idempotent on it. Woken right after each commit, polls otherwise."""
+    idempotent on it. Runs as a :class:`~servicekit.worker.Worker`: woken right after
+    each commit that wrote events, polls otherwise, and on stop lets the pass in progress
+    finish and then publishes what is still pending."""
 
     def __init__(self, db: AsyncDatabase, broker: KafkaBroker, *, poll_seconds: float = 0.5,
                  batch: int = 500, owner: str | None = None, on_published: Callable[[int], None] | None = None,
                  linger_seconds: float = 0.0, client: AsyncMongoClient | None = None) -> None:
         """With ``client``, the rows of a pass are marked sent in one transaction."""
         self.client = client
-        self.db, self.broker, self.poll, self.batch = db, broker, poll_seconds, batch
+        self.db, self.broker, self.batch = db, broker, batch
         self.lease = Lease(db, "outbox-relay", owner or uuid.uuid4().hex)
-        self.wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self.published = 0
-        self.on_published = on_published
-        self.linger = linger_seconds
-        self._stopping = False
+        self.worker = Worker("outbox-relay", self.relay_pass, interval=poll_seconds, batch=batch,
+                             linger=linger_seconds, after_pass=on_published, drain=self.relay_pass)
 
     def notify(self) -> None:
-        self.wakeup.set()
+        self.worker.notify()
+
+    async def relay_pass(self) -> int:
+        """One pass if this replica holds the lease: how many rows it published."""
+        return await self.run_once() if await self.lease.acquire() else 0
 
     async def run_once(self) -> int:
         rows = await (
@@ -278,44 +280,4 @@ class OutboxRelay:
                     await self.db[OUTBOX].update_many(*sent, session=s)
 
                 await session.with_transaction(mark)
-        self.published += len(rows)
-        if self.on_published is not None:
-            self.on_published(len(rows))
         return len(rows)
-
-    async def _loop(self) -> None:
-        while not self._stopping:
-            try:
-                if await self.lease.acquire():
-                    while await self.run_once() == self.batch:
-                        pass
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox relay pass failed; retrying")
-            if self._stopping:
-                return
-            await sleep_or(self.wakeup, self.poll)
-            if self.linger:  # let commits arriving together share one read and one mark
-                await asyncio.sleep(self.linger)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="outbox-relay")
-
-    async def stop(self, timeout: float = 5.0) -> None:
-        """Let the pass in progress finish, then publish what is still pending: a graceful
-        stop leaves no committed event waiting for the next start."""
-        task, self._task = self._task, None
-        self._stopping = True
-        self.wakeup.set()
-        if task is not None:
-            done, _ = await asyncio.wait({task}, timeout=timeout)
-            if not done:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        try:
-            if await self.lease.acquire():
-                await asyncio.wait_for(self.run_once(), timeout=timeout)
-        except Exception as exc:  # the next start publishes it
-            log.warning("outbox not drained at stop: %s", exc)

@@ -21,8 +21,6 @@ given; side effects outside the database belong in an outbox written in that ses
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +35,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from servicekit.clock import Clock, ensure_utc
+from servicekit.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -213,11 +212,11 @@ class SessionTimers:
 
 
 class Sweeper:
-    """Runs :meth:`TimerStore.sweep_once` every ``interval`` seconds in an asyncio task.
-
-    ``now`` comes from ``clock``. When a sweep fills its ``limit`` the next one starts at
-    once (draining a backlog) instead of waiting for the interval.
-    """
+    """Runs :meth:`TimerStore.sweep_once` every ``interval`` seconds as a
+    :class:`~servicekit.worker.Worker`; ``now`` comes from ``clock``. A sweep that fills
+    its ``limit`` is followed by another at once (draining a backlog). ``after_fired(n)``
+    runs after a sweep that fired timers, once their transactions have committed (the
+    kit wakes the outbox relay there)."""
 
     def __init__(
         self,
@@ -227,49 +226,27 @@ class Sweeper:
         clock: Clock,
         interval: float = 5.0,
         limit: int = 100,
+        after_fired: Callable[[int], None] | None = None,
     ) -> None:
-        self.store, self.handler, self.clock = store, handler, clock
-        self.interval, self.limit = interval, limit
-        self.fired_total = 0
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.store, self.handler, self.clock, self.limit = store, handler, clock, limit
+        self.worker = Worker("timer-sweeper", self.sweep, interval=interval, batch=limit, after_pass=after_fired)
+
+    async def sweep(self) -> int:
+        return await self.store.sweep_once(self.handler, now=self.clock.now(), limit=self.limit)
+
+    @property
+    def fired_total(self) -> int:
+        return self.worker.done
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self.worker.running
 
     def start(self) -> None:
-        if self.running:
-            return
-        self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="timer-sweeper")
+        self.worker.start()
 
     async def stop(self, timeout: float = 10.0) -> None:
-        """Let the sweep in progress finish (cancel it after ``timeout`` seconds), then stop."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stop.set()
-        done, _ = await asyncio.wait({task}, timeout=timeout)
-        if not done:
-            log.warning("timer sweeper did not stop within %ss: cancelling", timeout)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            fired = 0
-            try:
-                fired = await self.store.sweep_once(self.handler, now=self.clock.now(), limit=self.limit)
-                self.fired_total += fired
-            except Exception:
-                log.exception("timer sweep failed")
-            if fired >= self.limit:
-                await asyncio.sleep(0)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval)
+        await self.worker.stop(timeout)
 
 
 __all__ = ["FIRED", "PENDING", "SessionTimers", "Sweeper", "Timer", "TimerHandler", "TimerStore"]

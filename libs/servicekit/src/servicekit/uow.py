@@ -1,0 +1,164 @@
+"""The MongoDB unit of work: a service's typed repositories bound to one transaction,
+the events it emits written to the outbox in the same commit, and idempotent consumption.
+
+Satisfies :class:`servicekit.ports.UnitOfWork`; a service builds it (through
+:class:`servicekit.app.ServiceKit`) from one factory that binds its repositories to a
+session::
+
+    @dataclass
+    class MongoRepositories:          # satisfies ports.Repositories, checked by mypy
+        cases: MongoCaseRepository
+        timers: SessionTimers
+
+        @classmethod
+        def bind(cls, db, session): return cls(MongoCaseRepository(db, session), SessionTimers(db, session))
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+from pymongo.write_concern import WriteConcern
+
+from contracts import Event
+from servicekit.aggregate import ConcurrentUpdate
+from servicekit.mongo import OUTBOX, PROCESSED, outbox_row
+from servicekit.telemetry import current_traceparent, tracer
+
+R = TypeVar("R")
+T = TypeVar("T")
+E = TypeVar("E", bound=Event)
+log = logging.getLogger(__name__)
+
+Bind = Callable[[AsyncDatabase[Any], AsyncClientSession | None], R]
+"""Binds a service's repositories to a session (None: no transaction)."""
+
+
+class MongoTx(Generic[R]):
+    """One transaction: ``repos`` bound to its session, and the events queued for the outbox."""
+
+    def __init__(self, repos: R, session: AsyncClientSession) -> None:
+        self._repos, self.session = repos, session
+        self.events: list[Event] = []
+
+    @property
+    def repos(self) -> R:
+        return self._repos
+
+    def emit(self, events: Iterable[Event]) -> None:
+        self.events.extend(events)
+
+
+class MongoUnitOfWork(Generic[R]):
+    """Runs use cases in MongoDB transactions (``with_transaction`` retries transient
+    errors and unknown commit results); ``on_commit`` is called after each commit that
+    wrote events (it wakes the outbox relay)."""
+
+    def __init__(self, bind: Bind[R], *, client: AsyncMongoClient[Any] | None = None,
+                 db: AsyncDatabase[Any] | None = None, on_commit: Callable[[], None] | None = None,
+                 conflict_attempts: int = 3) -> None:
+        """Built with the service (so use cases can be composed before the lifespan
+        starts); :meth:`attach` gives it the client made in the lifespan."""
+        self.bind = bind
+        self._client, self._db = client, db
+        self.on_commit = on_commit
+        self.conflict_attempts = conflict_attempts
+
+    def attach(self, client: AsyncMongoClient[Any], db: AsyncDatabase[Any]) -> None:
+        self._client, self._db = client, db
+
+    @property
+    def client(self) -> AsyncMongoClient[Any]:
+        if self._client is None:
+            raise RuntimeError("service not started: no database client yet")
+        return self._client
+
+    @property
+    def db(self) -> AsyncDatabase[Any]:
+        if self._db is None:
+            raise RuntimeError("service not started: no database yet")
+        return self._db
+
+    async def run(self, fn: Callable[[MongoTx[R]], Awaitable[T]]) -> T:
+        for attempt in range(1, self.conflict_attempts + 1):
+            try:
+                return await self._transaction(fn)
+            except ConcurrentUpdate:
+                if attempt == self.conflict_attempts:
+                    raise
+                log.info("concurrent update, running the use case again (attempt %d)", attempt + 1)
+        raise AssertionError("unreachable")
+
+    async def consume(self, consumer: str, events: Sequence[E],
+                      fn: Callable[[MongoTx[R], list[E]], Awaitable[T]]) -> T:
+        async def work(tx: MongoTx[R]) -> T:
+            session = tx.session
+            ids = [e.event_id for e in events]
+            done = {d["event_id"] for d in await self.db[PROCESSED].find(
+                {"consumer": consumer, "event_id": {"$in": ids}}, {"event_id": 1}, session=session).to_list()}
+            fresh: list[E] = []
+            for e in events:
+                if e.event_id not in done:
+                    done.add(e.event_id)
+                    fresh.append(e)
+            if fresh:
+                now = datetime.now(UTC)
+                await self.db[PROCESSED].insert_many(
+                    [{"consumer": consumer, "event_id": e.event_id, "at": now} for e in fresh], session=session)
+            return await fn(tx, fresh)
+
+        try:
+            return await self.run(work)
+        except DuplicateKeyError:  # another member of the group handled one of them meanwhile
+            return await self.run(work)
+
+    async def read(self, fn: Callable[[R], Awaitable[T]]) -> T:
+        return await fn(self.bind(self.db, None))
+
+    async def autocommit(self, fn: Callable[[R], Awaitable[T]]) -> T:
+        return await fn(self.bind(self.db, None))
+
+    async def within(self, session: AsyncClientSession, fn: Callable[[MongoTx[R]], Awaitable[T]]) -> T:
+        """Run ``fn`` inside a transaction someone else owns and commits (the timer
+        sweeper's claim); its events go into that transaction's outbox rows. The owner
+        wakes the relay after its commit."""
+        tx = MongoTx(self.bind(self.db, session), session)
+        result = await fn(tx)
+        await self._write_outbox(tx, session, current_traceparent())
+        return result
+
+    async def _transaction(self, fn: Callable[[MongoTx[R]], Awaitable[T]]) -> T:
+        with tracer().start_as_current_span("mongo.transaction", attributes={"db.name": self.db.name}):
+            traceparent = current_traceparent()
+            wrote_events = False
+            async with self.client.start_session() as session:
+
+                async def body(s: AsyncClientSession) -> T:
+                    nonlocal wrote_events
+                    tx = MongoTx(self.bind(self.db, s), s)
+                    result = await fn(tx)
+                    wrote_events = await self._write_outbox(tx, s, traceparent)
+                    return result
+
+                result = await session.with_transaction(body, write_concern=WriteConcern("majority"))
+        if wrote_events and self.on_commit is not None:
+            self.on_commit()
+        return result
+
+    async def _write_outbox(self, tx: MongoTx[R], session: AsyncClientSession, traceparent: str | None) -> bool:
+        if not tx.events:
+            return False
+        now = datetime.now(UTC)
+        await self.db[OUTBOX].insert_many([outbox_row(e, i, now, traceparent) for i, e in enumerate(tx.events)],
+                                          session=session)
+        return True
+
+
+__all__ = ["Bind", "MongoTx", "MongoUnitOfWork"]
