@@ -209,17 +209,19 @@ async def test_worker_runs_on_notify_drains_a_full_batch_and_stops_after_the_pas
 
 async def test_worker_survives_a_failing_pass() -> None:
     calls = 0
+    third = asyncio.Event()
 
     async def run_once() -> int:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise RuntimeError("database away")
+        if calls == 3:
+            third.set()
         return 0
 
     w = Worker("t", run_once, interval=0.01)
     w.start()
-    while calls < 3:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(third.wait(), 5)
     assert w.running
     await w.stop()
