@@ -9,12 +9,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from contracts.envelope import Event
+from contracts.vocabulary import Channel, Decision
 
-Channel = Literal["window", "web", "app", "wechat", "other_region"]
 CaseKind = Literal["establishment", "change"]
+# Literals on the wire (the schema snapshots keep their enums); the names are contracts.vocabulary's.
 Step = Literal["licence", "seal", "tax", "social_security"]
 Department = Literal["market_supervision", "public_security", "tax", "human_resources_social_security"]
-Decision = Literal["approved", "returned", "rejected"]
 
 
 class FieldReason(BaseModel):
