@@ -87,7 +87,7 @@ def headers_schema() -> dict[str, Any]:
         },
     }
     required = ["ce_type"]
-    for attr, header in envelope._CE_HEADERS.items():
+    for attr, header in envelope.CE_HEADERS.items():
         info = Event.model_fields[attr]
         prop: dict[str, Any] = {"type": "string", "description": f"{info.description}"}
         if attr == "time":

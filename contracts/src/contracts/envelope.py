@@ -1,10 +1,13 @@
 """The event envelope: CloudEvents 1.0 attributes plus case, correlation and causation ids.
 
-On the wire an event travels in CloudEvents *binary mode*: the context attributes are
-Kafka headers (``ce_id``, ``ce_type``, ``ce_source``, ``ce_specversion``, ``ce_time``,
+On Kafka an event travels in CloudEvents *binary mode*: the context attributes are
+headers (``ce_id``, ``ce_type``, ``ce_source``, ``ce_specversion``, ``ce_time``,
 ``ce_subject`` and the extensions ``ce_caseno``, ``ce_correlationid``,
 ``ce_causationid``), the body is the JSON of the event's own fields, and
-``content-type`` is ``application/json``. Any CloudEvents SDK reads it.
+``content-type`` is ``application/json``. On webhooks and feeds it travels in
+*structured mode* (one JSON object, ``application/cloudevents+json``). Both are written
+and read by the CloudEvents SDK (``cloudevents`` 2.x, ``cloudevents.core``); the pydantic
+models stay the source of the schemas.
 """
 
 from __future__ import annotations
@@ -14,23 +17,43 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
+from cloudevents.core.base import BaseCloudEvent
+from cloudevents.core.bindings import kafka as ce_kafka
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
 
-# Envelope attribute -> Kafka header (CloudEvents Kafka protocol binding, binary mode).
-_CE_HEADERS: dict[str, str] = {
-    "event_id": "ce_id",
-    "source": "ce_source",
-    "specversion": "ce_specversion",
-    "time": "ce_time",
-    "subject": "ce_subject",
-    "case_number": "ce_caseno",
-    "correlation_id": "ce_correlationid",
-    "causation_id": "ce_causationid",
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
+
+# Envelope field -> CloudEvents attribute (``ce_<attribute>`` as a Kafka header in binary mode).
+_CE_ATTRIBUTES: dict[str, str] = {
+    "event_id": "id",
+    "source": "source",
+    "specversion": "specversion",
+    "time": "time",
+    "subject": "subject",
+    "case_number": "caseno",
+    "correlation_id": "correlationid",
+    "causation_id": "causationid",
 }
-ENVELOPE_FIELDS = frozenset(_CE_HEADERS)
+ENVELOPE_FIELDS = frozenset(_CE_ATTRIBUTES)
+CE_HEADERS: dict[str, str] = {field: f"ce_{attr}" for field, attr in _CE_ATTRIBUTES.items()}
+"""Envelope field -> its Kafka header in binary mode (the AsyncAPI document lists them)."""
+
+
+class _Json(JSONFormat):
+    """The SDK's JSON format, writing compact UTF-8 (not ``\\uXXXX``) for JSON data."""
+
+    def write_data(self, data: dict[str, Any] | str | bytes | None, datacontenttype: str | None) -> bytes:
+        if isinstance(data, dict):
+            return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        return super().write_data(data, datacontenttype)
+
+
+_FORMAT = _Json()
 
 
 class InvalidEvent(ValueError):
@@ -43,6 +66,19 @@ def _new_id() -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _body_problem(body: bytes | None) -> str | None:
+    """What is wrong with a binary-mode body, if anything (the SDK hands back text it cannot parse)."""
+    if not body:
+        return "body is empty"
+    try:
+        data = _FORMAT.read_data(body, CONTENT_TYPE)
+    except RecursionError:
+        return "body is nested too deep"
+    if isinstance(data, (str, bytes)):
+        return "body is not JSON"
+    return None if isinstance(data, dict) else "body is not a JSON object"
 
 
 class Event(BaseModel):
@@ -89,33 +125,49 @@ class Event(BaseModel):
         schema["x-cloudevents-type"] = cls.ce_type
         return schema
 
-    # -- wire format -------------------------------------------------------------
+    # -- wire format (through the CloudEvents SDK) -----------------------------------
+    def to_cloudevent(self, data: dict[str, Any] | None = None) -> BaseCloudEvent:
+        """The event as an SDK CloudEvent; ``data`` replaces the event's own (e.g. masked)."""
+        attributes: dict[str, Any] = {"type": self.ce_type, "datacontenttype": CONTENT_TYPE}
+        for field, attr in _CE_ATTRIBUTES.items():
+            value = getattr(self, field)
+            if value is not None:
+                attributes[attr] = value.astimezone(UTC) if isinstance(value, datetime) else str(value)
+        return CloudEvent(attributes, self.data() if data is None else data)
+
     def to_wire(self) -> tuple[bytes, dict[str, str]]:
-        """Body and headers in CloudEvents binary mode."""
-        headers = {"ce_type": self.ce_type, "content-type": CONTENT_TYPE}
-        for attr, header in _CE_HEADERS.items():
-            value = getattr(self, attr)
-            if value is None:
-                continue
-            headers[header] = value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else str(value)
-        body = json.dumps(self.data(), ensure_ascii=False, separators=(",", ":")).encode()
-        return body, headers
+        """Body and headers in CloudEvents Kafka binary mode."""
+        msg = ce_kafka.to_binary(self.to_cloudevent(), _FORMAT, key_mapper=lambda _e: None)
+        return msg.value, {k: v.decode() for k, v in msg.headers.items()}
+
+    def to_structured(self, data: dict[str, Any] | None = None) -> str:
+        """The event in CloudEvents structured mode (``application/cloudevents+json``);
+        ``data`` replaces the event's own data (e.g. masked for a reader not entitled to it)."""
+        return _FORMAT.write(self.to_cloudevent(data)).decode()
 
     @classmethod
     def from_wire(cls, body: bytes, headers: dict[str, Any]) -> Self:
         """Parse a binary-mode message; raise InvalidEvent with the reason."""
-        hdrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in headers.items()}
-        if hdrs.get("ce_type") != cls.ce_type:
-            raise InvalidEvent(f"ce_type is {hdrs.get('ce_type')!r}, expected {cls.ce_type!r}")
         try:
-            data = json.loads(body or b"null")
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidEvent(f"body is not JSON: {exc}") from exc
+            raw = {k: (v if isinstance(v, bytes) else str(v).encode()) for k, v in headers.items()}
+            ce_type = raw.get("ce_type", b"").decode()
+        except (UnicodeError, AttributeError) as exc:
+            raise InvalidEvent(f"headers are not UTF-8 text: {exc}") from exc
+        if ce_type != cls.ce_type:
+            raise InvalidEvent(f"ce_type is {ce_type or None!r}, expected {cls.ce_type!r}")
+        try:
+            event = ce_kafka.from_binary(ce_kafka.KafkaMessage(headers=raw, key=None, value=body or b""), _FORMAT)
+        except Exception as exc:  # the SDK's validation errors, bad UTF-8, a recursion limit ...
+            body_reason = _body_problem(body)
+            reason = f"not a CloudEvent: {type(exc).__name__}: {exc}"
+            raise InvalidEvent(f"{body_reason}; {reason}" if body_reason else reason) from exc
+        data = event.get_data()
         if not isinstance(data, dict):
-            raise InvalidEvent("body is not a JSON object")
-        for attr, header in _CE_HEADERS.items():
-            if header in hdrs:
-                data[attr] = hdrs[header]
+            raise InvalidEvent(_body_problem(body) or "body is not a JSON object")
+        attributes = event.get_attributes()
+        for field, attr in _CE_ATTRIBUTES.items():
+            if attr in attributes:
+                data[field] = attributes[attr]
         try:
             return cls.model_validate(data)
         except ValidationError as exc:

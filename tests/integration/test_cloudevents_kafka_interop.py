@@ -1,4 +1,4 @@
-"""Our wire format is CloudEvents Kafka binary mode: another Kafka client (kafka-python) and the
+"""Integration tier (through the real broker): our wire format is CloudEvents Kafka binary mode, and another Kafka client (kafka-python) and the
 CloudEvents SDK's Kafka binding (cloudevents 2.x, ``cloudevents.core.bindings.kafka``) read and
 write it, through the real broker."""
 
