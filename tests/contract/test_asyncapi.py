@@ -10,8 +10,8 @@ from jsonschema import Draft202012Validator
 
 from contracts.asyncapi import DOC_PATH, build, channel_id, dumps, headers_schema, validate
 from contracts.envelope import Event
-from contracts.events.registration import ApplicationSubmittedV1
 from contracts.topics import SERVICES, TOPICS, all_topic_names, dead_letter_topic
+from tests.support.events import submitted
 
 
 def test_committed_document_is_current() -> None:
@@ -74,16 +74,7 @@ def test_payload_is_the_event_data_schema() -> None:
 def test_payload_schema_validates_a_real_body() -> None:
     doc = build()
     payload = doc["components"]["schemas"]["ApplicationSubmittedV1"]
-    event = ApplicationSubmittedV1(
-        source="/one-window/registration",
-        subject="C-9",
-        case_number="C-9",
-        application_id="C-9",
-        company_name="示例",
-        applicant_id="u-9",
-        channel="app",
-    )
-    body, headers = event.to_wire()
+    body, headers = submitted("C-9", channel="app").to_wire()
     assert list(Draft202012Validator(payload).iter_errors(json.loads(body))) == []
     header_schema = headers_schema()
     assert list(Draft202012Validator(header_schema).iter_errors(headers)) == []
@@ -110,16 +101,7 @@ def test_headers_cover_the_envelope() -> None:
         "content-type",
     }
     assert expected <= set(props)
-    _, headers = ApplicationSubmittedV1(
-        source="/x",
-        subject="C",
-        case_number="C",
-        application_id="C",
-        company_name="n",
-        applicant_id="a",
-        channel="web",
-        causation_id="cause-1",
-    ).to_wire()
+    _, headers = submitted("C", source="/x", causation_id="cause-1").to_wire()
     assert "ce_causationid" in headers
     assert set(headers) <= set(props), f"to_wire sends headers the document lacks: {set(headers) - set(props)}"
     assert "ce_causationid" not in headers_schema()["required"]

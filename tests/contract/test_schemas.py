@@ -23,6 +23,7 @@ from contracts.schemas import (
     write_snapshots,
 )
 from contracts.topics import TOPICS, TopicSpec
+from tests.support.events import submitted
 
 TOPIC_IDS = [t.name for t in TOPICS]
 
@@ -81,15 +82,7 @@ def test_snapshot_is_a_valid_json_schema_naming_its_topic(spec: TopicSpec) -> No
 def test_snapshot_accepts_a_real_event_and_rejects_a_wrong_one() -> None:
     spec = next(t for t in TOPICS if t.event is ApplicationSubmittedV1)
     validator = Draft202012Validator(snapshot(spec))
-    event = ApplicationSubmittedV1(
-        source="/one-window/registration",
-        subject="C-1",
-        case_number="C-1",
-        application_id="C-1",
-        company_name="示例科技有限公司",
-        applicant_id="u-1",
-        channel="web",
-    )
+    event = submitted("C-1")
     assert list(validator.iter_errors(event.model_dump(mode="json"))) == []
     wrong = event.model_dump(mode="json") | {"channel": "fax"}
     assert list(validator.iter_errors(wrong)), "a value outside the Literal must not validate"

@@ -3,20 +3,12 @@ notifications through the real broker in one trace."""
 
 from __future__ import annotations
 
-import time
-
 import httpx
 
-from servicekit.auth import Principal, Role, TokenCodec
-from servicekit.config import ServiceSettings
+from contracts.topics import SERVICES
+from tests.support.auth import bearer
 from tests.support.forms import company_form
-
-SERVICES = ("registration", "approvals", "ratings", "notifications", "crossregion")
-
-
-def bearer(sub: str, role: Role = Role.APPLICANT) -> dict[str, str]:
-    s = ServiceSettings()
-    return {"Authorization": f"Bearer {TokenCodec(s.jwt_secret, s.jwt_audience).issue(Principal(sub, role))}"}
+from tests.support.waiting import wait_for
 
 
 def test_every_service_is_live_ready_and_documented(start_service):
@@ -34,11 +26,8 @@ def test_submission_reaches_the_applicants_phone_queue_in_one_trace(start_servic
                       headers=bearer("u-42"))
     assert resp.status_code == 201, resp.text
     case, trace_id = resp.json()["case_number"], resp.headers["X-Trace-Id"]
-    deadline = time.monotonic() + 20
-    messages: list = []
-    while time.monotonic() < deadline and not messages:
-        messages = httpx.get(f"{ntf.url}/messages", params={"case_number": case}, headers=bearer("u-42")).json()
-        time.sleep(0.1)
+    messages = wait_for(lambda: httpx.get(f"{ntf.url}/messages", params={"case_number": case},
+                                          headers=bearer("u-42")).json(), timeout=20, what="the applicant's message")
     assert [m["trace_id"] for m in messages] == [trace_id]
     assert "兰州黄河一窗贸易有限公司" in messages[0]["text"]
     # another applicant does not see it

@@ -14,16 +14,11 @@ from servicekit.auth import Principal, Role, TokenCodec
 from servicekit.config import ServiceSettings, load, service_config
 from servicekit.problems import Problem
 from servicekit.telemetry import MaskingJsonFormatter, mask_personal_data
-
-
-def event(**kw) -> ApplicationSubmittedV1:
-    base = dict(source="/one-window/registration", subject="C1", case_number="C1", application_id="C1",
-                company_name="兰州一窗科技有限公司", applicant_id="u-1", channel="web")
-    return ApplicationSubmittedV1(**{**base, **kw})
+from tests.support.events import submitted
 
 
 def test_wire_round_trip_keeps_every_attribute():
-    e = event(causation_id="cause-1")
+    e = submitted("C1", causation_id="cause-1")
     body, headers = e.to_wire()
     assert headers["ce_id"] == e.event_id and headers["ce_specversion"] == "1.0"
     assert headers["ce_subject"] == "C1" and headers["ce_caseno"] == "C1"
@@ -42,14 +37,14 @@ def test_wire_round_trip_keeps_every_attribute():
     ],
 )
 def test_invalid_messages_name_the_reason(body, headers, reason):
-    _, good_headers = event().to_wire()
+    _, good_headers = submitted("C1").to_wire()
     with pytest.raises(InvalidEvent, match=reason):
         ApplicationSubmittedV1.from_wire(body, headers or good_headers)
 
 
 def test_caused_by_carries_correlation_and_causation():
-    first = event()
-    second = ApplicationSubmittedV1.caused_by(first, **event().data(), source="/x", subject="C1", case_number="C1")
+    first = submitted("C1")
+    second = ApplicationSubmittedV1.caused_by(first, **submitted("C1").data(), source="/x", subject="C1", case_number="C1")
     assert second.correlation_id == first.correlation_id and second.causation_id == first.event_id
 
 
