@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("logs", help="show the platform log")
-    p.add_argument("process", nargs="*", help="only these processes (broker, db, registration, ...)")
+    p.add_argument("process", nargs="*", help="only these processes (broker, db, a service name, ...)")
     p.add_argument("-n", "--lines", type=int, default=200)
     p.add_argument("-f", "--follow", action="store_true")
     p.set_defaults(func=cmd_logs)
