@@ -8,7 +8,6 @@ knows only itself, and the generated files carry what deployment needs.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import tomllib
@@ -18,6 +17,7 @@ from pathlib import Path
 LIST = Path("services") / "services.toml"
 _NAME = re.compile(r"^[a-z][a-z0-9]*$")  # a folder, a Python package, a DNS label and a database name alike
 _PREFIX = re.compile(r"^[A-Z][A-Z0-9]*_$")
+_REQUIRED = ("name", "package", "env_prefix", "title", "summary")
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Service:
     env_prefix: str
     title: str
     summary: str
+    lint_exemptions: tuple[str, ...] = ()
 
     @property
     def distribution(self) -> str:
@@ -61,13 +62,16 @@ def root() -> Path:
 def parse(text: str) -> tuple[Service, ...]:
     """The services of a list's text, checked: names, packages, ports and prefixes unique."""
     entries = tomllib.loads(text).get("service", [])
-    services = tuple(Service(**{k: entry[k] for k in Service.__dataclass_fields__} |
-                             {"port": int(entry["port"])}) for entry in entries)
+    services = tuple(Service(**{k: entry[k] for k in _REQUIRED}, port=int(entry["port"]),
+                             lint_exemptions=tuple(entry.get("lint_exemptions", ())))
+                     for entry in entries)
     for s in services:
         if not (_NAME.match(s.name) and _NAME.match(s.package)):
             raise ValueError(f"{s.name!r} / {s.package!r}: names and packages are lowercase letters and digits")
         if not _PREFIX.match(s.env_prefix):
             raise ValueError(f"{s.name}: env_prefix {s.env_prefix!r} is upper case and ends with '_'")
+        if any(c in s.title + s.summary for c in '"\\\n'):
+            raise ValueError(f"{s.name}: no double quote, backslash or line break in the title and summary")
     for attr in ("name", "package", "port", "env_prefix"):
         values = [getattr(s, attr) for s in services]
         dupes = sorted({str(v) for v in values if values.count(v) > 1})
@@ -76,14 +80,9 @@ def parse(text: str) -> tuple[Service, ...]:
     return services
 
 
-@functools.cache
-def _load(path: Path) -> tuple[Service, ...]:
-    return parse(path.read_text(encoding="utf-8"))
-
-
 def services(base: Path | None = None) -> tuple[Service, ...]:
     """Every service, in the list's order."""
-    return _load((base or root()) / LIST)
+    return parse(((base or root()) / LIST).read_text(encoding="utf-8"))
 
 
 def names(base: Path | None = None) -> tuple[str, ...]:
