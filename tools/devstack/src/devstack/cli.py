@@ -1,4 +1,4 @@
-"""``python -m devstack up|down|status|logs|topics|token|generate|images``: the embedded platform from the command line.
+"""``python -m devstack up|down|status|logs|topics|token|generate|new-service|images``: the embedded platform from the command line.
 
     up       start broker, database and all services under honcho in the background; wait
              until every /readyz answers; print the docs URLs (idempotent)
@@ -8,6 +8,7 @@
     topics   create the registry's topics on KAFKA_BOOTSTRAP_SERVERS (idempotent)
     token    print a development JWT for a role
     generate write (--check: verify) the files generated from services/services.toml
+    new-service  add a service to the list and render its folder from the template
     images   build every service's image with deploy/Dockerfile (--dry-run: print the commands)
 
 Settings come from the environment; see ``devstack.stack``.
@@ -223,6 +224,22 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new_service(args: argparse.Namespace) -> int:
+    from devstack.template import new_service
+
+    try:
+        written = new_service(args.name, port=args.port, title=args.title, summary=args.summary,
+                              package=args.package, env_prefix=args.env_prefix, force=args.force)
+    except (ValueError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    print("next: `make install` (locks and installs the new workspace member), `make openapi`, `make lint`; "
+          "see docs/adding-a-service.md")
+    return 0
+
+
 def cmd_images(args: argparse.Namespace) -> int:
     import shlex
     import subprocess
@@ -292,6 +309,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="write the files generated from services/services.toml")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a generated file is stale")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("new-service", help="add a service: an entry in services/services.toml and its folder")
+    p.add_argument("name", help="lowercase letters and digits: folder, package, image, database")
+    p.add_argument("--port", type=int, help="local HTTP port (unique)")
+    p.add_argument("--title", help="the API's title, after 'One Window — '")
+    p.add_argument("--summary", help="one sentence: what it does")
+    p.add_argument("--package", help="Python package (default: the name)")
+    p.add_argument("--env-prefix", help="settings prefix (default: NAME_)")
+    p.add_argument("--force", action="store_true", help="render an existing folder again (overwrites its modules)")
+    p.set_defaults(func=cmd_new_service)
 
     p = sub.add_parser("images", help="docker build every service's image from deploy/Dockerfile")
     p.add_argument("service", nargs="*", help="only these services")
