@@ -36,7 +36,7 @@ N ?= 50
 SIMULATE ?= 0
 
 .PHONY: help install run stop status logs test test-unit test-component test-integration test-contract \
-        test-e2e bench bench-smoke lint schemas asyncapi openapi docs clean
+        test-e2e bench bench-smoke lint generate new-service images schemas asyncapi openapi docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -69,7 +69,7 @@ stop: ## stop everything `make run` started
 status: install ## readiness of each process and service
 	@$(RUN) python -m devstack status
 
-logs: install ## the platform log (make logs ARGS="-f registration")
+logs: install ## the platform log (make logs ARGS="-f <service>")
 	@$(RUN) python -m devstack logs $(ARGS)
 
 # ---------------------------------------------------------------------------------- tests
@@ -100,12 +100,27 @@ bench-smoke: install ## the whole benchmark at tiny sizes (CI runs it so it keep
 	$(RUN) python bench/run.py --smoke --no-markdown
 
 # ---------------------------------------------------------------------------------- checks
-lint: install ## ruff, import-linter contracts (.importlinter), mypy on the kit and contracts
+lint: install ## ruff, generated files current, import-linter contracts (.importlinter), mypy on every package
 	@rc=0; \
 	 echo "==> ruff check";   $(RUN) ruff check . || rc=1; \
+	 echo "==> generated";    $(RUN) python -m devstack generate --check || rc=1; \
 	 echo "==> lint-imports"; $(RUN) lint-imports --no-cache || rc=1; \
-	 echo "==> mypy";         $(RUN) mypy libs/servicekit/src contracts/src || rc=1; \
+	 echo "==> mypy";         $(RUN) mypy libs/servicekit/src contracts/src tools/devstack/src $(wildcard services/*/src) || rc=1; \
 	 exit $$rc
+
+# ---------------------------------------------------------------------------------- services
+# services/services.toml is the one list of services; these targets read it or write from it.
+generate: install ## rewrite the files generated from services/services.toml (.importlinter, deploy/kubernetes)
+	$(RUN) python -m devstack generate
+
+new-service: install ## a new service: make new-service NAME=x PORT=8006 TITLE="..." SUMMARY="..."
+	@test -n "$(NAME)" || { echo 'usage: make new-service NAME=x PORT=8006 TITLE="..." SUMMARY="..."' >&2; exit 2; }
+	$(RUN) python -m devstack new-service "$(NAME)" --port "$(PORT)" --title "$(TITLE)" --summary "$(SUMMARY)"
+	$(UV) lock
+	$(MAKE) install
+
+images: install ## docker build one image per service from deploy/Dockerfile (make images ARGS=--dry-run)
+	$(RUN) python -m devstack images $(ARGS)
 
 schemas: install ## rewrite the committed JSON-Schema snapshots of the events
 	$(RUN) python -m contracts.schemas write

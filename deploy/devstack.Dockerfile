@@ -4,6 +4,16 @@
 #   docker build -f deploy/devstack.Dockerfile -t one-window/devstack .
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
+# Every workspace member's pyproject.toml and nothing else (uv reads the whole workspace);
+# see deploy/Dockerfile.
+FROM ${PYTHON_IMAGE} AS manifests
+WORKDIR /src
+COPY contracts/ contracts/
+COPY libs/ libs/
+COPY services/ services/
+COPY tools/ tools/
+RUN find . -type f ! -name pyproject.toml -delete && find . -depth -type d -empty -delete
+
 FROM ${PYTHON_IMAGE} AS build
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
@@ -12,14 +22,7 @@ ENV UV_COMPILE_BYTECODE=1 \
 RUN pip install --no-cache-dir "uv==0.13.9"
 WORKDIR /src
 COPY pyproject.toml uv.lock ./
-COPY contracts/pyproject.toml contracts/
-COPY libs/servicekit/pyproject.toml libs/servicekit/
-COPY services/registration/pyproject.toml services/registration/
-COPY services/approvals/pyproject.toml services/approvals/
-COPY services/ratings/pyproject.toml services/ratings/
-COPY services/notifications/pyproject.toml services/notifications/
-COPY services/crossregion/pyproject.toml services/crossregion/
-COPY tools/devstack/pyproject.toml tools/devstack/
+COPY --from=manifests /src/ ./
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --package ow-devstack --no-install-workspace
 COPY contracts/ contracts/

@@ -25,14 +25,16 @@ class ServiceProcess:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     argv: list[str] | None = None  # a non-HTTP process (e.g. the department simulator)
+    app: str = ""  # the ASGI app (default <name>.main:app)
+    env_prefix: str = ""  # the service's settings prefix (default <NAME>_)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> ServiceProcess:
-        env = {**os.environ, **self.env, f"{self.name.upper()}_PORT": str(self.port)}
-        argv = self.argv or [sys.executable, "-m", "uvicorn", f"{self.name}.main:app", "--host", "127.0.0.1",
+        env = {**os.environ, **self.env, f"{self.env_prefix or self.name.upper() + '_'}PORT": str(self.port)}
+        argv = self.argv or [sys.executable, "-m", "uvicorn", self.app or f"{self.name}.main:app", "--host", "127.0.0.1",
                              "--port", str(self.port), "--log-level", "warning"]
         self.proc = spawn(argv, self.log_path, env, ROOT)
         if self.argv is not None:

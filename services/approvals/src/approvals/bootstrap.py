@@ -1,21 +1,18 @@
-"""Composition root. The service's domain is not built yet (its issue is pending):
-it runs the kit (health, readiness, broker, database) so the platform's shape is whole."""
+"""Composition root: settings → the kit (broker, database, unit of work) → use cases → routes, subscribers."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from approvals import api, consumers
 from approvals.config import Settings
+from approvals.repository import MongoRepositories
+from approvals.service import Approvals
 from servicekit.app import ServiceKit
-from servicekit.clock import Clock
 from servicekit.config import load
 
 
-def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
-    settings = settings or load(Settings)  # type: ignore[assignment]
-    kit = ServiceKit(settings, clock=clock)
-    return kit.create_app(
-        title="One Window — Construction project approvals (工程建设项目审批)",
-        description="Four stages with parallel department review and one-window issuance.",
-        routers=[],
-    )
+def create_app(settings: Settings | None = None) -> FastAPI:
+    kit = ServiceKit(settings or load(Settings), bind=MongoRepositories.bind)
+    use_cases = consumers.subscribe(kit, Approvals(uow=kit.uow))
+    return kit.create_app(title=api.TITLE, description=api.DESCRIPTION, routers=[api.router], provide={api.cases: use_cases})

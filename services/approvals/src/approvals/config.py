@@ -1,4 +1,4 @@
-"""Approvals settings (env prefix ``APPROVALS_``)."""
+"""Settings of approvals: env prefix ``APPROVALS_``; the shared infrastructure variables unprefixed too."""
 
 from servicekit.config import ServiceSettings, service_config
 

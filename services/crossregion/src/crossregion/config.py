@@ -1,4 +1,4 @@
-"""Crossregion settings (env prefix ``CROSSREGION_``)."""
+"""Settings of crossregion: env prefix ``CROSSREGION_``; the shared infrastructure variables unprefixed too."""
 
 from servicekit.config import ServiceSettings, service_config
 

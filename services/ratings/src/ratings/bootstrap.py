@@ -1,21 +1,18 @@
-"""Composition root. The service's domain is not built yet (its issue is pending):
-it runs the kit (health, readiness, broker, database) so the platform's shape is whole."""
+"""Composition root: settings → the kit (broker, database, unit of work) → use cases → routes, subscribers."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from ratings import api, consumers
 from ratings.config import Settings
+from ratings.repository import MongoRepositories
+from ratings.service import Ratings
 from servicekit.app import ServiceKit
-from servicekit.clock import Clock
 from servicekit.config import load
 
 
-def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
-    settings = settings or load(Settings)  # type: ignore[assignment]
-    kit = ServiceKit(settings, clock=clock)
-    return kit.create_app(
-        title="One Window — Ratings (好差评)",
-        description="One rating per case, paper ballots, red/black list, bad-rating callback and rectification ledger.",
-        routers=[],
-    )
+def create_app(settings: Settings | None = None) -> FastAPI:
+    kit = ServiceKit(settings or load(Settings), bind=MongoRepositories.bind)
+    use_cases = consumers.subscribe(kit, Ratings(uow=kit.uow))
+    return kit.create_app(title=api.TITLE, description=api.DESCRIPTION, routers=[api.router], provide={api.cases: use_cases})

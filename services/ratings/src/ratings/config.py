@@ -1,4 +1,4 @@
-"""Ratings settings (env prefix ``RATINGS_``)."""
+"""Settings of ratings: env prefix ``RATINGS_``; the shared infrastructure variables unprefixed too."""
 
 from servicekit.config import ServiceSettings, service_config
 

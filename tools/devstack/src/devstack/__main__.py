@@ -1,4 +1,4 @@
-"""``python -m devstack up|down|status|logs|topics|token``."""
+"""``python -m devstack up|down|status|logs|topics|token|generate|new-service|images``."""
 
 import os
 import sys

@@ -1,4 +1,4 @@
-"""``python -m devstack up|down|status|logs|topics|token``: the embedded platform from the command line.
+"""``python -m devstack up|down|status|logs|topics|token|generate|new-service|images``: the embedded platform from the command line.
 
     up       start broker, database and all services under honcho in the background; wait
              until every /readyz answers; print the docs URLs (idempotent)
@@ -7,6 +7,9 @@
     logs     the tail of var/log/platform.log (-f to follow, optional process names)
     topics   create the registry's topics on KAFKA_BOOTSTRAP_SERVERS (idempotent)
     token    print a development JWT for a role
+    generate write (--check: verify) the files generated from services/services.toml
+    new-service  add a service to the list and render its folder from the template
+    images   build every service's image with deploy/Dockerfile (--dry-run: print the commands)
 
 Settings come from the environment; see ``devstack.stack``.
 """
@@ -206,6 +209,54 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    from devstack import generate
+
+    if args.check:
+        stale = generate.stale()
+        for name in stale:
+            print(f"stale: {name}", file=sys.stderr)
+        if stale:
+            print("run `make generate` (python -m devstack generate) and commit the result", file=sys.stderr)
+        return 1 if stale else 0
+    for path in generate.write():
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_new_service(args: argparse.Namespace) -> int:
+    from devstack.template import new_service
+
+    try:
+        written = new_service(args.name, port=args.port, title=args.title, summary=args.summary,
+                              package=args.package, env_prefix=args.env_prefix, force=args.force)
+    except (ValueError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    print("next: `make install` (locks and installs the new workspace member), `make openapi`, `make lint`; "
+          "see docs/adding-a-service.md")
+    return 0
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    import shlex
+    import subprocess
+
+    from devstack import catalog
+
+    root = catalog.root()
+    wanted = [s for s in catalog.services(root) if not args.service or s.name in args.service]
+    for s in wanted:
+        cmd = ["docker", "build", "-f", "deploy/Dockerfile", "--build-arg", f"SERVICE={s.name}",
+               "--build-arg", f"PACKAGE={s.package}", "-t", f"{s.image}:{args.tag}", "."]
+        print(shlex.join(cmd), flush=True)
+        if not args.dry_run and subprocess.run(cmd, cwd=root, check=False).returncode != 0:
+            return 1
+    return 0
+
+
 def _env_int(name: str, default: int | None) -> int | None:
     value = os.environ.get(name)
     return int(value) if value else default
@@ -229,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("logs", help="show the platform log")
-    p.add_argument("process", nargs="*", help="only these processes (broker, db, registration, ...)")
+    p.add_argument("process", nargs="*", help="only these processes (broker, db, a service name, ...)")
     p.add_argument("-n", "--lines", type=int, default=200)
     p.add_argument("-f", "--follow", action="store_true")
     p.set_defaults(func=cmd_logs)
@@ -254,6 +305,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agency-id", help="for partner agencies")
     p.add_argument("--hours", type=float, default=12.0, help="lifetime (default 12)")
     p.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("generate", help="write the files generated from services/services.toml")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a generated file is stale")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("new-service", help="add a service: an entry in services/services.toml and its folder")
+    p.add_argument("name", help="lowercase letters and digits: folder, package, image, database")
+    p.add_argument("--port", type=int, help="local HTTP port (unique)")
+    p.add_argument("--title", help="the API's title, after 'One Window — '")
+    p.add_argument("--summary", help="one sentence: what it does")
+    p.add_argument("--package", help="Python package (default: the name)")
+    p.add_argument("--env-prefix", help="settings prefix (default: NAME_)")
+    p.add_argument("--force", action="store_true", help="render an existing folder again (overwrites its modules)")
+    p.set_defaults(func=cmd_new_service)
+
+    p = sub.add_parser("images", help="docker build every service's image from deploy/Dockerfile")
+    p.add_argument("service", nargs="*", help="only these services")
+    p.add_argument("--tag", default="latest")
+    p.add_argument("--dry-run", action="store_true", help="print the commands only")
+    p.set_defaults(func=cmd_images)
     return parser
 
 

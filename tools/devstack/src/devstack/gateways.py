@@ -84,7 +84,7 @@ class MailHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or envelope.content
+        raw = envelope.original_content or envelope.content or b""
         msg = email.message_from_bytes(raw if isinstance(raw, bytes) else raw.encode(), policy=email.policy.default)
         body = msg.get_body(("plain",))
         self.store.mail.append({

@@ -1,4 +1,5 @@
-"""Write each service's OpenAPI document (generated from the code) to docs/openapi/.
+"""Write each service's OpenAPI document (generated from the code) to docs/openapi/<name>.json,
+for every service of ``services/services.toml``.
 
     python -m devstack.openapi [--check]
 """
@@ -9,15 +10,14 @@ import argparse
 import importlib
 import json
 import sys
-from pathlib import Path
 
-from contracts.topics import SERVICES
+from devstack import catalog
 
-OUT = Path(__file__).resolve().parents[4] / "docs" / "openapi"
+OUT = catalog.root() / "docs" / "openapi"
 
 
 def document(service: str) -> str:
-    app = importlib.import_module(f"{service}.bootstrap").create_app()
+    app = importlib.import_module(f"{catalog.get(service).package}.bootstrap").create_app()
     return json.dumps(app.openapi(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
@@ -27,7 +27,7 @@ def main() -> int:
     args = p.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     stale = []
-    for service in SERVICES:
+    for service in catalog.names():
         path, text = OUT / f"{service}.json", document(service)
         if args.check:
             if not path.exists() or path.read_text() != text:

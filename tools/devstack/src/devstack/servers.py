@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 
 def free_port() -> int:
@@ -101,7 +102,8 @@ def start_embedded(storage: str = ":memory:", log_dir: Path | None = None, host:
     """Start both servers in parallel and wait until they accept connections."""
     kafka_port = kafka_port or free_port()
     db_port = db_port or free_port()
-    out_b = out_d = subprocess.DEVNULL
+    out_b: int | IO[bytes] = subprocess.DEVNULL
+    out_d: int | IO[bytes] = subprocess.DEVNULL
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         out_b = open(log_dir / "broker.log", "ab")

@@ -18,6 +18,8 @@ import secrets
 import signal
 from dataclasses import dataclass, field
 
+from faststream.kafka import KafkaBroker
+
 from contracts.events.registration import FieldReason, StepDecidedV1, StepRequestedV1
 from contracts.topics import topic_for
 from servicekit.config import ServiceSettings, load, service_config
@@ -71,7 +73,7 @@ def _result(request: StepRequestedV1) -> dict[str, str]:
     }[request.step]
 
 
-def build(settings: ServiceSettings, script: Script):  # type: ignore[no-untyped-def]
+def build(settings: ServiceSettings, script: Script) -> KafkaBroker:
     broker = make_broker(settings)
     out = topic_for(StepDecidedV1).name
 

@@ -16,8 +16,9 @@ that is how ``down`` and ``up`` find leftovers of a crashed run (e.g. honcho kil
 SIGKILL leaves its children running, each in its own session).
 
 Settings (environment): ``DEVSTACK_HOST`` (127.0.0.1), ``DEVSTACK_BROKER_PORT`` (19092),
-``DEVSTACK_DB_PORT`` (27018), ``<SERVICE>_PORT`` / ``<SERVICE>_HOST`` (8001..8005),
-``DEVSTACK_SERVICES`` (comma list, default all), ``DEVSTACK_VAR_DIR`` (``<root>/var``),
+``DEVSTACK_DB_PORT`` (27018), ``<SERVICE>_PORT`` / ``<SERVICE>_HOST`` (the port of
+``services/services.toml``; the service's env prefix), ``DEVSTACK_SERVICES`` (comma list,
+default every service of the list), ``DEVSTACK_VAR_DIR`` (``<root>/var``),
 ``DEVSTACK_ROOT`` (the workspace root, found from the current directory by default),
 ``KAFKA_SESSION_TIMEOUT_MS`` / ``KAFKA_HEARTBEAT_INTERVAL_MS`` (2000 / 200: tuned for Tansu).
 """
@@ -38,11 +39,9 @@ from pathlib import Path
 
 import httpx
 
-from contracts.topics import SERVICES
+from devstack import catalog
 from devstack.servers import broker_command, db_command
 
-DEFAULT_SERVICE_PORTS = {"registration": 8001, "approvals": 8002, "ratings": 8003, "notifications": 8004,
-                         "crossregion": 8005}
 DEFAULT_BROKER_PORT = 19092
 DEFAULT_DB_PORT = 27018
 MARKER = "DEVSTACK_PLATFORM"
@@ -53,6 +52,13 @@ class ServiceAddr:
     name: str
     host: str
     port: int
+    package: str = ""
+    env_prefix: str = ""
+
+    @property
+    def app(self) -> str:
+        """The ASGI app for uvicorn."""
+        return f"{self.package or self.name}.main:app"
 
     @property
     def base_url(self) -> str:
@@ -129,13 +135,15 @@ class StackConfig:
         root = Path(env.get("DEVSTACK_ROOT") or find_root()).resolve()
         var = Path(env.get("DEVSTACK_VAR_DIR") or root / "var").resolve()
         host = env.get("DEVSTACK_HOST", "127.0.0.1")
-        names = [n.strip() for n in env.get("DEVSTACK_SERVICES", ",".join(SERVICES)).split(",") if n.strip()]
-        unknown = set(names) - set(SERVICES)
+        known = {s.name: s for s in catalog.services(root)}
+        names = [n.strip() for n in env.get("DEVSTACK_SERVICES", ",".join(known)).split(",") if n.strip()]
+        unknown = set(names) - set(known)
         if unknown:
-            raise SystemExit(f"DEVSTACK_SERVICES names unknown services: {', '.join(sorted(unknown))}")
+            raise SystemExit(f"DEVSTACK_SERVICES names services not in {catalog.LIST}: {', '.join(sorted(unknown))}")
         services = tuple(
-            ServiceAddr(n, env.get(f"{n.upper()}_HOST", host),
-                        int(env.get(f"{n.upper()}_PORT", DEFAULT_SERVICE_PORTS[n])))
+            ServiceAddr(n, env.get(f"{known[n].env_prefix}HOST", host),
+                        int(env.get(f"{known[n].env_prefix}PORT", known[n].port)), known[n].package,
+                        known[n].env_prefix)
             for n in names
         )
         consumer_env = {
@@ -186,8 +194,9 @@ def process_env(cfg: StackConfig) -> dict[str, str]:
         **cfg.consumer_env,
     }
     for s in cfg.services:
-        env[f"{s.name.upper()}_HOST"] = s.host
-        env[f"{s.name.upper()}_PORT"] = str(s.port)
+        prefix = s.env_prefix or f"{s.name.upper()}_"
+        env[f"{prefix}HOST"] = s.host
+        env[f"{prefix}PORT"] = str(s.port)
     return env
 
 
@@ -198,7 +207,7 @@ def procfile_lines(cfg: StackConfig) -> dict[str, list[str]]:
         "db": db_command(cfg.host, cfg.db_port, str(cfg.db_dir), sync_on_commit=True),
     }
     deps = [cfg.kafka_bootstrap, f"{cfg.host}:{cfg.db_port}"]
-    # Local stand-ins for the SMS/push/WeChat gateway and the mail server (notifications' defaults).
+    # Local stand-ins for the SMS/push/WeChat gateway and the mail server (the default providers of the service that sends messages).
     lines["gateways"] = [py, "-m", "devstack.gateways", "--http-port", str(cfg.gateway_http_port),
                          "--smtp-port", str(cfg.gateway_smtp_port)]
     if cfg.simulate_departments:
@@ -206,7 +215,7 @@ def procfile_lines(cfg: StackConfig) -> dict[str, list[str]]:
                                 py, "-m", "devstack.simulators"]
     for s in cfg.services:
         lines[s.name] = [py, "-m", "devstack.wait_then", "--topics", cfg.kafka_bootstrap, *deps, "--",
-                         "uvicorn", f"{s.name}.main:app", "--host", s.host, "--port", str(s.port)]
+                         "uvicorn", s.app, "--host", s.host, "--port", str(s.port)]
     return lines
 
 

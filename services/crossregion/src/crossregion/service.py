@@ -1,0 +1,11 @@
+"""Use cases: load → domain → save + events, in one unit of work; dependencies keyword-only."""
+
+from __future__ import annotations
+
+from crossregion.ports import Repositories
+from servicekit.ports import UnitOfWork
+
+
+class Crossregion:
+    def __init__(self, *, uow: UnitOfWork[Repositories]) -> None:
+        self.uow = uow

@@ -1,0 +1,1 @@
+"""HTTP DTOs (pydantic models for the routes' bodies and ``response_model``); none yet."""

@@ -1,0 +1,107 @@
+"""services/services.toml is the one list of services: what is generated from it is current,
+what names services agrees with it, and the template adds a service by the list and a folder.
+
+Contract tier because these are checks of the repository against its declarations; they
+read files (and render one service into a temporary folder), start no server.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from contracts.topics import SERVICES as REGISTRY_SERVICES
+from devstack import catalog, generate, template
+
+ROOT = catalog.root()
+LISTED = catalog.services(ROOT)
+
+
+def test_generated_files_are_current():
+    assert generate.stale(ROOT) == [], "run `make generate` and commit the result"
+
+
+def test_every_service_folder_is_listed_and_every_listed_service_has_one():
+    folders = {p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml")}
+    assert folders == set(catalog.names(ROOT))
+
+
+@pytest.mark.parametrize("service", LISTED, ids=lambda s: s.name)
+def test_a_service_is_what_the_list_says(service: catalog.Service):
+    project = tomllib.loads((ROOT / service.folder / "pyproject.toml").read_text())["project"]
+    assert project["name"] == service.distribution
+    settings = importlib.import_module(f"{service.package}.config").Settings
+    assert settings.model_config["env_prefix"] == service.env_prefix
+    assert settings.model_fields["service_name"].default == service.name
+    assert settings.model_fields["port"].default == service.port
+
+
+def test_the_topic_registry_knows_the_same_services():
+    """contracts.topics.SERVICES (dead-letter topics, AsyncAPI) is the list's names: the
+    contracts are installed without the repository, so they cannot read the list."""
+    assert tuple(REGISTRY_SERVICES) == catalog.names(ROOT)
+
+
+# Files that may name several services: the list, what is generated from it, and places that
+# describe or exercise particular services (their folders, the contracts, docs and the README's
+# walkthrough, tests, bench).
+MAY_NAME_SERVICES = ("services/", "contracts/", "docs/", "README.md", "tests/", "bench/", ".importlinter",
+                     "uv.lock", "deploy/kubernetes/kustomization.yaml", "deploy/kubernetes/services/")
+
+
+def _files() -> list[Path]:
+    skip = {".git", ".venv", ".tools", "var", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache",
+            ".pytest_cache", ".import_linter_cache", ".hypothesis"}
+    out = []
+    for path in ROOT.rglob("*"):
+        rel = path.relative_to(ROOT)
+        if path.is_file() and not skip & set(rel.parts) and not str(rel).startswith(MAY_NAME_SERVICES):
+            out.append(path)
+    return out
+
+
+def test_nothing_else_lists_services():
+    """Adding a service touches the list and its folder: no other file names two services."""
+    words = [re.compile(rf"\b{re.escape(n)}\b") for n in catalog.names(ROOT)]
+    offenders = {}
+    for path in _files():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        named = [w.pattern for w in words if w.search(text)]
+        if len(named) > 1:
+            offenders[str(path.relative_to(ROOT))] = len(named)
+    assert offenders == {}, "read the services from services/services.toml (devstack.catalog) instead"
+
+
+def test_new_service_adds_an_entry_and_a_folder_and_regenerates(tmp_path: Path):
+    (tmp_path / "services").mkdir()
+    shutil.copy(ROOT / catalog.LIST, tmp_path / catalog.LIST)
+    for folder in ("contracts", "libs"):  # the kit's and the contracts' modules, for the domain contract
+        (tmp_path / folder).symlink_to(ROOT / folder)
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
+
+    written = template.new_service("zoning", port=8099, title="Zoning (规划)", summary="Zoning checks.",
+                                   root=tmp_path)
+
+    assert catalog.get("zoning", tmp_path) == catalog.Service("zoning", "zoning", 8099, "ZONING_",
+                                                              "Zoning (规划)", "Zoning checks.")
+    modules = {p.stem for p in (tmp_path / "services/zoning/src/zoning").glob("*.py")}
+    assert modules == {"__init__", "main", "bootstrap", "config", "domain", "service", "ports", "repository",
+                       "api", "schemas", "consumers"}
+    for path in (tmp_path / "services/zoning").rglob("*.py"):
+        compile(path.read_text(), str(path), "exec")
+    assert Path(".importlinter") in written and "[importlinter:contract:zoning-layers]" in (
+        tmp_path / ".importlinter").read_text()
+    assert (tmp_path / "deploy/kubernetes/services/zoning/kustomization.yaml").is_file()
+    assert generate.stale(tmp_path) == []
+    with pytest.raises(FileExistsError):
+        template.new_service("zoning", port=None, title=None, summary=None, root=tmp_path)
+    with pytest.raises(ValueError, match="port repeated"):
+        template.new_service("parks", port=8099, title="Parks", summary="Parks.", root=tmp_path)
