@@ -3,35 +3,37 @@ has one effect, an impossible one is dead-lettered with its reason."""
 
 from __future__ import annotations
 
-from contracts import dead_letter_topic, topic_for
+from contracts import dead_letter_topic
 from contracts.events.registration import StepDecidedV1
 from registration.bootstrap import create_app
 from registration.config import Settings
 from servicekit.auth import Role
 from servicekit.config import load
-from tests.support.apps import eventually, running, token
+from tests.support.apps import running
+from tests.support.auth import bearer
+from tests.support.events import SOURCES, make, publish
 from tests.support.forms import company_form
-from tests.support.kafka import produce, read_all
+from tests.support.kafka import read_all
+from tests.support.waiting import eventually
 
 
 def answer(case: str, step: str, attempt: int = 1, department: str = "market_supervision") -> StepDecidedV1:
-    return StepDecidedV1(source="/tests/departments", subject=case, case_number=case, step=step,
-                         department=department, attempt=attempt, decision="approved", reviewer_id="sys")
+    return make(StepDecidedV1, case, source=SOURCES["departments"], step=step, department=department,
+                attempt=attempt, decision="approved", reviewer_id="sys")
 
 
 async def test_repeated_and_impossible_answers(infra_env, unique):
     settings = load(Settings, mongodb_database=f"reg_{unique}")
-    topic = topic_for(StepDecidedV1).name
     async with running(create_app(settings)) as reg:
-        r = await reg.post("/cases", json={"form": company_form(f"武威{unique}农业有限公司")}, headers=token(settings, "u-1"))
+        r = await reg.post("/cases", json={"form": company_form(f"武威{unique}农业有限公司")}, headers=bearer("u-1"))
         case = r.json()["case_number"]
-        await reg.post(f"/cases/{case}/window-check", json={}, headers=token(settings, "w-1", Role.WINDOW_STAFF))
+        await reg.post(f"/cases/{case}/window-check", json={}, headers=bearer("w-1", Role.WINDOW_STAFF))
         licence = answer(case, "licence")
-        for e in (licence, licence, answer(f"NOPE{unique}", "licence"), answer(case, "tax", 7, "tax")):
-            await produce(infra_env.kafka_bootstrap, topic, *e.to_wire(), e.case_number)
+        await publish(infra_env.kafka_bootstrap, licence, licence, answer(f"NOPE{unique}", "licence"),
+                      answer(case, "tax", 7, "tax"))
 
         async def steps():
-            body = (await reg.get(f"/cases/{case}", headers=token(settings, "u-1"))).json()
+            body = (await reg.get(f"/cases/{case}", headers=bearer("u-1"))).json()
             states = {s["step"]: s for s in body["steps"]}
             return states if states["tax"]["status"] == "requested" else None
 

@@ -14,8 +14,10 @@ from registration.config import Settings
 from servicekit.auth import Role
 from servicekit.clock import FrozenClock
 from servicekit.config import load
-from tests.support.apps import eventually, running, token
+from tests.support.apps import running
+from tests.support.auth import bearer
 from tests.support.forms import company_form
+from tests.support.waiting import eventually
 
 
 @contextlib.asynccontextmanager
@@ -33,36 +35,32 @@ def settings(infra_env, unique) -> Settings:
     return load(Settings, mongodb_database=f"reg_{unique}", sweep_interval_seconds=0.2)
 
 
-def applicant(settings, sub="u-1"):
-    return token(settings, sub)
+APPLICANT = bearer("u-1")
+STAFF = bearer("w-1", Role.WINDOW_STAFF)
 
 
-def staff(settings):
-    return token(settings, "w-1", Role.WINDOW_STAFF)
-
-
-async def submit_and_accept(client, settings, name, **form):
+async def submit_and_accept(client, name, **form):
     r = await client.post("/cases", json={"form": company_form(name, **form), "applicant_phone": "13912345678"},
-                          headers=applicant(settings))
+                          headers=APPLICANT)
     assert r.status_code == 201, r.text
     case = r.json()["case_number"]
-    r = await client.post(f"/cases/{case}/window-check", json={}, headers=staff(settings))
+    r = await client.post(f"/cases/{case}/window-check", json={}, headers=STAFF)
     assert r.status_code == 200 and r.json()["status"] == "accepted", r.text
     return case
 
 
-async def status_of(client, settings, case):
-    r = await client.get(f"/cases/{case}", headers=applicant(settings))
+async def status_of(client, case):
+    r = await client.get(f"/cases/{case}", headers=APPLICANT)
     assert r.status_code == 200, r.text
     return r.json()
 
 
 async def test_form_to_completed_case_with_departments_answering(settings, unique):
     async with running(create_app(settings)) as reg, departments():
-        case = await submit_and_accept(reg, settings, f"兰州{unique}科技有限公司")
+        case = await submit_and_accept(reg, f"兰州{unique}科技有限公司")
 
         async def completed():
-            body = await status_of(reg, settings, case)
+            body = await status_of(reg, case)
             return body if body["status"] == "completed" else None
 
         body = await eventually(completed, timeout=30)
@@ -74,27 +72,30 @@ async def test_form_to_completed_case_with_departments_answering(settings, uniqu
                                                                "licence_approved"]
         assert body["history"][-1]["action"] == "completed"
         # a second company cannot take the same name
-        r = await reg.post("/cases", json={"form": company_form(f"兰州{unique}科技有限公司")}, headers=applicant(settings))
+        r = await reg.post("/cases", json={"form": company_form(f"兰州{unique}科技有限公司")}, headers=APPLICANT)
         assert r.status_code == 409 and r.json()["errors"][0]["field"] == "company_name"
 
 
 async def test_idempotent_submission_and_applicant_scoping(settings, unique):
     async with running(create_app(settings)) as reg:
         body = {"form": company_form(f"陇原{unique}贸易有限公司")}
-        first = await reg.post("/cases", json=body, headers={**applicant(settings), "Idempotency-Key": "k-1"})
-        again = await reg.post("/cases", json=body, headers={**applicant(settings), "Idempotency-Key": "k-1"})
+        first = await reg.post("/cases", json=body, headers={**APPLICANT, "Idempotency-Key": "k-1"})
+        again = await reg.post("/cases", json=body, headers={**APPLICANT, "Idempotency-Key": "k-1"})
         assert first.status_code == 201 and again.status_code == 200
         assert first.json()["case_number"] == again.json()["case_number"]
         case = first.json()["case_number"]
-        other = await reg.get(f"/cases/{case}", headers=applicant(settings, "u-2"))
+        other = await reg.get(f"/cases/{case}", headers=bearer("u-2"))
         assert other.status_code == 404
-        assert (await reg.get(f"/cases/{case}", headers=staff(settings))).status_code == 200
+        assert (await reg.get(f"/cases/{case}", headers=STAFF)).status_code == 200
+        r = await reg.post("/cases", json={"form": company_form(f"陇南{unique}茶业有限公司")}, headers=STAFF)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+        assert r.json()["errors"] == [{"field": "applicant_id", "message": "required when staff submit"}]
 
 
 async def test_invalid_form_names_every_field_and_stores_nothing(settings, unique):
     async with running(create_app(settings)) as reg:
         bad = company_form("x", registered_capital="-1", legal_representative={"name": "", "id_number": "123"})
-        r = await reg.post("/cases", json={"form": bad}, headers=applicant(settings))
+        r = await reg.post("/cases", json={"form": bad}, headers=APPLICANT)
         assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
         fields = {e["field"] for e in r.json()["errors"]}
         assert {"form.company_name", "form.registered_capital", "form.legal_representative.name",
@@ -106,22 +107,22 @@ async def test_invalid_form_names_every_field_and_stores_nothing(settings, uniqu
 async def test_missing_materials_listed_at_once_then_supplemented(settings, unique):
     async with running(create_app(settings)) as reg:
         r = await reg.post("/cases", json={"form": company_form(f"金城{unique}餐饮有限公司", materials=[])},
-                           headers=applicant(settings))
+                           headers=APPLICANT)
         case = r.json()["case_number"]
-        r = await reg.post(f"/cases/{case}/window-check", json={}, headers=staff(settings))
+        r = await reg.post(f"/cases/{case}/window-check", json={}, headers=STAFF)
         assert r.json()["status"] == "incomplete" and len(r.json()["missing"]) == 4
-        r = await reg.post(f"/cases/{case}/materials", headers=applicant(settings), json={
+        r = await reg.post(f"/cases/{case}/materials", headers=APPLICANT, json={
             "materials": ["legal_representative_id", "address_proof", "articles_of_association", "investor_ids"]})
         assert r.json()["status"] == "submitted"
-        r = await reg.post(f"/cases/{case}/window-check", json={}, headers=staff(settings))
+        r = await reg.post(f"/cases/{case}/window-check", json={}, headers=STAFF)
         assert r.json()["status"] == "accepted" and r.json()["due_at"]
 
 
 async def test_reviewers_act_only_on_their_department_and_correction_loop(settings, unique):
     async with running(create_app(settings)) as reg:
-        case = await submit_and_accept(reg, settings, f"敦煌{unique}文化有限公司")
-        tax = token(settings, "r-tax", Role.REVIEWER, department="tax")
-        market = token(settings, "r-ms", Role.REVIEWER, department="market_supervision")
+        case = await submit_and_accept(reg, f"敦煌{unique}文化有限公司")
+        tax = bearer("r-tax", Role.REVIEWER, department="tax")
+        market = bearer("r-ms", Role.REVIEWER, department="market_supervision")
         r = await reg.post(f"/cases/{case}/steps/licence/decision", json={"decision": "approved"}, headers=tax)
         assert r.status_code == 403
         r = await reg.post(f"/cases/{case}/steps/licence/decision", json={"decision": "approved"}, headers=market)
@@ -129,10 +130,10 @@ async def test_reviewers_act_only_on_their_department_and_correction_loop(settin
         r = await reg.post(f"/cases/{case}/steps/tax/decision", headers=tax, json={
             "decision": "returned", "reasons": [{"field": "tax.taxpayer_type", "reason": "应登记为一般纳税人"}]})
         assert {s["step"]: s["status"] for s in r.json()["steps"]}["tax"] == "returned"
-        r = await reg.post(f"/cases/{case}/corrections", headers=applicant(settings),
+        r = await reg.post(f"/cases/{case}/corrections", headers=APPLICANT,
                            json={"step": "tax", "fields": {"tax.taxpayer_type": "general", "company_name": "改名有限公司"}})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "company_name"
-        r = await reg.post(f"/cases/{case}/corrections", headers=applicant(settings),
+        r = await reg.post(f"/cases/{case}/corrections", headers=APPLICANT,
                            json={"step": "tax", "fields": {"tax.taxpayer_type": "general"}})
         steps = {s["step"]: s for s in r.json()["steps"]}
         assert steps["tax"]["status"] == "requested" and steps["tax"]["attempt"] == 2
@@ -146,10 +147,10 @@ async def test_deadline_warning_and_overdue_are_visible_and_fire_once(infra_env,
     clock = FrozenClock(datetime(2026, 11, 26, 2, 0, tzinfo=UTC))
     settings = load(Settings, mongodb_database=f"reg_{unique}", sweep_interval_seconds=0.1)
     async with running(create_app(settings, clock=clock)) as reg:
-        case = await submit_and_accept(reg, settings, f"天水{unique}果业有限公司")
-        helper = token(settings, "h-1", Role.HELPER)
+        case = await submit_and_accept(reg, f"天水{unique}果业有限公司")
+        helper = bearer("h-1", Role.HELPER)
         r = await reg.put(f"/cases/{case}/helper", json={"helper_id": "h-1"},
-                          headers=token(settings, "s-1", Role.SUPERVISOR))
+                          headers=bearer("s-1", Role.SUPERVISOR))
         assert r.json()["helper_id"] == "h-1"
         assert [c["case_number"] for c in (await reg.get("/cases", headers=helper)).json()] == []
         clock.set(datetime(2026, 11, 27, 13, 0, tzinfo=UTC))  # Fri 21:00 local: 3 h left
@@ -157,7 +158,7 @@ async def test_deadline_warning_and_overdue_are_visible_and_fire_once(infra_env,
         assert [c["case_number"] for c in at_risk] == [case]
 
         async def history_has(action):
-            return action in [h["action"] for h in (await status_of(reg, settings, case))["history"]]
+            return action in [h["action"] for h in (await status_of(reg, case))["history"]]
 
         await eventually(lambda: history_has("deadline_warning"))
         clock.set(datetime(2026, 11, 27, 16, 1, tzinfo=UTC))  # past midnight Friday local
@@ -167,4 +168,4 @@ async def test_deadline_warning_and_overdue_are_visible_and_fire_once(infra_env,
         outbox = reg.kit.db["outbox"]
         assert await outbox.count_documents({"key": case, "topic": "registration.deadline-warning.v1"}) == 1
         assert await outbox.count_documents({"key": case, "topic": "registration.case-overdue.v1"}) == 1
-        assert (await reg.get("/cases", headers=applicant(settings))).status_code == 403
+        assert (await reg.get("/cases", headers=APPLICANT)).status_code == 403

@@ -16,6 +16,7 @@ from registration.domain import (
     ChangeForm,
     CompanyForm,
     CorrectionNotAllowed,
+    Department,
     InvalidState,
     StaleDecision,
     Status,
@@ -23,6 +24,19 @@ from registration.domain import (
     StepStatus,
     make_uscc,
 )
+from registration.domain.events import (
+    ApplicationAccepted,
+    ApplicationIncomplete,
+    ApplicationSubmitted,
+    CaseCompleted,
+    CaseOverdue,
+    CaseRejected,
+    DeadlineWarning,
+    LicenceIssued,
+    StepApproved,
+    StepRequested,
+)
+from servicekit.aggregate import DomainEvent
 from tests.support.forms import company_form, id_number
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -41,8 +55,8 @@ def accepted(**form_overrides) -> Case:
     return case
 
 
-def facts(case: Case) -> list[str]:
-    return [f.name for f in case.pull_facts()]
+def facts(case: Case) -> list[type[DomainEvent]]:
+    return [type(e) for e in case.pull_events()]
 
 
 def approve(case: Case, step: Step, at: datetime = T0) -> None:
@@ -82,18 +96,18 @@ def test_change_form_needs_a_change_and_a_valid_code():
 # -- window acceptance -------------------------------------------------------------------
 def test_missing_materials_are_listed_all_at_once_then_accepted_after_supplement():
     case = new_case(materials=[])
-    assert facts(case) == ["application_submitted"]
+    assert facts(case) == [ApplicationSubmitted]
     case.check_at_window(staff_id="w-1", now=T0, due_at=DUE, defects=[{"field": "address.detail", "reason": "门牌号不清"}])
     assert case.status is Status.INCOMPLETE
     assert {m["field"] for m in case.missing} == {
         "materials.legal_representative_id", "materials.address_proof", "materials.articles_of_association",
         "materials.investor_ids", "address.detail"}
-    assert facts(case) == ["application_incomplete"]
+    assert facts(case) == [ApplicationIncomplete]
     case.supplement(materials=["legal_representative_id", "address_proof", "articles_of_association", "investor_ids"],
                     now=T0)
     case.check_at_window(staff_id="w-1", now=T0, due_at=DUE)
     assert case.status is Status.ACCEPTED and case.due_at == DUE
-    assert facts(case) == ["application_accepted", "step_requested"]
+    assert facts(case) == [ApplicationAccepted, StepRequested]
     assert case.steps[Step.LICENCE].status is StepStatus.REQUESTED
     assert all(case.steps[s].status is StepStatus.WAITING for s in AFTER_LICENCE)
 
@@ -101,19 +115,19 @@ def test_missing_materials_are_listed_all_at_once_then_accepted_after_supplement
 # -- steps -----------------------------------------------------------------------------------
 def test_licence_first_then_three_in_parallel_then_completed_together():
     case = accepted()
-    case.pull_facts()
+    case.pull_events()
     approve(case, Step.LICENCE)
     assert case.uscc == CODE
-    assert facts(case) == ["step_approved", "licence_issued", "step_requested", "step_requested", "step_requested"]
+    assert facts(case) == [StepApproved, LicenceIssued, StepRequested, StepRequested, StepRequested]
     for step in (Step.TAX, Step.SEAL):
         approve(case, step)
         assert case.status is Status.ACCEPTED
     approve(case, Step.SOCIAL_SECURITY, T0 + timedelta(hours=3))
     assert case.status is Status.COMPLETED
-    completed = case.pull_facts()[-1]
-    assert completed.name == "case_completed" and completed.data["within_time_limit"] is True
-    assert set(completed.data["results"]) == {"licence", "seal", "tax", "social_security"}
-    assert completed.data["results"]["licence"]["unified_social_credit_code"] == CODE
+    completed = case.pull_events()[-1]
+    assert isinstance(completed, CaseCompleted) and completed.within_time_limit is True
+    assert set(completed.results) == {"licence", "seal", "tax", "social_security"}
+    assert completed.results["licence"]["unified_social_credit_code"] == CODE
 
 
 def test_step_forms_carry_only_what_the_department_needs():
@@ -147,10 +161,11 @@ def test_correction_pauses_only_the_returned_step_and_asks_nothing_twice():
     assert exc.value.errors == [{"field": "company_name", "message": "not asked for by the department"}]
     with pytest.raises(CorrectionNotAllowed):
         case.correct(step=Step.TAX, fields={"tax.taxpayer_type": "enormous"}, now=T0)
-    case.pull_facts()
+    case.pull_events()
     case.correct(step=Step.TAX, fields={"tax.taxpayer_type": "general"}, now=T0)
-    requested = case.pull_facts()
-    assert [(f.name, f.data["step"], f.data["attempt"]) for f in requested] == [("step_requested", "tax", 2)]
+    requested = case.pull_events()
+    assert requested == [StepRequested(step=Step.TAX, department=Department.TAX, attempt=2, due_at=DUE,
+                                       unified_social_credit_code=CODE, form=case.form_for(Step.TAX))]
     assert case.steps[Step.LICENCE].attempt == 1  # the licence is not done again
     approve(case, Step.TAX)
     assert case.status is Status.COMPLETED and case.form.tax.taxpayer_type == "general"
@@ -159,7 +174,7 @@ def test_correction_pauses_only_the_returned_step_and_asks_nothing_twice():
 def test_rejection_closes_the_case():
     case = accepted()
     case.decide(step=Step.LICENCE, attempt=1, decision="rejected", now=T0, reviewer="r", reason="名称含禁用字词")
-    assert case.status is Status.REJECTED and facts(case)[-1] == "case_rejected"
+    assert case.status is Status.REJECTED and facts(case)[-1] is CaseRejected
     with pytest.raises(InvalidState):
         case.assign_helper(helper_id="h", by="s", now=T0)
 
@@ -168,7 +183,7 @@ def test_warning_and_overdue_fire_once_and_never_after_completion():
     case = accepted()
     assert case.warn(T0) and not case.warn(T0)
     assert case.mark_overdue(DUE) and not case.mark_overdue(DUE)
-    assert facts(case)[-2:] == ["deadline_warning", "case_overdue"]
+    assert facts(case)[-2:] == [DeadlineWarning, CaseOverdue]
     done = accepted()
     for step in (Step.LICENCE, *AFTER_LICENCE):
         approve(done, step)

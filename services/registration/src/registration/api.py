@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
-from registration import service
 from registration.domain import Step
 from registration.schemas import (
     ApplicationIn,
@@ -19,113 +17,79 @@ from registration.schemas import (
     MaterialsIn,
     WindowCheckIn,
 )
+from registration.service import Registration, Submission, View
+from servicekit.app import Provide
 from servicekit.auth import Principal, Role, require
-from servicekit.problems import Problem
 
 router = APIRouter(prefix="/cases", tags=["cases"])
+registration = Provide[Registration]("registration")
 
+Cases = Annotated[Registration, Depends(registration)]
 Applicant = Annotated[Principal, Depends(require(Role.APPLICANT, Role.WINDOW_STAFF))]
 Staff = Annotated[Principal, Depends(require(Role.WINDOW_STAFF))]
 Supervising = Annotated[Principal, Depends(require(Role.HELPER, Role.SUPERVISOR, Role.WINDOW_STAFF, Role.OPERATOR))]
+Assigning = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.WINDOW_STAFF))]
 Reviewer = Annotated[Principal, Depends(require(Role.REVIEWER))]
 Anyone = Annotated[Principal, Depends(require(*Role))]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-def _ctx(request: Request):  # type: ignore[no-untyped-def]
-    return request.app.state.kit, request.app.state.settings
-
-
-def _applicant(who: Principal, body_applicant: str | None) -> str:
-    if who.role is Role.WINDOW_STAFF:
-        if not body_applicant:
-            raise Problem(422, "Invalid request", "window staff must name the applicant",
-                          errors=[{"field": "applicant_id", "message": "required when staff submit"}])
-        return body_applicant
-    return who.sub
-
-
-async def _submit(request: Request, response: Response, who: Principal, body: ApplicationIn | ChangeIn,
-                  key: str | None) -> CaseOut:
-    kit, _ = _ctx(request)
-    case, created = await service.submit(
-        uow=kit.uow, form=body.form, applicant_id=_applicant(who, body.applicant_id),
-        channel="window" if who.role is Role.WINDOW_STAFF else body.channel, now=kit.clock.now(),
-        applicant_phone=body.applicant_phone, idempotency_key=key)
-    response.status_code = 201 if created else 200
-    return CaseOut.of(case)
+def _answer(response: Response, submission: Submission) -> CaseOut:
+    response.status_code = 201 if submission.created else 200
+    return CaseOut.of(submission.case)
 
 
 @router.post("", status_code=201, response_model=CaseOut, summary="Apply once: company start-up (one form)")
-async def submit(body: ApplicationIn, request: Request, response: Response, who: Applicant,
+async def submit(body: ApplicationIn, response: Response, who: Applicant, cases: Cases,
                  key: IdempotencyKey = None) -> CaseOut:
-    return await _submit(request, response, who, body, key)
+    return _answer(response, await cases.submit(who, body.form, channel=body.channel, applicant_id=body.applicant_id,
+                                                applicant_phone=body.applicant_phone, idempotency_key=key))
 
 
 @router.post("/changes", status_code=201, response_model=CaseOut, summary="Apply for a business licence change")
-async def submit_change(body: ChangeIn, request: Request, response: Response, who: Applicant,
+async def submit_change(body: ChangeIn, response: Response, who: Applicant, cases: Cases,
                         key: IdempotencyKey = None) -> CaseOut:
-    return await _submit(request, response, who, body, key)
+    return _answer(response, await cases.submit(who, body.form, channel=body.channel, applicant_id=body.applicant_id,
+                                                applicant_phone=body.applicant_phone, idempotency_key=key))
 
 
 @router.get("", response_model=list[CaseOut], summary="Cases at risk of missing, or past, their time limit")
-async def at_risk(request: Request, who: Supervising,
-                  view: Literal["at_risk", "overdue"] = Query("at_risk")) -> list[CaseOut]:
-    kit, settings = _ctx(request)
-    cases = await service.cases_at_risk(uow=kit.uow, now=kit.clock.now(), view=view,
-                                        at_risk_within=timedelta(hours=settings.at_risk_within_hours))
-    return [CaseOut.of(c) for c in cases]
+async def at_risk(who: Supervising, cases: Cases,
+                  view: View = Query("at_risk")) -> list[CaseOut]:
+    return [CaseOut.of(c) for c in await cases.cases_at_risk(view)]
 
 
 @router.get("/{case_number}", response_model=CaseOut, summary="Status, steps and full history of a case")
-async def read(case_number: str, request: Request, who: Anyone) -> CaseOut:
-    kit, _ = _ctx(request)
-    owner = who.sub if who.role in (Role.APPLICANT, Role.PARTNER_AGENCY) else None
-    return CaseOut.of(await service.get_case(uow=kit.uow, case_number=case_number, applicant_id=owner))
+async def read(case_number: str, who: Anyone, cases: Cases) -> CaseOut:
+    return CaseOut.of(await cases.get_case(who, case_number))
 
 
 @router.post("/{case_number}/window-check", response_model=CaseOut,
              summary="Window acceptance: accept, or list everything missing at once (一次性告知)")
-async def window_check(case_number: str, body: WindowCheckIn, request: Request, who: Staff) -> CaseOut:
-    kit, settings = _ctx(request)
-    case = await service.check_at_window(
-        uow=kit.uow, calendar=request.app.state.calendar, case_number=case_number, staff_id=who.sub,
-        now=kit.clock.now(), defects=[d.model_dump() for d in body.defects],
-        warning_before=timedelta(hours=settings.warning_before_hours))
-    return CaseOut.of(case)
+async def window_check(case_number: str, body: WindowCheckIn, who: Staff, cases: Cases) -> CaseOut:
+    defects = [d.model_dump() for d in body.defects]
+    return CaseOut.of(await cases.check_at_window(who, case_number, defects=defects))
 
 
 @router.post("/{case_number}/materials", response_model=CaseOut, summary="Supplement the materials listed")
-async def supplement(case_number: str, body: MaterialsIn, request: Request, who: Applicant) -> CaseOut:
-    kit, _ = _ctx(request)
-    return CaseOut.of(await service.supplement(uow=kit.uow, case_number=case_number, applicant_id=who.sub,
-                                               materials=body.materials, now=kit.clock.now()))
+async def supplement(case_number: str, body: MaterialsIn, who: Applicant, cases: Cases) -> CaseOut:
+    return CaseOut.of(await cases.supplement(who, case_number, materials=body.materials))
 
 
 @router.post("/{case_number}/steps/{step}/decision", response_model=CaseOut,
              summary="A department reviewer approves, returns for correction, or rejects its step")
-async def decide(case_number: str, step: Step, body: DecisionIn, request: Request, who: Reviewer) -> CaseOut:
-    kit, _ = _ctx(request)
-    service.ensure_reviewer_may_decide(department=who.department, step=step)
-    case = await service.decide(uow=kit.uow, case_number=case_number, step=step, attempt=body.attempt,
-                                decision=body.decision, reviewer=who.sub, now=kit.clock.now(),
-                                reasons=[r.model_dump() for r in body.reasons], reason=body.reason,
-                                result=body.result)
-    assert case is not None
-    return CaseOut.of(case)
+async def decide(case_number: str, step: Step, body: DecisionIn, who: Reviewer, cases: Cases) -> CaseOut:
+    return CaseOut.of(await cases.decide(who, case_number, step, decision=body.decision, attempt=body.attempt,
+                                         reasons=[r.model_dump() for r in body.reasons], reason=body.reason,
+                                         result=body.result))
 
 
 @router.post("/{case_number}/corrections", response_model=CaseOut,
              summary="Correct exactly the fields a department returned (补正)")
-async def correct(case_number: str, body: CorrectionIn, request: Request, who: Applicant) -> CaseOut:
-    kit, _ = _ctx(request)
-    return CaseOut.of(await service.correct(uow=kit.uow, case_number=case_number, applicant_id=who.sub,
-                                            step=Step(body.step), fields=body.fields, now=kit.clock.now()))
+async def correct(case_number: str, body: CorrectionIn, who: Applicant, cases: Cases) -> CaseOut:
+    return CaseOut.of(await cases.correct(who, case_number, step=Step(body.step), fields=body.fields))
 
 
 @router.put("/{case_number}/helper", response_model=CaseOut, summary="Assign a helper (帮办) to a case")
-async def assign_helper(case_number: str, body: HelperIn, request: Request,
-                        who: Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.WINDOW_STAFF))]) -> CaseOut:
-    kit, _ = _ctx(request)
-    return CaseOut.of(await service.assign_helper(uow=kit.uow, case_number=case_number, helper_id=body.helper_id,
-                                                  by=who.sub, now=kit.clock.now()))
+async def assign_helper(case_number: str, body: HelperIn, who: Assigning, cases: Cases) -> CaseOut:
+    return CaseOut.of(await cases.assign_helper(who, case_number, helper_id=body.helper_id))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,25 +16,22 @@ from registration.domain import (
     Case,
     ChangeForm,
     CompanyForm,
-    DomainError,
     DuplicateSubmission,
     HistoryEntry,
     NameTaken,
+    NotFound,
     Status,
     Step,
     StepState,
     StepStatus,
 )
+from servicekit.aggregate import ConcurrentUpdate
+from servicekit.timers import SessionTimers
 
 CASES, NAMES, COUNTERS = "cases", "company_names", "counters"
-OPEN_STATUSES = [Status.SUBMITTED.value, Status.INCOMPLETE.value, Status.ACCEPTED.value]
 
 
-class ConcurrentUpdate(DomainError):
-    """The case changed since it was read."""
-
-
-async def ensure_indexes(db: AsyncDatabase) -> None:
+async def ensure_indexes(db: AsyncDatabase[Any]) -> None:
     await db[CASES].create_indexes([
         IndexModel([("applicant_id", ASCENDING), ("idempotency_key", ASCENDING)], unique=True,
                    partialFilterExpression={"idempotency_key": {"$type": "string"}}, name="idempotency"),
@@ -47,8 +44,21 @@ def normalise_name(name: str) -> str:
     return "".join(unicodedata.normalize("NFKC", name).split()).upper()
 
 
+@dataclass(frozen=True)
+class MongoRepositories:
+    """Registration's repositories bound to one session (``None``: no transaction); satisfies
+    ``ports.Repositories``. ``bind`` is what the kit's unit of work calls."""
+
+    cases: MongoCaseRepository
+    timers: SessionTimers
+
+    @classmethod
+    def bind(cls, db: AsyncDatabase[Any], session: AsyncClientSession | None) -> MongoRepositories:
+        return cls(MongoCaseRepository(db, session), SessionTimers(db, session))
+
+
 class MongoCaseRepository:
-    def __init__(self, db: AsyncDatabase, session: AsyncClientSession | None = None) -> None:
+    def __init__(self, db: AsyncDatabase[Any], session: AsyncClientSession | None = None) -> None:
         self.db, self.session = db, session
         self.cases = db[CASES]
 
@@ -66,9 +76,11 @@ class MongoCaseRepository:
             raise DuplicateSubmission(case.idempotency_key) from exc
         case.version = 1
 
-    async def get(self, case_number: str) -> Case | None:
+    async def get(self, case_number: str) -> Case:
         doc = await self.cases.find_one({"_id": case_number}, session=self.session)
-        return _from_doc(doc) if doc else None
+        if doc is None:
+            raise NotFound(f"no case {case_number}")
+        return _from_doc(doc)
 
     async def get_many(self, case_numbers: list[str]) -> dict[str, Case]:
         docs = await self.cases.find({"_id": {"$in": case_numbers}}, session=self.session).to_list()
@@ -114,6 +126,8 @@ class MongoCaseRepository:
         doc = await self.db[COUNTERS].find_one_and_update(
             {"_id": f"uscc:{division_code}"}, {"$inc": {"seq": 1}}, upsert=True,
             return_document=ReturnDocument.AFTER, session=self.session)
+        if doc is None:  # upserted and returned AFTER: only a driver fault gets here
+            raise RuntimeError(f"counter uscc:{division_code} not returned")
         return int(doc["seq"])
 
 

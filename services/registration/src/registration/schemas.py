@@ -7,9 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from registration.domain import Case, ChangeForm, CompanyForm
-
-Channel = Literal["window", "web", "app", "wechat", "other_region"]
+from contracts.vocabulary import PHONE_PATTERN, Channel, Decision
+from registration.domain import STEP_DEPARTMENT, Case, ChangeForm, CompanyForm
 
 
 class FieldReason(BaseModel):
@@ -23,7 +22,7 @@ class ApplicationIn(BaseModel):
     form: CompanyForm
     channel: Channel = "web"
     applicant_id: str | None = Field(default=None, description="Window staff only: whom they serve.")
-    applicant_phone: str | None = Field(default=None, pattern=r"^1[3-9]\d{9}$")
+    applicant_phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
 
 
 class ChangeIn(BaseModel):
@@ -32,7 +31,7 @@ class ChangeIn(BaseModel):
     form: ChangeForm
     channel: Channel = "web"
     applicant_id: str | None = None
-    applicant_phone: str | None = Field(default=None, pattern=r"^1[3-9]\d{9}$")
+    applicant_phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
 
 
 class WindowCheckIn(BaseModel):
@@ -44,7 +43,7 @@ class MaterialsIn(BaseModel):
 
 
 class DecisionIn(BaseModel):
-    decision: Literal["approved", "returned", "rejected"]
+    decision: Decision
     attempt: int | None = Field(default=None, ge=1, description="The request attempt answered (default: current).")
     reasons: list[FieldReason] = Field(default_factory=list)
     reason: str | None = None
@@ -98,14 +97,12 @@ class CaseOut(BaseModel):
 
     @classmethod
     def of(cls, c: Case) -> CaseOut:
-        from registration.domain import DEPARTMENT
-
         return cls(
             case_number=c.case_number, kind=c.kind, status=c.status.value, company_name=c.form.company_name,
             applicant_id=c.applicant_id, channel=c.channel, submitted_at=c.submitted_at, accepted_at=c.accepted_at,
             due_at=c.due_at, closed_at=c.closed_at, unified_social_credit_code=c.uscc, helper_id=c.helper_id,
             overdue=c.overdue, missing=c.missing,
-            steps=[StepOut(step=s.value, department=DEPARTMENT[s], status=st.status.value, attempt=st.attempt,
+            steps=[StepOut(step=s.value, department=STEP_DEPARTMENT[s].value, status=st.status.value, attempt=st.attempt,
                            requested_at=st.requested_at, decided_at=st.decided_at, reasons=st.reasons,
                            result=st.result) for s, st in c.steps.items()],
             history=[HistoryOut(at=h.at, action=h.action, actor=h.actor, detail=h.detail) for h in c.history],

@@ -1,58 +1,60 @@
-"""Use cases: load → domain → save + events, in one transaction each."""
+"""Use cases: load → domain → save + events, in one transaction each.
+
+:class:`Registration` is built once by the composition root with its dependencies; the
+API and the consumers call its methods. Who may do what to which case is decided here,
+not in the handlers."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from contracts import Event
 from contracts.events import registration as ev
+from contracts.vocabulary import STEP_DEPARTMENT, Channel
 from registration.domain import (
-    DEPARTMENT,
+    ApplicantRequired,
     Case,
     ChangeForm,
     CompanyForm,
     DomainError,
     DuplicateSubmission,
-    Fact,
     NotFound,
+    NotYourDepartment,
     Status,
     Step,
+    make_uscc,
 )
-from registration.domain.codes import make_uscc
-from registration.ports import Calendar, Tx, UnitOfWork
+from registration.domain import events as facts
+from registration.ports import Calendar, Caller, DueTimer, Repositories
+from servicekit.clock import Clock
+from servicekit.events import EventMap
+from servicekit.ports import Tx, UnitOfWork
 
-SOURCE = "/one-window/registration"
 CONSUMER = "registration"
 TIME_LIMIT_WORKDAYS = 1
+View = Literal["at_risk", "overdue"]
 
-EVENTS: dict[str, type[Event]] = {
-    "application_submitted": ev.ApplicationSubmittedV1,
-    "application_incomplete": ev.ApplicationIncompleteV1,
-    "application_accepted": ev.ApplicationAcceptedV1,
-    "step_requested": ev.StepRequestedV1,
-    "step_approved": ev.StepApprovedV1,
-    "step_returned": ev.StepReturnedV1,
-    "licence_issued": ev.LicenceIssuedV1,
-    "case_completed": ev.CaseCompletedV1,
-    "case_rejected": ev.CaseRejectedV1,
-    "deadline_warning": ev.DeadlineWarningV1,
-    "case_overdue": ev.CaseOverdueV1,
-}
+EVENTS = EventMap("/one-window/registration", {
+    facts.ApplicationSubmitted: ev.ApplicationSubmittedV1,
+    facts.ApplicationIncomplete: ev.ApplicationIncompleteV1,
+    facts.ApplicationAccepted: ev.ApplicationAcceptedV1,
+    facts.StepRequested: ev.StepRequestedV1,
+    facts.StepApproved: ev.StepApprovedV1,
+    facts.StepReturned: ev.StepReturnedV1,
+    facts.LicenceIssued: ev.LicenceIssuedV1,
+    facts.CaseCompleted: ev.CaseCompletedV1,
+    facts.CaseRejected: ev.CaseRejectedV1,
+    facts.DeadlineWarning: ev.DeadlineWarningV1,
+    facts.CaseOverdue: ev.CaseOverdueV1,
+})
 
 
-def to_events(case: Case, facts: Iterable[Fact], now: datetime, cause: Event | None = None) -> list[Event]:
-    """Turn the domain's facts into integration events with the CloudEvents envelope."""
-    return [
-        EVENTS[f.name](
-            **f.data, source=SOURCE, subject=case.case_number, case_number=case.case_number, time=now,
-            correlation_id=cause.correlation_id if cause else case.correlation_id,
-            causation_id=cause.event_id if cause else None,
-        )
-        for f in facts
-    ]
+class Submission(NamedTuple):
+    case: Case
+    created: bool  # False: the same submission again (same idempotency key), answered with its case
 
 
 def new_case_number(kind: str, now: datetime) -> str:
@@ -60,223 +62,226 @@ def new_case_number(kind: str, now: datetime) -> str:
     return f"{prefix}{now:%Y%m%d}{secrets.token_hex(4).upper()}"
 
 
-async def _commit(tx: Tx, case: Case, now: datetime, cause: Event | None = None) -> None:
-    await tx.cases.save(case)
-    tx.emit(to_events(case, case.pull_facts(), now, cause))
+def _events(case: Case, now: datetime, cause: Event | None = None) -> list[Event]:
+    """The facts the case recorded since it was loaded, as contract events."""
+    return EVENTS.to_events(case.pull_events(), subject=case.case_number, now=now,
+                            correlation_id=case.correlation_id, cause=cause)
 
 
-async def submit(*, uow: UnitOfWork, form: CompanyForm | ChangeForm, applicant_id: str, channel: str, now: datetime,
-                 applicant_phone: str | None = None, idempotency_key: str | None = None) -> tuple[Case, bool]:
-    """Create the case once; a retried submission (same key) returns the same case. -> (case, created)"""
-    kind = "change" if isinstance(form, ChangeForm) else "establishment"
-
-    async def work(tx: Tx) -> tuple[Case, bool]:
-        if idempotency_key:
-            earlier = await tx.cases.by_idempotency_key(applicant_id, idempotency_key)
-            if earlier is not None:
-                return earlier, False
-        case = Case.submit(case_number=new_case_number(kind, now), form=form, applicant_id=applicant_id,
-                           channel=channel, now=now, applicant_phone=applicant_phone, idempotency_key=idempotency_key)
-        await tx.cases.add(case)
-        tx.emit(to_events(case, case.pull_facts(), now))
-        return case, True
-
-    try:
-        result = await uow.run(work)
-    except DuplicateSubmission:  # a concurrent retry won the race
-        result = await uow.run(work)
-    assert result is not None
-    return result
+def _deadline_timers(case_number: str) -> list[str]:
+    return [f"{case_number}:warning", f"{case_number}:overdue"]
 
 
-async def _load(tx: Tx, case_number: str) -> Case:
-    case = await tx.cases.get(case_number)
-    if case is None:
-        raise NotFound(f"no case {case_number}")
-    return case
+class Registration:
+    def __init__(self, *, uow: UnitOfWork[Repositories], calendar: Calendar, clock: Clock,
+                 warning_before: timedelta, at_risk_within: timedelta) -> None:
+        self.uow, self.calendar, self.clock = uow, calendar, clock
+        self.warning_before, self.at_risk_within = warning_before, at_risk_within
+
+    # -- applicants and the window -------------------------------------------------------
+    async def submit(self, caller: Caller, form: CompanyForm | ChangeForm, *, channel: Channel,
+                     applicant_id: str | None = None, applicant_phone: str | None = None,
+                     idempotency_key: str | None = None) -> Submission:
+        """Create the case once; a retried submission (same key) returns the same case.
+        Applicants submit for themselves; staff submit at the window for the applicant they name."""
+        if caller.is_staff:
+            if not applicant_id:
+                raise ApplicantRequired()
+            applicant, channel = applicant_id, "window"
+        else:
+            applicant = caller.sub
+        now = self.clock.now()
+        kind = "change" if isinstance(form, ChangeForm) else "establishment"
+
+        async def work(tx: Tx[Repositories]) -> Submission:
+            if idempotency_key:
+                earlier = await tx.repos.cases.by_idempotency_key(applicant, idempotency_key)
+                if earlier is not None:
+                    return Submission(earlier, created=False)
+            case = Case.submit(case_number=new_case_number(kind, now), form=form, applicant_id=applicant,
+                               channel=channel, now=now, applicant_phone=applicant_phone,
+                               idempotency_key=idempotency_key)
+            await tx.repos.cases.add(case)
+            tx.emit(_events(case, now))
+            return Submission(case, created=True)
+
+        try:
+            return await self.uow.run(work)
+        except DuplicateSubmission:  # a concurrent retry won the race: answer with its case
+            return await self.uow.run(work)
+
+    async def check_at_window(self, caller: Caller, case_number: str, *,
+                              defects: Sequence[Mapping[str, str]] = ()) -> Case:
+        now = self.clock.now()
+        due = self.calendar.add_workdays(now, TIME_LIMIT_WORKDAYS)
+
+        async def work(tx: Tx[Repositories]) -> Case:
+            case = await tx.repos.cases.get(case_number)
+            case.check_at_window(staff_id=caller.sub, now=now, due_at=due, defects=defects)
+            if case.status is Status.ACCEPTED:  # accepted once: its deadline timers cannot exist yet
+                warning, overdue = _deadline_timers(case_number)
+                await tx.repos.timers.schedule_new([
+                    (warning, "deadline_warning", max(now, due - self.warning_before), {"case_number": case_number}),
+                    (overdue, "case_overdue", due, {"case_number": case_number})])
+            await _save(tx, case, now)
+            return case
+
+        return await self.uow.run(work)
+
+    async def supplement(self, caller: Caller, case_number: str, *, materials: list[str]) -> Case:
+        now = self.clock.now()
+
+        async def work(tx: Tx[Repositories]) -> Case:
+            case = _owned_by(await tx.repos.cases.get(case_number), caller.sub)
+            case.supplement(materials=materials, now=now)
+            await _save(tx, case, now)
+            return case
+
+        return await self.uow.run(work)
+
+    async def correct(self, caller: Caller, case_number: str, *, step: Step, fields: dict[str, Any]) -> Case:
+        """The applicant corrects exactly what a department returned; only that step is asked again."""
+        now = self.clock.now()
+
+        async def work(tx: Tx[Repositories]) -> Case:
+            case = _owned_by(await tx.repos.cases.get(case_number), caller.sub)
+            case.correct(step=step, fields=fields, now=now)
+            await _save(tx, case, now)
+            return case
+
+        return await self.uow.run(work)
+
+    # -- departments -----------------------------------------------------------------------
+    async def decide(self, caller: Caller, case_number: str, step: Step, *, decision: str,
+                     attempt: int | None = None, reasons: Sequence[Mapping[str, str]] = (),
+                     reason: str | None = None, result: dict[str, Any] | None = None) -> Case:
+        """A department's reviewer answers its own department's step (default: the current attempt)."""
+        if STEP_DEPARTMENT[step] != caller.department:
+            raise NotYourDepartment(step, caller.department)
+        now = self.clock.now()
+
+        async def work(tx: Tx[Repositories]) -> Case:
+            case = await tx.repos.cases.get(case_number)
+            current = case.steps[step].attempt if step in case.steps else 0
+            closed = await _decide_in(tx, case, step=step, attempt=attempt or current, decision=decision,
+                                      reviewer=caller.sub, now=now, reasons=reasons, reason=reason, result=result)
+            if closed:
+                await tx.repos.timers.cancel_many(closed)
+            await _save(tx, case, now)
+            return case
+
+        return await self.uow.run(work)
+
+    async def decide_many(self, answers: list[ev.StepDecidedV1]) -> dict[int, str]:
+        """Departments' answers (events), as many as one fetch brought, in ONE transaction: one
+        read of the cases, one write of each case touched, one outbox insert, one commit.
+        An answer already processed has no second effect. Returns ``{index: reason}`` of the
+        answers refused for good (no such case, or the domain refused it): dead-letter them."""
+        now = self.clock.now()
+        position: dict[str, int] = {}
+        for i, e in enumerate(answers):
+            position.setdefault(e.event_id, i)
+
+        async def work(tx: Tx[Repositories], fresh: list[ev.StepDecidedV1]) -> dict[int, str]:
+            refused: dict[int, str] = {}
+            if not fresh:
+                return refused
+            cases = await tx.repos.cases.get_many(list({e.case_number for e in fresh}))
+            touched: dict[str, Case] = {}
+            events: list[Event] = []
+            closed: list[str] = []
+            for e in fresh:  # in fetch order: one case's answers stay in order
+                case = cases.get(e.case_number)
+                try:
+                    if case is None:
+                        raise NotFound(f"no case {e.case_number}")
+                    closed += await _decide_in(tx, case, step=Step(e.step), attempt=e.attempt, decision=e.decision,
+                                               reviewer=e.reviewer_id, now=now,
+                                               reasons=[r.model_dump() for r in e.reasons], reason=e.reason,
+                                               result=e.result)
+                except DomainError as exc:
+                    refused[position[e.event_id]] = f"{type(exc).__name__}: {exc}"
+                    continue
+                events += _events(case, now, cause=e)
+                touched[case.case_number] = case
+            if closed:
+                await tx.repos.timers.cancel_many(closed)
+            if touched:
+                await tx.repos.cases.save_many(list(touched.values()))
+            tx.emit(events)
+            return refused
+
+        return await self.uow.consume(CONSUMER, answers, work)
+
+    # -- supervision -----------------------------------------------------------------------
+    async def assign_helper(self, caller: Caller, case_number: str, *, helper_id: str) -> Case:
+        now = self.clock.now()
+
+        async def work(tx: Tx[Repositories]) -> Case:
+            case = await tx.repos.cases.get(case_number)
+            case.assign_helper(helper_id=helper_id, by=caller.sub, now=now)
+            await _save(tx, case, now)
+            return case
+
+        return await self.uow.run(work)
+
+    async def on_timer(self, tx: Tx[Repositories], timer: DueTimer) -> None:
+        """A deadline timer fired (exactly once, inside the sweeper's transaction)."""
+        now = self.clock.now()
+        try:
+            case = await tx.repos.cases.get(timer.payload["case_number"])
+        except NotFound:
+            return
+        changed = case.warn(now) if timer.kind == "deadline_warning" else case.mark_overdue(now)
+        if changed:
+            await _save(tx, case, now)
+
+    # -- reads ---------------------------------------------------------------------------------
+    async def get_case(self, caller: Caller, case_number: str) -> Case:
+        """Staff read any case; applicants and partner agencies only their own."""
+
+        async def read(repos: Repositories) -> Case:
+            case = await repos.cases.get(case_number)
+            return case if caller.is_staff else _owned_by(case, caller.sub)
+
+        return await self.uow.read(read)
+
+    async def cases_at_risk(self, view: View, limit: int = 200) -> list[Case]:
+        """Open accepted cases overdue, or due within ``at_risk_within``, earliest first."""
+        now = self.clock.now()
+        horizon = now if view == "overdue" else now + self.at_risk_within
+
+        async def read(repos: Repositories) -> list[Case]:
+            cases = await repos.cases.open_due_before(horizon, limit)
+            return cases if view == "overdue" else [c for c in cases if c.due_at and c.due_at > now]
+
+        return await self.uow.read(read)
 
 
-async def check_at_window(*, uow: UnitOfWork, calendar: Calendar, case_number: str, staff_id: str, now: datetime,
-                          defects: list[dict[str, str]], warning_before: timedelta) -> Case:
-    due = calendar.add_workdays(now, TIME_LIMIT_WORKDAYS)
-
-    async def work(tx: Tx) -> Case:
-        case = await _load(tx, case_number)
-        case.check_at_window(staff_id=staff_id, now=now, due_at=due, defects=defects)
-        if case.status is Status.ACCEPTED:  # accepted once: its deadline timers cannot exist yet
-            await tx.timers.schedule_new([
-                (f"{case_number}:warning", "deadline_warning", max(now, due - warning_before),
-                 {"case_number": case_number}),
-                (f"{case_number}:overdue", "case_overdue", due, {"case_number": case_number})])
-        await _commit(tx, case, now)
-        return case
-
-    return await _run(uow, work)
+async def _save(tx: Tx[Repositories], case: Case, now: datetime) -> None:
+    await tx.repos.cases.save(case)
+    tx.emit(_events(case, now))
 
 
-async def supplement(*, uow: UnitOfWork, case_number: str, applicant_id: str, materials: list[str],
-                     now: datetime) -> Case:
-    async def work(tx: Tx) -> Case:
-        case = await _owned(tx, case_number, applicant_id)
-        case.supplement(materials=materials, now=now)
-        await _commit(tx, case, now)
-        return case
-
-    return await _run(uow, work)
-
-
-async def decide(*, uow: UnitOfWork, case_number: str, step: Step, attempt: int | None, decision: str,
-                 reviewer: str, now: datetime, reasons: list[dict[str, str]] | None = None, reason: str | None = None,
-                 result: dict[str, Any] | None = None, cause: Event | None = None) -> Case | None:
-    """A department's answer, from its reviewer over HTTP or from its system as an event.
-    An event already processed (same id) has no second effect."""
-
-    async def work(tx: Tx) -> Case:
-        if cause is not None:
-            await tx.mark_processed(CONSUMER, cause.event_id)
-        case = await _load(tx, case_number)
-        current = case.steps[step].attempt if step in case.steps else 0
-        closed = await _decide_in(tx, case, step=step, attempt=attempt or current, decision=decision,
-                                  reviewer=reviewer, now=now, reasons=reasons or [], reason=reason, result=result)
-        if closed:
-            await tx.timers.cancel_many(closed)
-        await _commit(tx, case, now, cause)
-        return case
-
-    return await uow.run(work)
-
-
-async def _decide_in(tx: Tx, case: Case, *, step: Step, attempt: int, decision: str, reviewer: str, now: datetime,
-                     reasons: list[dict[str, str]], reason: str | None, result: dict[str, Any] | None) -> list[str]:
+async def _decide_in(tx: Tx[Repositories], case: Case, *, step: Step, attempt: int, decision: str, reviewer: str,
+                     now: datetime, reasons: Sequence[Mapping[str, str]], reason: str | None,
+                     result: dict[str, Any] | None) -> list[str]:
     """Apply one answer to a loaded case inside ``tx``: the credit code when the licence is
     issued, the name released on rejection. Returns the timer keys to cancel if it closed."""
     uscc = None
     if case.needs_code(step, decision):
-        division = case.form.address.division_code  # type: ignore[union-attr]
-        uscc = make_uscc(division, await tx.cases.next_code_sequence(division))
+        division = case.division_code
+        uscc = make_uscc(division, await tx.repos.cases.next_code_sequence(division))
     case.decide(step=step, attempt=attempt, decision=decision, now=now, reviewer=reviewer, reasons=reasons,
                 reason=reason, result=result, uscc=uscc)
     if case.is_open:
         return []
     if case.status is Status.REJECTED:
-        await tx.cases.release_name(case)
-    return [f"{case.case_number}:warning", f"{case.case_number}:overdue"]
+        await tx.repos.cases.release_name(case)
+    return _deadline_timers(case.case_number)
 
 
-async def decide_many(*, uow: UnitOfWork, answers: list[ev.StepDecidedV1], now: datetime) -> dict[int, str]:
-    """Departments' answers (events), as many as one fetch brought, in ONE transaction: one
-    read of the cases, one write of each case touched, one outbox insert, one commit.
-    An answer already processed has no second effect. Returns ``{index: reason}`` of the
-    answers refused for good (no such case, or the domain refused it): dead-letter them."""
-
-    async def work(tx: Tx) -> dict[int, str]:
-        refused: dict[int, str] = {}
-        done = await tx.processed_among(CONSUMER, [e.event_id for e in answers])
-        fresh: list[tuple[int, ev.StepDecidedV1]] = []
-        for i, e in enumerate(answers):
-            if e.event_id not in done:
-                done.add(e.event_id)
-                fresh.append((i, e))
-        if not fresh:
-            return refused
-        await tx.mark_processed_many(CONSUMER, [e.event_id for _, e in fresh])
-        cases = await tx.cases.get_many(list({e.case_number for _, e in fresh}))
-        touched: dict[str, Case] = {}
-        events: list[Event] = []
-        closed: list[str] = []
-        for i, e in fresh:  # in fetch order: one case's answers stay in order
-            case = cases.get(e.case_number)
-            if case is None:
-                refused[i] = f"NotFound: no case {e.case_number}"
-                continue
-            try:
-                closed += await _decide_in(tx, case, step=Step(e.step), attempt=e.attempt, decision=e.decision,
-                                           reviewer=e.reviewer_id, now=now, reasons=[r.model_dump() for r in e.reasons],
-                                           reason=e.reason, result=e.result)
-            except DomainError as exc:
-                refused[i] = f"{type(exc).__name__}: {exc}"
-                continue
-            events += to_events(case, case.pull_facts(), now, e)
-            touched[case.case_number] = case
-        if closed:
-            await tx.timers.cancel_many(closed)
-        if touched:
-            await tx.cases.save_many(list(touched.values()))
-        tx.emit(events)
-        return refused
-
-    return await uow.run(work) or {}
-
-
-class NotYourDepartment(DomainError):
-    """A reviewer may act only on its own department's steps."""
-
-
-def ensure_reviewer_may_decide(*, department: str | None, step: Step) -> None:
-    if DEPARTMENT[step] != department:
-        raise NotYourDepartment(f"the {step.value} step belongs to {DEPARTMENT[step]}, not {department}")
-
-
-async def correct(*, uow: UnitOfWork, case_number: str, applicant_id: str, step: Step, fields: dict[str, Any],
-                  now: datetime) -> Case:
-    async def work(tx: Tx) -> Case:
-        case = await _owned(tx, case_number, applicant_id)
-        case.correct(step=step, fields=fields, now=now)
-        await _commit(tx, case, now)
-        return case
-
-    return await _run(uow, work)
-
-
-async def assign_helper(*, uow: UnitOfWork, case_number: str, helper_id: str, by: str, now: datetime) -> Case:
-    async def work(tx: Tx) -> Case:
-        case = await _load(tx, case_number)
-        case.assign_helper(helper_id=helper_id, by=by, now=now)
-        await _commit(tx, case, now)
-        return case
-
-    return await _run(uow, work)
-
-
-async def on_timer(tx: Tx, *, kind: str, case_number: str, now: datetime) -> None:
-    """A deadline timer fired (exactly once, inside the sweeper's transaction)."""
-    case = await tx.cases.get(case_number)
-    if case is None:
-        return
-    changed = case.warn(now) if kind == "deadline_warning" else case.mark_overdue(now)
-    if changed:
-        await _commit(tx, case, now)
-
-
-async def get_case(*, uow: UnitOfWork, case_number: str, applicant_id: str | None) -> Case:
-    """Staff read any case (``applicant_id`` None); applicants only their own."""
-
-    async def work(tx: Tx) -> Case:
-        return await (_owned(tx, case_number, applicant_id) if applicant_id else _load(tx, case_number))
-
-    return await uow.read(work)
-
-
-async def cases_at_risk(*, uow: UnitOfWork, now: datetime, view: str, at_risk_within: timedelta,
-                        limit: int = 200) -> list[Case]:
-    """Open accepted cases overdue, or due within ``at_risk_within``, earliest first."""
-
-    async def work(tx: Tx) -> list[Case]:
-        horizon = now if view == "overdue" else now + at_risk_within
-        cases = await tx.cases.open_due_before(horizon, limit)
-        return cases if view == "overdue" else [c for c in cases if c.due_at and c.due_at > now]
-
-    return await uow.read(work)
-
-
-async def _owned(tx: Tx, case_number: str, applicant_id: str) -> Case:
-    case = await _load(tx, case_number)
+def _owned_by(case: Case, applicant_id: str) -> Case:
     if case.applicant_id != applicant_id:
-        raise NotFound(f"no case {case_number}")
-    return case
-
-
-async def _run(uow: UnitOfWork, work: Any) -> Case:
-    case = await uow.run(work)
-    assert case is not None
+        raise NotFound(f"no case {case.case_number}")
     return case

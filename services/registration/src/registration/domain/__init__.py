@@ -1,42 +1,47 @@
-"""Company start-up domain: the form, the case state machine, the credit code. Pure."""
+"""Company start-up domain: the form, the case state machine, the credit code; the facts
+a case records are in ``registration.domain.events``. Pure."""
 
+from contracts.vocabulary import STEP_DEPARTMENT, Department, Step
 from registration.domain.case import (
     AFTER_LICENCE,
-    DEPARTMENT,
     RANK,
+    ApplicantRequired,
     Case,
     CorrectionNotAllowed,
     DomainError,
     DuplicateSubmission,
-    Fact,
     HistoryEntry,
     InvalidState,
     NameTaken,
     NotFound,
+    NotYourDepartment,
     StaleDecision,
     Status,
-    Step,
     StepState,
     StepStatus,
 )
 from registration.domain.codes import make_uscc, validate_uscc
+from registration.domain.events import Kind
 from registration.domain.forms import ChangeForm, CompanyForm, required_materials
 
 __all__ = [
     "AFTER_LICENCE",
-    "DEPARTMENT",
     "RANK",
+    "STEP_DEPARTMENT",
+    "ApplicantRequired",
     "Case",
     "ChangeForm",
     "CompanyForm",
     "CorrectionNotAllowed",
+    "Department",
     "DomainError",
     "DuplicateSubmission",
-    "Fact",
     "HistoryEntry",
     "InvalidState",
+    "Kind",
     "NameTaken",
     "NotFound",
+    "NotYourDepartment",
     "StaleDecision",
     "Status",
     "Step",

@@ -9,6 +9,7 @@ approved, and the results are issued together."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -16,7 +17,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contracts.vocabulary import STEP_DEPARTMENT, Channel, Step
+from registration.domain import events as facts
+from registration.domain.events import Kind
 from registration.domain.forms import ChangeForm, CompanyForm, required_materials
+from servicekit.aggregate import Aggregate
 
 
 class DomainError(Exception):
@@ -57,6 +62,21 @@ class DuplicateSubmission(DomainError):
     """The idempotency key was used before (a concurrent retry)."""
 
 
+class ApplicantRequired(DomainError):
+    """Staff submit on behalf of an applicant, whom they must name."""
+
+    def __init__(self) -> None:
+        super().__init__("window staff must name the applicant")
+        self.errors = [{"field": "applicant_id", "message": "required when staff submit"}]
+
+
+class NotYourDepartment(DomainError):
+    """A reviewer may act only on its own department's steps."""
+
+    def __init__(self, step: Step, department: str | None) -> None:
+        super().__init__(f"the {step.value} step belongs to {STEP_DEPARTMENT[step]}, not {department}")
+
+
 class Status(StrEnum):
     SUBMITTED = "submitted"
     INCOMPLETE = "incomplete"
@@ -70,19 +90,6 @@ RANK = {Status.SUBMITTED: 0, Status.INCOMPLETE: 0, Status.ACCEPTED: 1, Status.CO
 OPEN = (Status.SUBMITTED, Status.INCOMPLETE, Status.ACCEPTED)
 
 
-class Step(StrEnum):
-    LICENCE = "licence"
-    SEAL = "seal"
-    TAX = "tax"
-    SOCIAL_SECURITY = "social_security"
-
-
-DEPARTMENT = {
-    Step.LICENCE: "market_supervision",
-    Step.SEAL: "public_security",
-    Step.TAX: "tax",
-    Step.SOCIAL_SECURITY: "human_resources_social_security",
-}
 AFTER_LICENCE = (Step.SEAL, Step.TAX, Step.SOCIAL_SECURITY)
 
 
@@ -104,14 +111,6 @@ class StepState:
     result: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Fact:
-    """Something that happened to the case; the service turns it into an integration event."""
-
-    name: str
-    data: dict[str, Any]
-
-
 @dataclass
 class HistoryEntry:
     at: datetime
@@ -120,13 +119,13 @@ class HistoryEntry:
     detail: str = ""
 
 
-@dataclass
-class Case:
+@dataclass(kw_only=True)
+class Case(Aggregate):
     case_number: str
-    kind: str  # "establishment" | "change"
+    kind: Kind
     form: CompanyForm | ChangeForm
     applicant_id: str
-    channel: str
+    channel: Channel
     submitted_at: datetime
     applicant_phone: str | None = None
     status: Status = Status.SUBMITTED
@@ -143,35 +142,35 @@ class Case:
     correlation_id: str = ""
     idempotency_key: str | None = None
     history: list[HistoryEntry] = field(default_factory=list)
-    version: int = 0
-    facts: list[Fact] = field(default_factory=list, repr=False)
 
     # -- creation -------------------------------------------------------------------
     @classmethod
-    def submit(cls, *, case_number: str, form: CompanyForm | ChangeForm, applicant_id: str, channel: str,
+    def submit(cls, *, case_number: str, form: CompanyForm | ChangeForm, applicant_id: str, channel: Channel,
                now: datetime, applicant_phone: str | None = None, correlation_id: str = "",
                idempotency_key: str | None = None) -> Case:
-        kind = "change" if isinstance(form, ChangeForm) else "establishment"
+        kind: Kind = "change" if isinstance(form, ChangeForm) else "establishment"
         steps = {Step.LICENCE: StepState()}
         if kind == "establishment":
             steps.update({s: StepState() for s in AFTER_LICENCE})
-        case = cls(case_number, kind, form, applicant_id, channel, now, applicant_phone, steps=steps,
+        case = cls(case_number=case_number, kind=kind, form=form, applicant_id=applicant_id, channel=channel,
+                   submitted_at=now, applicant_phone=applicant_phone, steps=steps,
                    correlation_id=correlation_id or case_number, idempotency_key=idempotency_key,
                    uscc=form.unified_social_credit_code if isinstance(form, ChangeForm) else None)
         case._log(now, "submitted", applicant_id, f"via {channel}")
-        case._record("application_submitted", application_id=case_number, company_name=form.company_name,
-                     applicant_id=applicant_id, applicant_phone=applicant_phone, channel=channel, kind=kind)
+        case.record(facts.ApplicationSubmitted(application_id=case_number, company_name=form.company_name,
+                                               applicant_id=applicant_id, applicant_phone=applicant_phone,
+                                               channel=channel, kind=kind))
         return case
 
     # -- window acceptance (一次性告知) ----------------------------------------------
-    def missing_materials(self, defects: list[dict[str, str]] = ()) -> list[dict[str, str]]:  # type: ignore[assignment]
+    def missing_materials(self, defects: Sequence[Mapping[str, str]] = ()) -> list[dict[str, str]]:
         given = set(self.form.materials)
         missing = [{"field": f"materials.{key}", "reason": f"缺少{name}"}
                    for key, name in required_materials(self.form).items() if key not in given]
         return missing + [dict(d) for d in defects]
 
     def check_at_window(self, *, staff_id: str, now: datetime, due_at: datetime,
-                        defects: list[dict[str, str]] = ()) -> None:  # type: ignore[assignment]
+                        defects: Sequence[Mapping[str, str]] = ()) -> None:
         """Accept, or list everything missing at once. ``due_at`` comes from the calendar."""
         self._require(Status.SUBMITTED, Status.INCOMPLETE)
         missing = self.missing_materials(defects)
@@ -179,12 +178,13 @@ class Case:
         if missing:
             self.status, self.missing = Status.INCOMPLETE, missing
             self._log(now, "incomplete", staff_id, "; ".join(m["reason"] for m in missing))
-            self._record("application_incomplete", applicant_id=self.applicant_id, missing=missing, staff_id=staff_id)
+            self.record(facts.ApplicationIncomplete(applicant_id=self.applicant_id, missing=missing, staff_id=staff_id))
             return
         self.status, self.missing, self.accepted_at, self.due_at = Status.ACCEPTED, [], now, due_at
         self._log(now, "accepted", staff_id, f"due {due_at.isoformat()}")
-        self._record("application_accepted", applicant_id=self.applicant_id, company_name=self.form.company_name,
-                     kind=self.kind, channel=self.channel, accepted_at=now, due_at=due_at, staff_id=staff_id)
+        self.record(facts.ApplicationAccepted(applicant_id=self.applicant_id, company_name=self.form.company_name,
+                                              kind=self.kind, channel=self.channel, accepted_at=now, due_at=due_at,
+                                              staff_id=staff_id))
         self._request(Step.LICENCE, now)
 
     def supplement(self, *, materials: list[str], now: datetime) -> None:
@@ -197,14 +197,14 @@ class Case:
 
     # -- departments --------------------------------------------------------------------
     def decide(self, *, step: Step, attempt: int, decision: str, now: datetime, reviewer: str,
-               reasons: list[dict[str, str]] = (), reason: str | None = None,  # type: ignore[assignment]
+               reasons: Sequence[Mapping[str, str]] = (), reason: str | None = None,
                result: dict[str, Any] | None = None, uscc: str | None = None) -> None:
         """Record a department's answer. The licence approval of a new company needs ``uscc``."""
         self._require(Status.ACCEPTED)
         state = self.steps.get(step)
         if state is None or state.status is not StepStatus.REQUESTED or state.attempt != attempt:
             raise StaleDecision(f"{step} attempt {attempt} is not awaiting a decision")
-        department = DEPARTMENT[step]
+        department = STEP_DEPARTMENT[step]
         state.decided_at = now
         if decision == "approved":
             self._approve(step, state, now, reviewer, result or {}, uscc)
@@ -213,19 +213,26 @@ class Case:
                 raise DomainError("a returned step must name the fields to correct")
             state.status, state.reasons = StepStatus.RETURNED, [dict(r) for r in reasons]
             self._log(now, f"{step}_returned", reviewer, "; ".join(f"{r['field']}: {r['reason']}" for r in reasons))
-            self._record("step_returned", step=step.value, department=department, applicant_id=self.applicant_id,
-                         reasons=state.reasons)
+            self.record(facts.StepReturned(step=step, department=department, applicant_id=self.applicant_id,
+                                           reasons=state.reasons))
         elif decision == "rejected":
             state.status = StepStatus.REJECTED
             self.status, self.closed_at = Status.REJECTED, now
             self._log(now, f"{step}_rejected", reviewer, reason or "")
-            self._record("case_rejected", applicant_id=self.applicant_id, step=step.value, department=department,
-                         reason=reason or "rejected")
+            self.record(facts.CaseRejected(applicant_id=self.applicant_id, step=step, department=department,
+                                           reason=reason or "rejected"))
         else:
             raise DomainError(f"unknown decision {decision!r}")
 
     def needs_code(self, step: Step, decision: str) -> bool:
         return step is Step.LICENCE and decision == "approved" and self.uscc is None
+
+    @property
+    def division_code(self) -> str:
+        """Where the company is registered (its credit code carries it); a change keeps its code."""
+        if not isinstance(self.form, CompanyForm):
+            raise InvalidState(f"case {self.case_number} is a change: its company has a code")
+        return self.form.address.division_code
 
     def _approve(self, step: Step, state: StepState, now: datetime, reviewer: str, result: dict[str, Any],
                  uscc: str | None) -> None:
@@ -237,11 +244,12 @@ class Case:
             result = {**result, "unified_social_credit_code": self.uscc}
         state.status, state.result, state.reasons = StepStatus.APPROVED, result, []
         self._log(now, f"{step}_approved", reviewer)
-        self._record("step_approved", step=step.value, department=DEPARTMENT[step], result=result,
-                     applicant_id=self.applicant_id)
+        self.record(facts.StepApproved(step=step, department=STEP_DEPARTMENT[step], result=result,
+                                       applicant_id=self.applicant_id))
         if step is Step.LICENCE:
-            self._record("licence_issued", company_name=self.form.company_name, unified_social_credit_code=self.uscc,
-                         applicant_id=self.applicant_id, kind=self.kind, issued_at=now)
+            self.record(facts.LicenceIssued(company_name=self.form.company_name,
+                                            unified_social_credit_code=self._code(), applicant_id=self.applicant_id,
+                                            kind=self.kind, issued_at=now))
             for nxt in AFTER_LICENCE:
                 if nxt in self.steps:
                     self._request(nxt, now)
@@ -249,13 +257,15 @@ class Case:
             self._complete(now)
 
     def _complete(self, now: datetime) -> None:
-        assert self.due_at is not None and self.accepted_at is not None and self.uscc is not None
+        if self.accepted_at is None:
+            raise InvalidState(f"case {self.case_number} was never accepted")
         self.status, self.closed_at = Status.COMPLETED, now
         self._log(now, "completed", "system", "results issued together at the window")
-        self._record("case_completed", applicant_id=self.applicant_id, company_name=self.form.company_name,
-                     kind=self.kind, unified_social_credit_code=self.uscc, accepted_at=self.accepted_at,
-                     completed_at=now, within_time_limit=now <= self.due_at,
-                     results={s.value: st.result for s, st in self.steps.items()})
+        self.record(facts.CaseCompleted(applicant_id=self.applicant_id, company_name=self.form.company_name,
+                                        kind=self.kind, unified_social_credit_code=self._code(),
+                                        accepted_at=self.accepted_at,
+                                        completed_at=now, within_time_limit=now <= self._due(),
+                                        results={s.value: st.result for s, st in self.steps.items()}))
 
     # -- corrections (补正) ----------------------------------------------------------------
     def correct(self, *, step: Step, fields: dict[str, Any], now: datetime) -> None:
@@ -295,7 +305,8 @@ class Case:
             return False
         self.warned = True
         self._log(now, "deadline_warning", "system")
-        self._record("deadline_warning", due_at=self.due_at, pending_steps=self.pending_steps(), helper_id=self.helper_id)
+        self.record(facts.DeadlineWarning(due_at=self._due(), pending_steps=self.pending_steps(),
+                                          helper_id=self.helper_id))
         return True
 
     def mark_overdue(self, now: datetime) -> bool:
@@ -303,11 +314,12 @@ class Case:
             return False
         self.overdue = True
         self._log(now, "overdue", "system")
-        self._record("case_overdue", due_at=self.due_at, pending_steps=self.pending_steps(), helper_id=self.helper_id)
+        self.record(facts.CaseOverdue(due_at=self._due(), pending_steps=self.pending_steps(),
+                                      helper_id=self.helper_id))
         return True
 
-    def pending_steps(self) -> list[str]:
-        return [s.value for s, st in self.steps.items() if st.status is not StepStatus.APPROVED]
+    def pending_steps(self) -> list[Step]:
+        return [s for s, st in self.steps.items() if st.status is not StepStatus.APPROVED]
 
     @property
     def is_open(self) -> bool:
@@ -318,8 +330,9 @@ class Case:
         state = self.steps[step]
         state.status, state.attempt, state.requested_at, state.reasons = StepStatus.REQUESTED, state.attempt + 1, now, []
         self._log(now, f"{step}_requested", "system", f"attempt {state.attempt}")
-        self._record("step_requested", step=step.value, department=DEPARTMENT[step], attempt=state.attempt,
-                     due_at=self.due_at, unified_social_credit_code=self.uscc, form=self.form_for(step))
+        self.record(facts.StepRequested(step=step, department=STEP_DEPARTMENT[step], attempt=state.attempt,
+                                        due_at=self._due(), unified_social_credit_code=self.uscc,
+                                        form=self.form_for(step)))
 
     def form_for(self, step: Step) -> dict[str, Any]:
         """Only the part of the form the department needs."""
@@ -339,12 +352,15 @@ class Case:
     def _log(self, at: datetime, action: str, actor: str, detail: str = "") -> None:
         self.history.append(HistoryEntry(at, action, actor, detail))
 
-    def _record(self, name: str, **data: Any) -> None:
-        self.facts.append(Fact(name, data))
+    def _due(self) -> datetime:
+        if self.due_at is None:
+            raise InvalidState(f"case {self.case_number} is not accepted: it has no time limit yet")
+        return self.due_at
 
-    def pull_facts(self) -> list[Fact]:
-        facts, self.facts = self.facts, []
-        return facts
+    def _code(self) -> str:
+        if self.uscc is None:
+            raise InvalidState(f"case {self.case_number} has no unified social credit code yet")
+        return self.uscc
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from stdnum.cn import ric
 
+from contracts.vocabulary import DivisionCode, Phone
 from registration.domain.codes import validate_uscc
 
 CompanyType = Literal["limited_company", "joint_stock_company", "sole_proprietorship", "partnership", "branch"]
@@ -30,7 +31,6 @@ def _uscc(value: str) -> str:
 
 
 IdNumber = Annotated[str, AfterValidator(_id_number)]
-Phone = Annotated[str, Field(pattern=r"^1[3-9]\d{9}$", description="Mainland mobile number.")]
 USCC = Annotated[str, AfterValidator(_uscc)]
 
 
@@ -54,7 +54,7 @@ class Employee(_Form):
 
 
 class Address(_Form):
-    division_code: str = Field(pattern=r"^[1-8]\d{5}$", description="Administrative division code (GB/T 2260), 6 digits.")
+    division_code: DivisionCode
     detail: str = Field(min_length=4, max_length=200, description="Street address.")
 
 

@@ -1,0 +1,262 @@
+"""Registration's use cases over the shared fake unit of work and in-memory repositories:
+who may do what, idempotency, events out, timers, version conflicts. No I/O."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from contracts.events import registration as ev
+from registration.domain import (
+    ApplicantRequired,
+    Case,
+    CompanyForm,
+    DuplicateSubmission,
+    NameTaken,
+    NotFound,
+    NotYourDepartment,
+    Status,
+    Step,
+)
+from registration.service import Registration
+from servicekit.aggregate import ConcurrentUpdate
+from servicekit.auth import Principal, Role
+from servicekit.clock import FrozenClock
+from tests.support.events import make
+from tests.support.fakes import FakeTimers, FakeUnitOfWork
+from tests.support.forms import company_form
+
+T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+APPLICANT = Principal("u-1", Role.APPLICANT)
+STAFF = Principal("w-1", Role.WINDOW_STAFF)
+
+
+class InMemoryCases:
+    """``ports.CaseRepository`` in memory: stores copies, checks versions like the real one."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Case] = {}
+        self.names: dict[str, str] = {}
+        self.keys: dict[tuple[str, str], str] = {}
+        self.sequences: dict[str, int] = {}
+
+    async def add(self, case: Case) -> None:
+        if case.kind == "establishment":
+            if case.form.company_name in self.names:
+                raise NameTaken(case.form.company_name)
+            self.names[case.form.company_name] = case.case_number
+        if case.idempotency_key:
+            key = (case.applicant_id, case.idempotency_key)
+            if key in self.keys:
+                raise DuplicateSubmission(case.idempotency_key)
+            self.keys[key] = case.case_number
+        case.version = 1
+        self._store(case)
+
+    async def get(self, case_number: str) -> Case:
+        if case_number not in self.rows:
+            raise NotFound(f"no case {case_number}")
+        return copy.deepcopy(self.rows[case_number])
+
+    async def get_many(self, case_numbers: list[str]) -> dict[str, Case]:
+        return {n: copy.deepcopy(self.rows[n]) for n in case_numbers if n in self.rows}
+
+    async def by_idempotency_key(self, applicant_id: str, key: str) -> Case | None:
+        number = self.keys.get((applicant_id, key))
+        return copy.deepcopy(self.rows[number]) if number else None
+
+    async def save(self, case: Case) -> None:
+        await self.save_many([case])
+
+    async def save_many(self, cases: list[Case]) -> None:
+        for case in cases:
+            if self.rows[case.case_number].version != case.version:
+                raise ConcurrentUpdate(f"case {case.case_number} changed meanwhile")
+        for case in cases:
+            case.version += 1
+            self._store(case)
+
+    async def release_name(self, case: Case) -> None:
+        if self.names.get(case.form.company_name) == case.case_number:
+            del self.names[case.form.company_name]
+
+    async def open_due_before(self, before: datetime, limit: int) -> list[Case]:
+        due = [c for c in self.rows.values() if c.status is Status.ACCEPTED and c.due_at and c.due_at <= before]
+        return [copy.deepcopy(c) for c in sorted(due, key=lambda c: c.due_at or before)[:limit]]
+
+    async def next_code_sequence(self, division_code: str) -> int:
+        self.sequences[division_code] = self.sequences.get(division_code, 0) + 1
+        return self.sequences[division_code]
+
+    def _store(self, case: Case) -> None:
+        stored = copy.deepcopy(case)
+        stored.pull_events()
+        self.rows[case.case_number] = stored
+
+
+class RacedCases(InMemoryCases):
+    """Another writer saves the case between each of the first ``races`` loads and their save."""
+
+    def __init__(self, races: int) -> None:
+        super().__init__()
+        self.races = races
+
+    async def get(self, case_number: str) -> Case:
+        case = await super().get(case_number)
+        if self.races:
+            self.races -= 1
+            self.rows[case_number].version += 1
+        return case
+
+
+@dataclass
+class Repos:
+    cases: InMemoryCases = field(default_factory=InMemoryCases)
+    timers: FakeTimers = field(default_factory=FakeTimers)
+
+
+class OneDay:
+    def add_workdays(self, start: datetime, n: int) -> datetime:
+        return start + timedelta(days=n)
+
+
+def registration(cases: InMemoryCases | None = None) -> tuple[Registration, FakeUnitOfWork[Repos]]:
+    uow = FakeUnitOfWork(Repos(cases or InMemoryCases()))
+    return Registration(uow=uow, calendar=OneDay(), clock=FrozenClock(T0), warning_before=timedelta(hours=4),
+                        at_risk_within=timedelta(hours=4)), uow
+
+
+def reviewer(step: Step) -> Principal:
+    department = {Step.LICENCE: "market_supervision", Step.SEAL: "public_security", Step.TAX: "tax",
+                  Step.SOCIAL_SECURITY: "human_resources_social_security"}[step]
+    return Principal(f"r-{step}", Role.REVIEWER, department=department)
+
+
+def answer(case: str, step: Step, attempt: int = 1, decision: str = "approved", **kw: object) -> ev.StepDecidedV1:
+    return make(ev.StepDecidedV1, case, source="/one-window/departments", step=step.value,
+                department=reviewer(step).department, attempt=attempt, decision=decision, reviewer_id="sys", **kw)
+
+
+def emitted(uow: FakeUnitOfWork[Repos], *types: type) -> list:
+    return [e for e in uow.emitted if not types or isinstance(e, types)]
+
+
+async def accepted_case(reg: Registration, name: str = "兰州一窗科技有限公司") -> str:
+    submission = await reg.submit(APPLICANT, CompanyForm.model_validate(company_form(name)), channel="web")
+    await reg.check_at_window(STAFF, submission.case.case_number)
+    return submission.case.case_number
+
+
+async def test_a_repeated_submission_returns_the_same_case_and_emits_once() -> None:
+    reg, uow = registration()
+    form = CompanyForm.model_validate(company_form())
+    first = await reg.submit(APPLICANT, form, channel="web", idempotency_key="k-1")
+    again = await reg.submit(APPLICANT, form, channel="web", idempotency_key="k-1")
+    assert first.created and not again.created
+    assert again.case.case_number == first.case.case_number
+    assert [e.case_number for e in emitted(uow, ev.ApplicationSubmittedV1)] == [first.case.case_number]
+
+
+async def test_staff_submit_at_the_window_for_the_applicant_they_name() -> None:
+    reg, uow = registration()
+    form = CompanyForm.model_validate(company_form())
+    with pytest.raises(ApplicantRequired):
+        await reg.submit(STAFF, form, channel="web")
+    assert uow.emitted == []
+    by_staff = await reg.submit(STAFF, form, channel="web", applicant_id="u-9")
+    assert (by_staff.case.applicant_id, by_staff.case.channel) == ("u-9", "window")
+    other = CompanyForm.model_validate(company_form("兰州另一家科技有限公司"))
+    own = await reg.submit(APPLICANT, other, channel="app", applicant_id="u-9")  # an applicant submits for itself
+    assert (own.case.applicant_id, own.case.channel) == ("u-1", "app")
+
+
+async def test_applicants_and_agencies_read_only_their_own_cases_staff_read_any() -> None:
+    reg, _ = registration()
+    case = await accepted_case(reg)
+    assert (await reg.get_case(APPLICANT, case)).case_number == case
+    assert (await reg.get_case(Principal("h-1", Role.HELPER), case)).case_number == case
+    for stranger in (Principal("u-2", Role.APPLICANT), Principal("u-2", Role.PARTNER_AGENCY, agency_id="a-1")):
+        with pytest.raises(NotFound):
+            await reg.get_case(stranger, case)
+    with pytest.raises(NotFound):
+        await reg.supplement(Principal("u-2", Role.APPLICANT), case, materials=["x"])
+
+
+async def test_acceptance_arms_both_deadlines_and_a_rejection_cancels_them_and_frees_the_name() -> None:
+    reg, uow = registration()
+    case = await accepted_case(reg)
+    due = T0 + timedelta(days=1)
+    assert uow.repos.timers.pending == {
+        f"{case}:warning": ("deadline_warning", due - timedelta(hours=4), {"case_number": case}),
+        f"{case}:overdue": ("case_overdue", due, {"case_number": case})}
+    rejected = await reg.decide(reviewer(Step.LICENCE), case, Step.LICENCE, decision="rejected", reason="名称含禁用字词")
+    assert rejected.status is Status.REJECTED and uow.repos.timers.pending == {}
+    await accepted_case(reg)  # the same name again
+
+
+async def test_a_reviewer_decides_only_their_departments_step() -> None:
+    reg, uow = registration()
+    case = await accepted_case(reg)
+    before = len(uow.emitted)
+    with pytest.raises(NotYourDepartment):
+        await reg.decide(reviewer(Step.TAX), case, Step.LICENCE, decision="approved")
+    assert len(uow.emitted) == before
+    done = await reg.decide(reviewer(Step.LICENCE), case, Step.LICENCE, decision="approved")
+    assert done.uscc and done.steps[Step.LICENCE].attempt == 1
+
+
+async def test_decide_many_refuses_an_unknown_case_with_a_reason_and_applies_the_rest_once() -> None:
+    reg, uow = registration()
+    case = await accepted_case(reg)
+    licence = answer(case, Step.LICENCE)
+    batch = [licence, answer("QY-NOPE", Step.LICENCE), licence, answer(case, Step.TAX, attempt=7)]
+    refused = await reg.decide_many(batch)
+    assert refused == {1: "NotFound: no case QY-NOPE", 3: "StaleDecision: tax attempt 7 is not awaiting a decision"}
+    approved = emitted(uow, ev.StepApprovedV1)
+    assert [(e.step, e.causation_id) for e in approved] == [("licence", licence.event_id)]
+    requested = [e.step for e in emitted(uow, ev.StepRequestedV1)]
+    assert requested == ["licence", "seal", "tax", "social_security"]
+    assert all(e.correlation_id == licence.correlation_id for e in emitted(uow, ev.LicenceIssuedV1))
+    count = len(uow.emitted)
+    assert await reg.decide_many(batch) == {}  # delivered again: no second effect, nothing to dead-letter
+    assert len(uow.emitted) == count
+
+
+async def test_a_returned_step_then_its_correction_requests_only_that_step_again() -> None:
+    reg, uow = registration()
+    case = await accepted_case(reg)
+    await reg.decide_many([answer(case, Step.LICENCE)])
+    returned = answer(case, Step.TAX, decision="returned",
+                      reasons=[{"field": "tax.taxpayer_type", "reason": "应登记为一般纳税人"}])
+    assert await reg.decide_many([returned]) == {}
+    assert [e.step for e in emitted(uow, ev.StepReturnedV1)] == ["tax"]
+    before = len(uow.emitted)
+    corrected = await reg.correct(APPLICANT, case, step=Step.TAX, fields={"tax.taxpayer_type": "general"})
+    assert [(e.step, e.attempt) for e in emitted(uow)[before:]] == [("tax", 2)]
+    assert {s: st.attempt for s, st in corrected.steps.items()} == {
+        Step.LICENCE: 1, Step.SEAL: 1, Step.TAX: 2, Step.SOCIAL_SECURITY: 1}
+
+
+async def test_a_concurrent_save_runs_the_use_case_again_on_fresh_state() -> None:
+    cases = RacedCases(races=0)
+    reg, _ = registration(cases)
+    case = await accepted_case(reg)
+    cases.races = 1
+    done = await reg.assign_helper(Principal("s-1", Role.SUPERVISOR), case, helper_id="h-1")
+    assert done.helper_id == "h-1"
+    assert [h.action for h in done.history].count("helper_assigned") == 1
+    assert cases.rows[case].version == done.version
+
+
+async def test_a_conflict_that_keeps_happening_propagates_after_the_retries() -> None:
+    cases = RacedCases(races=0)
+    reg, uow = registration(cases)
+    case = await accepted_case(reg)
+    cases.races = 99
+    with pytest.raises(ConcurrentUpdate):
+        await reg.assign_helper(Principal("s-1", Role.SUPERVISOR), case, helper_id="h-1")
+    assert cases.races == 99 - uow.conflict_attempts
+    assert cases.rows[case].helper_id is None
