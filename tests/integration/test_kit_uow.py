@@ -93,3 +93,26 @@ async def test_consume_marks_events_in_the_effects_commit_and_skips_them_after(i
         pass
     assert await uow.consume("c", [c], handle) == ["QY3"]  # the failed run marked nothing
     await client.close()
+
+
+async def test_write_conflicts_that_persist_become_a_conflict_within_the_transaction_time(infra_env, unique) -> None:
+    """Another session keeps a write on the same document open: the driver retries the
+    write conflict, bounded by ``transaction_seconds``, then it is a ConcurrentUpdate (409)."""
+    import pytest
+
+    client = make_client(infra_env.mongodb_uri)
+    db = client[f"uow_{unique}"]
+    await db["things"].insert_one({"_id": "a", "v": 0})
+    uow = MongoUnitOfWork(Repos.bind, client=client, db=db, transaction_seconds=1.0)
+    async with client.start_session() as other:
+        await other.start_transaction()
+        await db["things"].update_one({"_id": "a"}, {"$inc": {"v": 1}}, session=other)  # holds the document
+
+        async def work(tx) -> None:
+            await tx.repos.things.bump("a", 0)
+
+        with pytest.raises(ConcurrentUpdate, match="write conflicts"):
+            await uow.run(work)
+        await other.abort_transaction()
+    assert await uow.run(work) is None  # once the other writer is gone it goes through
+    await client.close()

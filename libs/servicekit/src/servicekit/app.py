@@ -102,7 +102,8 @@ class ServiceKit(Generic[R]):
         self._db: AsyncDatabase | None = None
         self.relay: OutboxRelay | None = None
         self._typed: MongoUnitOfWork[R] | None = (
-            MongoUnitOfWork(bind, on_commit=self._notify_relay, conflict_attempts=settings.conflict_attempts)
+            MongoUnitOfWork(bind, on_commit=self._notify_relay, conflict_attempts=settings.conflict_attempts,
+                            transaction_seconds=settings.transaction_seconds)
             if bind is not None else None)
         self._uow: Any = None
         self.started = False

@@ -57,6 +57,8 @@ class ServiceSettings(BaseSettings):
     sweep_interval_seconds: float = 5.0
     consumer_max_attempts: int = 3
     conflict_attempts: int = Field(default=3, description="Runs of a use case on a version conflict before 409.")
+    transaction_seconds: float = Field(default=10.0, description="Time a transaction may take, driver retries "
+                                       "of write conflicts included (client-side operation timeout).")
 
     @property
     def database_name(self) -> str:

@@ -21,10 +21,11 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+import pymongo
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 from pymongo.write_concern import WriteConcern
 
 from contracts import Event
@@ -39,6 +40,11 @@ log = logging.getLogger(__name__)
 
 Bind = Callable[[AsyncDatabase[Any], AsyncClientSession | None], R]
 """Binds a service's repositories to a session (None: no transaction)."""
+
+
+class _ConflictsPersist(ConcurrentUpdate):
+    """The database kept reporting write conflicts for the whole transaction time: the
+    driver already retried, so the use case is not run again."""
 
 
 class MongoTx(Generic[R]):
@@ -63,13 +69,14 @@ class MongoUnitOfWork(Generic[R]):
 
     def __init__(self, bind: Bind[R], *, client: AsyncMongoClient[Any] | None = None,
                  db: AsyncDatabase[Any] | None = None, on_commit: Callable[[], None] | None = None,
-                 conflict_attempts: int = 3) -> None:
+                 conflict_attempts: int = 3, transaction_seconds: float = 10.0) -> None:
         """Built with the service (so use cases can be composed before the lifespan
         starts); :meth:`attach` gives it the client made in the lifespan."""
         self.bind = bind
         self._client, self._db = client, db
         self.on_commit = on_commit
         self.conflict_attempts = conflict_attempts
+        self.transaction_seconds = transaction_seconds
 
     def attach(self, client: AsyncMongoClient[Any], db: AsyncDatabase[Any]) -> None:
         self._client, self._db = client, db
@@ -90,6 +97,8 @@ class MongoUnitOfWork(Generic[R]):
         for attempt in range(1, self.conflict_attempts + 1):
             try:
                 return await self._transaction(fn)
+            except _ConflictsPersist:
+                raise
             except ConcurrentUpdate:
                 if attempt == self.conflict_attempts:
                     raise
@@ -137,17 +146,24 @@ class MongoUnitOfWork(Generic[R]):
     async def _transaction(self, fn: Callable[[MongoTx[R]], Awaitable[T]]) -> T:
         with tracer().start_as_current_span("mongo.transaction", attributes={"db.name": self.db.name}):
             traceparent = current_traceparent()
-            wrote_events = False
+            wrote_events, runs = False, 0
             async with self.client.start_session() as session:
 
                 async def body(s: AsyncClientSession) -> T:
-                    nonlocal wrote_events
+                    nonlocal wrote_events, runs
+                    runs += 1
                     tx = MongoTx(self.bind(self.db, s), s)
                     result = await fn(tx)
                     wrote_events = await self._write_outbox(tx, s, traceparent)
                     return result
 
-                result = await session.with_transaction(body, write_concern=WriteConcern("majority"))
+                try:  # the driver retries write conflicts itself: bounded here, then a conflict (409)
+                    with pymongo.timeout(self.transaction_seconds):
+                        result = await session.with_transaction(body, write_concern=WriteConcern("majority"))
+                except PyMongoError as exc:
+                    if runs > 1 or exc.has_error_label("TransientTransactionError"):  # retried, time ran out
+                        raise _ConflictsPersist(f"write conflicts for {self.transaction_seconds}s: {exc}") from exc
+                    raise
         if wrote_events and self.on_commit is not None:
             self.on_commit()
         return result
