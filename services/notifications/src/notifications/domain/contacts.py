@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
+from contracts.vocabulary import PHONE_PATTERN
 from notifications.domain.errors import InvalidRequest
 from servicekit.clock import CN_TZ, ensure_utc
 
-PHONE = re.compile(r"^1[3-9]\d{9}$")
+PHONE = re.compile(PHONE_PATTERN)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 

@@ -6,24 +6,18 @@ the case's helper and the supervisors)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from contracts import Event
 from contracts.events import registration as reg
+from contracts.vocabulary import department_name, step_name
 from notifications.domain.contacts import OFF, Channel, Contact, QuietHours
 from notifications.domain.errors import CaseUnknown
 from notifications.domain.messages import Message, RetryPolicy
-from notifications.domain.templates import (
-    SIGNATURE,
-    TemplateCatalog,
-    default_catalog,
-    department_name,
-    local_time,
-    step_name,
-)
+from notifications.domain.templates import SIGNATURE, TemplateCatalog, default_catalog, local_time
 
 SUPERVISORS = "supervisors"
 
@@ -106,7 +100,7 @@ def _reasons(items: list[reg.FieldReason]) -> str:
     return "；".join(f"{r.field}（{r.reason}）" for r in items)
 
 
-def _steps(steps: list[str]) -> str:
+def _steps(steps: Sequence[str]) -> str:
     return "、".join(step_name(s) for s in steps) or "无"
 
 
