@@ -4,7 +4,7 @@ preferences and quiet hours."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
@@ -87,7 +87,6 @@ class Contact:
     channels: tuple[Channel, ...] | None = None  # None: the service default
     quiet_hours: QuietHours | None = None  # None: the service default
     updated_at: datetime | None = None
-    version: int = field(default=0, compare=False)
 
     def learn_phone(self, phone: str | None, now: datetime) -> bool:
         """A phone number seen in an event; one the person set themselves wins. True if changed."""

@@ -41,7 +41,6 @@ class CaseFile:
     company_name: str | None = None
     helper_id: str | None = None
     updated_at: datetime | None = None
-    version: int = 0
 
     def learn(self, event: Event, now: datetime) -> bool:
         """Take what the event tells about the case; True if anything changed."""
