@@ -76,9 +76,14 @@ def agency(agency_id: str) -> dict[str, str]:
 OPERATOR = bearer("op-1", Role.OPERATOR)
 
 
-async def subscribe(client, agencies, agency_id: str, types: list[type], **body) -> dict:
+async def subscribe(client, agencies, agency_id: str, types: list[type], case: str | None = None,
+                    filters: dict | None = None, **body) -> dict:
+    """Subscribe ``agency_id``; with ``case``, to that case only (earlier tests' events wait on
+    the shared broker for the notifications group: they must not reach this test's agencies)."""
     host = f"{agency_id.replace('_', '-')}.test"
-    body = {"event_types": [t.ce_type for t in types], "webhook_url": f"http://{host}/hooks/one-window"} | body
+    filters = ({"case_number": case} if case else {}) | (filters or {})
+    body = {"event_types": [t.ce_type for t in types], "webhook_url": f"http://{host}/hooks/one-window",
+            "filters": filters} | body
     r = await client.post("/subscriptions", json=body, headers=agency(agency_id))
     assert r.status_code == 201, r.text
     sub = r.json()
@@ -151,9 +156,9 @@ async def test_an_agency_gets_only_its_own_private_events_masked_unless_entitled
                                                                                  agencies):
     case = f"WB{unique}"
     async with running(app(settings, agencies)) as ntf:
-        police = await subscribe(ntf, agencies, "public_security", [reg.StepRequestedV1])
-        tax = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1])
-        utility = await subscribe(ntf, agencies, "water_utility", [reg.LicenceIssuedV1],
+        police = await subscribe(ntf, agencies, "public_security", [reg.StepRequestedV1], case)
+        tax = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1], case)
+        utility = await subscribe(ntf, agencies, "water_utility", [reg.LicenceIssuedV1], case,
                                   filters={"kind": "establishment"})
         events = [requested(case, "public_security"), requested(case, "tax"), licence(case, "establishment"),
                   licence(case, "change")]
@@ -189,7 +194,7 @@ async def test_retry_after_is_honoured(infra_env, unique, settings, agencies):
     case = f"WR{unique}"
     agencies.script["tax.test"] = [httpx.Response(429, headers={"Retry-After": "1"})]
     async with running(app(settings, agencies)) as ntf:
-        sub = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1])
+        sub = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1], case)
         await publish(infra_env.kafka_bootstrap, requested(case, "tax"))
         await eventually(now_true(lambda: len(agencies.received["tax.test"]) == 2))
         first, second = agencies.received["tax.test"]
@@ -208,7 +213,7 @@ async def test_410_gone_disables_the_subscription(infra_env, unique, settings, a
     case = f"WG{unique}"
     agencies.script["tax.test"] = [httpx.Response(410)]
     async with running(app(settings, agencies)) as ntf:
-        sub = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1])
+        sub = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1], case)
         await publish(infra_env.kafka_bootstrap, requested(case, "tax"))
         [d] = await eventually(lambda: _final(ntf, "tax", sub))
         assert (d["status"], d["last_status_code"]) == ("cancelled", 410)
@@ -227,7 +232,7 @@ async def test_after_the_last_try_the_webhook_is_dead_lettered_with_an_alert(inf
     case = f"WD{unique}"
     agencies.script["tax.test"] = [httpx.Response(500) for _ in range(3)]
     async with running(app(settings, agencies)) as ntf:
-        sub = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1])
+        sub = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1], case)
         event = requested(case, "tax")
         await publish(infra_env.kafka_bootstrap, event)
         [d] = await eventually(lambda: _final(ntf, "tax", sub))
@@ -246,7 +251,7 @@ async def test_after_the_last_try_the_webhook_is_dead_lettered_with_an_alert(inf
 async def test_replay_the_feed_from_a_cursor(infra_env, unique, settings, agencies):
     case = f"WF{unique}"
     async with running(app(settings, agencies)) as ntf:
-        sub = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1, reg.LicenceIssuedV1],
+        sub = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1, reg.LicenceIssuedV1], case,
                               webhook_url=None)
         assert sub["secret"] is None
         events = [requested(case, "tax"), requested(case, "public_security"), licence(case, "change"),
