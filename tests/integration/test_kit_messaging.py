@@ -4,6 +4,8 @@ idempotent consumer, dead-letter topic."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -13,21 +15,36 @@ from notifications.bootstrap import create_app as notifications_app
 from notifications.config import Settings as NotificationSettings
 from servicekit.config import ServiceSettings, load
 from servicekit.messaging import OutboxRelay, make_broker
-from servicekit.mongo import OUTBOX, UnitOfWork, ensure_kit_indexes, make_client
+from servicekit.mongo import OUTBOX, ensure_kit_indexes, make_client
 from servicekit.topics import ensure_topics
-from tests.support.apps import eventually, running, token
+from servicekit.uow import MongoUnitOfWork
+from tests.support.apps import running
+from tests.support.auth import bearer
+from tests.support.events import make
 from tests.support.kafka import produce, read_all
+from tests.support.waiting import eventually
 
 
 def submitted(case: str, **kw) -> ApplicationSubmittedV1:
-    return ApplicationSubmittedV1(source="/tests", subject=case, case_number=case, application_id=case,
-                                  company_name="兰州测试有限公司", applicant_id="u-1", channel="web", **kw)
+    return make(ApplicationSubmittedV1, case, source="/tests", application_id=case, company_name="兰州测试有限公司",
+                applicant_id="u-1", channel="web", **kw)
 
 
-async def messages(client, settings, case):
-    r = await client.get("/messages", params={"case_number": case}, headers=token(settings, "u-1"))
+async def messages(client, case):
+    r = await client.get("/messages", params={"case_number": case}, headers=bearer("u-1"))
     assert r.status_code == 200, r.text
     return r.json()
+
+
+@dataclass
+class Things:
+    """A producer's repository: one insert in the caller's transaction."""
+
+    db: Any
+    session: Any
+
+    async def add(self, key: str) -> None:
+        await self.db["things"].insert_one({"_id": key}, session=self.session)
 
 
 @pytest.fixture
@@ -46,10 +63,10 @@ async def test_event_committed_before_a_crash_is_published_by_the_next_relay(inf
     await ensure_kit_indexes(db)
 
     async def write(tx):
-        await tx.db["things"].insert_one({"_id": case}, session=tx.session)
+        await tx.repos.add(case)
         tx.emit([submitted(case)])
 
-    await UnitOfWork(client, db).run(write)  # no relay running: "killed" here
+    await MongoUnitOfWork(Things, client=client, db=db).run(write)  # no relay running: "killed" here
     assert await db[OUTBOX].count_documents({"status": "pending"}) == 1
 
     async with running(notifications_app(ntf_settings)) as ntf:
@@ -72,7 +89,7 @@ async def test_event_committed_before_a_crash_is_published_by_the_next_relay(inf
         assert len(records) == 2  # on the wire twice
         event_id = dict(records[0].headers)["ce_id"].decode()
         await eventually(lambda: _processed(ntf.kit, event_id))
-        assert len(await messages(ntf, ntf_settings, case)) == 1  # acted on once
+        assert len(await messages(ntf, case)) == 1  # acted on once
     await client.close()
 
 
@@ -112,7 +129,7 @@ async def test_same_event_twice_has_one_effect(infra_env, unique, ntf_settings):
         await produce(infra_env.kafka_bootstrap, topic, *marker.to_wire(), case)
         kit = ntf.kit
         await eventually(lambda: _processed(kit, marker.event_id))
-        assert len(await messages(ntf, ntf_settings, case)) == 2  # the original once + the marker
+        assert len(await messages(ntf, case)) == 2  # the original once + the marker
         assert await kit.db["messages"].count_documents({"source_event_id": event.event_id}) == 1
 
 
@@ -131,7 +148,7 @@ async def test_malformed_event_goes_to_dead_letter_topic_and_consumer_goes_on(in
         await produce(infra_env.kafka_bootstrap, topic, bad_body, bad_headers, case)
         await produce(infra_env.kafka_bootstrap, topic, b"not json at all", {"ce_type": good.ce_type, "ce_id": f"raw-{unique}"}, case)
         await produce(infra_env.kafka_bootstrap, topic, *good.to_wire(), case)
-        got = await eventually(lambda: messages(ntf, ntf_settings, case))
+        got = await eventually(lambda: messages(ntf, case))
         assert len(got) == 1
 
     async def dead():

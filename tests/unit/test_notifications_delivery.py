@@ -1,10 +1,10 @@
 """The message delivery lifecycle, backoff with jitter, provider failover, expiry, and the
-delivery use case against port-level fakes (two replicas never send one attempt twice)."""
+message dispatcher against port-level fakes (two replicas never send one attempt twice; a
+pass whose claim was taken over drops its outcome)."""
 
 from __future__ import annotations
 
 import asyncio
-import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,10 +12,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.events.notifications import MessageDeliveryFailedV1
-from notifications import service
-from notifications.domain import InvalidTransition, Message, MessageStatus, ProviderError, RetryPolicy, Rules
+from notifications.domain import (
+    InvalidTransition,
+    Message,
+    MessageDeliveryFailed,
+    MessageStatus,
+    ProviderError,
+    RetryPolicy,
+    Rules,
+)
 from notifications.ports import Outgoing
+from notifications.service import SOURCE, MessageDispatch
 from servicekit.clock import FrozenClock
+from tests.unit.notifications_fakes import unit_of_work
 
 T0 = datetime(2026, 3, 4, 2, 0, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=5, base_seconds=2, cap_seconds=60, attempts_per_provider=2, claim_seconds=30)
@@ -55,9 +64,9 @@ def test_transient_failures_retry_with_backoff_then_fail_with_an_alert():
             now = m.due_at
     assert m.status is MessageStatus.FAILED and m.due_at is None and m.attempts == POLICY.max_attempts
     [alert] = m.pull_events()
-    assert isinstance(alert, MessageDeliveryFailedV1)
-    assert (alert.message_id, alert.status, alert.attempts, alert.case_number) == (m.message_id, "failed", 5, "C-1")
-    assert alert.last_error == "HTTP 503" and alert.causation_id == "evt-1"
+    assert isinstance(alert, MessageDeliveryFailed)
+    assert (alert.message_id, alert.status, alert.attempts, alert.channel) == (m.message_id, "failed", 5, "sms")
+    assert alert.last_error == "HTTP 503" and alert.source_event_id == "evt-1"
 
 
 def test_a_permanent_rejection_fails_at_once():
@@ -126,63 +135,7 @@ def test_attempts_fail_over_between_providers_in_turn():
         RetryPolicy(max_attempts=0)
 
 
-# -- the delivery use case with port-level fakes -------------------------------------------------
-class FakeMessages:
-    """In memory, with the repository's claim semantics: a claim token per due message."""
-
-    def __init__(self) -> None:
-        self.docs: dict[str, Message] = {}
-        self.claims: dict[str, str] = {}
-
-    async def add_many(self, messages):
-        for m in messages:
-            self.docs[m.message_id] = copy.deepcopy(m)
-
-    async def get(self, message_id):
-        m = self.docs.get(message_id)
-        return copy.deepcopy(m) if m else None
-
-    async def save(self, message, claim=None):
-        stored = self.docs[message.message_id]
-        if stored.version != message.version or (claim is not None and self.claims.get(message.message_id) != claim):
-            return False
-        self.docs[message.message_id] = copy.deepcopy(message)
-        self.docs[message.message_id].version += 1
-        self.docs[message.message_id].events = []
-        self.claims.pop(message.message_id, None)
-        return True
-
-    async def claim_due(self, now, until, token, limit):
-        mine = []
-        for m in list(self.docs.values()):
-            if len(mine) < limit and m.is_due(now):
-                m.due_at, self.claims[m.message_id] = until, token
-                mine.append(copy.deepcopy(m))
-            await asyncio.sleep(0)  # let another replica interleave
-        return mine
-
-
-class FakeTx:
-    def __init__(self, uow):
-        self.messages, self.uow = uow.messages, uow
-
-    def emit(self, events):
-        self.uow.emitted.extend(events)
-
-
-class FakeUoW:
-    def __init__(self) -> None:
-        self.messages, self.emitted = FakeMessages(), []
-
-    async def run(self, fn):
-        return await fn(FakeTx(self))
-
-    async def read(self, fn):
-        tx = FakeTx(self)
-        tx.emit = lambda events: pytest.fail(f"events emitted outside a transaction: {events}")
-        return await fn(tx)
-
-
+# -- the message dispatcher with port-level fakes -----------------------------------------------
 class FakeProviders:
     def __init__(self, fail: dict[str, list[ProviderError]] | None = None) -> None:
         self.sent: list[tuple[str, Outgoing]] = []
@@ -199,15 +152,19 @@ class FakeProviders:
         return f"{provider}-ref"
 
 
+def dispatcher(uow, providers, clock, **kw) -> MessageDispatch:
+    return MessageDispatch(uow=uow, rules=Rules(retry=POLICY), clock=clock, providers=providers, **kw)
+
+
 async def test_dispatch_fails_over_to_the_second_provider_and_records_each_attempt():
-    uow, clock = FakeUoW(), FrozenClock(T0)
-    await uow.messages.add_many([message()])
+    uow, clock = unit_of_work(), FrozenClock(T0)
+    await uow.repos.messages.add_many([message()])
     providers = FakeProviders({"sms-a": [ProviderError("HTTP 503"), ProviderError("timeout")]})
-    rules = Rules(retry=POLICY)
+    dispatch = dispatcher(uow, providers, clock, rand=lambda: 0.0)
     for _ in range(3):
-        await service.dispatch_due_messages(uow=uow, providers=providers, rules=rules, clock=clock, rand=lambda: 0.0)
+        await dispatch.run_once()
         clock.advance(seconds=10)
-    [stored] = uow.messages.docs.values()
+    [stored] = uow.repos.messages.docs.values()
     assert stored.status is MessageStatus.DELIVERED and stored.attempts == 3 and stored.provider == "sms-b"
     assert [p for p, _ in providers.sent] == ["sms-b"]
     assert providers.sent[0][1].text.startswith("【一窗通办】") and providers.sent[0][1].case_number == "C-1"
@@ -216,32 +173,50 @@ async def test_dispatch_fails_over_to_the_second_provider_and_records_each_attem
 
 
 async def test_two_replicas_dispatching_at_once_send_each_message_once():
-    uow, clock = FakeUoW(), FrozenClock(T0)
-    await uow.messages.add_many([message(recipient_id=f"u-{i}") for i in range(20)])
-    providers, rules = FakeProviders(), Rules(retry=POLICY)
-    await asyncio.gather(*(service.dispatch_due_messages(uow=uow, providers=providers, rules=rules, clock=clock)
-                           for _ in range(2)))
-    assert sorted(m.message_id for _, m in providers.sent) == sorted(uow.messages.docs)
-    assert all(m.status is MessageStatus.DELIVERED and m.attempts == 1 for m in uow.messages.docs.values())
+    uow, clock = unit_of_work(), FrozenClock(T0)
+    await uow.repos.messages.add_many([message(recipient_id=f"u-{i}") for i in range(20)])
+    providers = FakeProviders()
+    replicas = [dispatcher(uow, providers, clock), dispatcher(uow, providers, clock)]
+    assert sum(await asyncio.gather(*(r.run_once() for r in replicas))) == 20
+    assert sorted(m.message_id for _, m in providers.sent) == sorted(uow.repos.messages.docs)
+    assert all(m.status is MessageStatus.DELIVERED and m.attempts == 1 for m in uow.repos.messages.docs.values())
 
 
 async def test_an_attempt_whose_outcome_was_never_recorded_is_retried_after_its_claim():
-    uow, clock = FakeUoW(), FrozenClock(T0)
+    uow, clock = unit_of_work(), FrozenClock(T0)
     m = message()
-    await uow.messages.add_many([m])
+    await uow.repos.messages.add_many([m])
     # a replica claimed it and died while sending
-    assert len(await uow.messages.claim_due(T0, T0 + timedelta(seconds=POLICY.claim_seconds), "dead", 10)) == 1
-    providers, rules = FakeProviders(), Rules(retry=POLICY)
-    assert await service.dispatch_due_messages(uow=uow, providers=providers, rules=rules, clock=clock) == 0
+    assert len(await uow.repos.messages.claim_due(T0, T0 + timedelta(seconds=POLICY.claim_seconds), "dead", 10)) == 1
+    dispatch = dispatcher(uow, FakeProviders(), clock)
+    assert await dispatch.run_once() == 0
     clock.advance(seconds=POLICY.claim_seconds)
-    assert await service.dispatch_due_messages(uow=uow, providers=providers, rules=rules, clock=clock) == 1
-    assert uow.messages.docs[m.message_id].status is MessageStatus.DELIVERED
+    assert await dispatch.run_once() == 1
+    assert uow.repos.messages.docs[m.message_id].status is MessageStatus.DELIVERED
+
+
+async def test_a_pass_whose_claim_was_taken_over_drops_its_outcome_without_a_conflict():
+    uow, clock = unit_of_work(), FrozenClock(T0)
+    await uow.repos.messages.add_many([message()])
+    [slow] = await uow.repos.messages.claim_due(T0, T0 + timedelta(seconds=POLICY.claim_seconds), "slow", 10)
+    clock.advance(seconds=POLICY.claim_seconds)  # the slow pass's claim runs out: another pass delivers
+    assert await dispatcher(uow, FakeProviders(), clock).run_once() == 1
+    # the slow pass comes back with a rejection: its outcome (and alert) must not land
+    rejecting = dispatcher(uow, FakeProviders({"sms-a": [ProviderError("no such number", permanent=True)]}), clock)
+    assert await rejecting.attempt(slow, "slow")
+    [stored] = uow.repos.messages.docs.values()
+    assert (stored.status, stored.attempts, stored.version) == (MessageStatus.DELIVERED, 1, 1)
+    assert uow.emitted == []
 
 
 async def test_final_failure_emits_the_alert_through_the_unit_of_work():
-    uow, clock = FakeUoW(), FrozenClock(T0)
-    await uow.messages.add_many([message()])
+    uow, clock = unit_of_work(), FrozenClock(T0)
+    await uow.repos.messages.add_many([message()])
     providers = FakeProviders({"sms-a": [ProviderError("no such number", permanent=True)]})
-    await service.dispatch_due_messages(uow=uow, providers=providers, rules=Rules(retry=POLICY), clock=clock)
-    assert [type(e) for e in uow.emitted] == [MessageDeliveryFailedV1]
-    assert providers.sent == []
+    await dispatcher(uow, providers, clock).run_once()
+    [alert] = uow.emitted
+    assert isinstance(alert, MessageDeliveryFailedV1) and providers.sent == []
+    assert (alert.source, alert.case_number, alert.subject, alert.time) == (SOURCE, "C-1", "C-1", T0)
+    assert (alert.status, alert.channel, alert.attempts, alert.last_error) == ("failed", "sms", 1, "no such number")
+    assert alert.causation_id == alert.source_event_id == "evt-1"
+    assert uow.repos.messages.docs[alert.message_id].status is MessageStatus.FAILED

@@ -19,11 +19,13 @@ from notifications.domain import (
     InvalidRequest,
     Outcome,
     Subscription,
+    WebhookDeadLettered,
     WebhookPolicy,
-    cloudevent_json,
     event_attributes,
     redact,
 )
+from notifications.service import SOURCE, structured
+from notifications.service.events import alerts
 from notifications.webhooks import new_secret, parse_retry_after, signed_headers
 
 T0 = datetime(2026, 3, 4, 2, 0, tzinfo=UTC)
@@ -36,6 +38,11 @@ def requested(department: str = "public_security", **kw) -> reg.StepRequestedV1:
             "note": "联系电话 13987654321"}
     return reg.StepRequestedV1(source="/one-window/registration", subject="C-1", case_number="C-1", time=T0,
                                step="seal", department=department, attempt=1, due_at=T0, form=form, **kw)
+
+
+def agency_payload(event, *, entitled: bool) -> str:
+    """What an agency receives (webhook body, feed entry): data masked unless entitled."""
+    return structured(event, redact(event.data(), entitled=entitled))
 
 
 def subscription(**kw) -> Subscription:
@@ -65,7 +72,8 @@ def test_jitter_stays_within_bounds():
 
 
 def test_delivery_retries_then_is_dead_lettered_with_an_alert():
-    d = Delivery.fan_out(subscription(), requested(), "{}", T0)
+    event = requested()
+    d = Delivery.fan_out(subscription(), event, "{}", T0)
     assert d.status is DeliveryStatus.PENDING and d.is_due(T0)
     now, outcomes = T0, []
     for _ in range(FAST.max_attempts):
@@ -74,10 +82,14 @@ def test_delivery_retries_then_is_dead_lettered_with_an_alert():
         now = d.due_at or now
     assert outcomes == [Outcome.RETRY] * 3 + [Outcome.DEAD_LETTERED]
     assert d.status is DeliveryStatus.DEAD_LETTERED and d.attempts == 4 and len(d.history) == 4
-    [alert] = d.pull_events()
-    assert isinstance(alert, WebhookDeadLetteredV1)
-    assert (alert.webhook_id, alert.agency_id, alert.attempts, alert.last_status_code) == (
+    [fact] = d.pull_events()
+    assert isinstance(fact, WebhookDeadLettered)
+    assert (fact.webhook_id, fact.agency_id, fact.attempts, fact.last_status_code) == (
         d.delivery_id, "public_security", 4, 503)
+    [alert] = alerts([fact], case_number=d.case_number, cause_id=d.event_id, now=now)
+    assert isinstance(alert, WebhookDeadLetteredV1)
+    assert (alert.source, alert.case_number, alert.causation_id, alert.source_event_id, alert.event_type) == (
+        SOURCE, "C-1", event.event_id, event.event_id, STEP_TYPE)
 
 
 def test_410_cancels_and_2xx_delivers():
@@ -105,7 +117,7 @@ def test_a_pull_only_subscription_fills_the_feed_without_pushing():
 
 # -- signatures ---------------------------------------------------------------------------------
 def test_signed_headers_verify_with_the_standard_webhooks_library():
-    secret, payload = new_secret(), cloudevent_json(requested(), entitled=False)
+    secret, payload = new_secret(), agency_payload(requested(), entitled=False)
     now = datetime.now(UTC)
     headers = signed_headers(secret, "msg_1", payload, now)
     assert set(headers) >= {"webhook-id", "webhook-timestamp", "webhook-signature"}
@@ -158,12 +170,12 @@ def test_an_agency_never_receives_another_agencys_private_events():
 
 def test_id_and_phone_numbers_are_masked_unless_entitled():
     event = requested()
-    masked = json.loads(cloudevent_json(event, entitled=False))
+    masked = json.loads(agency_payload(event, entitled=False))
     person = masked["data"]["form"]["legal_representative"]
     assert person["id_number"] == "620102********1234" and person["phone"] == "139****5678"
     assert masked["data"]["form"]["note"] == "联系电话 139****4321"
     assert person["name"] == "王五"
-    clear = json.loads(cloudevent_json(event, entitled=True))
+    clear = json.loads(agency_payload(event, entitled=True))
     assert clear["data"]["form"]["legal_representative"]["id_number"] == "620102199001011234"
     # CloudEvents structured mode
     assert {clear[k] for k in ("specversion", "id", "type", "subject", "caseno")} == {

@@ -1,14 +1,14 @@
 """Thin HTTP routes: messages (status linked to the case), preferences, partner-agency
-subscriptions with their webhook deliveries and replay feed, agency entitlements."""
+subscriptions with their webhook deliveries and replay feed, agency entitlements. Who
+may see what is decided by the use cases; the routes check only the caller's role."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from contracts import TOPICS
-from notifications import service
 from notifications.schemas import (
     AgencyIn,
     AgencyOut,
@@ -22,63 +22,51 @@ from notifications.schemas import (
     SubscriptionIn,
     SubscriptionOut,
 )
-from notifications.webhooks import new_secret
-from servicekit.app import ServiceKit
+from notifications.service import CONSUMER, Messages, Partners
+from servicekit.app import Provide
 from servicekit.auth import STAFF_ROLES, Principal, Role, require
 from servicekit.problems import Problem
 
-PEOPLE = (Role.APPLICANT, *STAFF_ROLES)
+messages_use_cases = Provide[Messages]("messages")
+partner_use_cases = Provide[Partners]("partners")
+MessagesUC = Annotated[Messages, Depends(messages_use_cases)]
+PartnersUC = Annotated[Partners, Depends(partner_use_cases)]
+Person = Annotated[Principal, Depends(require(Role.APPLICANT, *STAFF_ROLES))]
+AgencyOrOperator = Annotated[Principal, Depends(require(Role.PARTNER_AGENCY, Role.OPERATOR))]
+SWITCH = {"enable": True, "disable": False}
+
 messages = APIRouter(prefix="/messages", tags=["messages"])
 preferences = APIRouter(prefix="/preferences", tags=["preferences"])
 partners = APIRouter(tags=["partner agencies"])
 
 
-def _kit(request: Request) -> ServiceKit:
-    kit: ServiceKit = request.app.state.kit
-    return kit
-
-
-def _agency_scope(who: Principal) -> str | None:
-    """A partner agency sees its own subscriptions; an operator sees all."""
-    return who.agency_id if who.role is Role.PARTNER_AGENCY else None
-
-
 # -- messages ---------------------------------------------------------------------------------
 @messages.get("", response_model=list[MessageOut], summary="Messages about a case (applicants: their own)")
-async def for_case(case_number: str, request: Request, who: Principal = Depends(require(*PEOPLE))) -> list[MessageOut]:
-    found = await service.messages_for_case(uow=_kit(request).uow, case_number=case_number)
-    return [MessageOut.of(m) for m in found if who.owner_filter() in (None, m.recipient_id)]
+async def for_case(case_number: str, who: Person, uc: MessagesUC) -> list[MessageOut]:
+    return [MessageOut.of(m) for m in await uc.for_case(who, case_number)]
 
 
 @messages.get("/mine", response_model=list[MessageOut], summary="My messages (staff: with my group's)")
-async def mine(request: Request, limit: int = Query(100, ge=1, le=500),
-               who: Principal = Depends(require(*PEOPLE))) -> list[MessageOut]:
-    ids = service.inboxes(person_id=who.sub, role=who.role.value, department=who.department)
-    return [MessageOut.of(m) for m in await service.messages_for_recipients(uow=_kit(request).uow,
-                                                                             recipient_ids=ids, limit=limit)]
+async def mine(who: Person, uc: MessagesUC, limit: int = Query(100, ge=1, le=500)) -> list[MessageOut]:
+    return [MessageOut.of(m) for m in await uc.mine(who, limit)]
 
 
 @messages.get("/{message_id}", response_model=MessageOut, summary="One message and its delivery status")
-async def one(message_id: str, request: Request, who: Principal = Depends(require(*PEOPLE))) -> MessageOut:
-    visible = [who.sub] if who.owner_filter() else None
-    return MessageOut.of(await service.get_message(uow=_kit(request).uow, message_id=message_id, visible_to=visible))
+async def one(message_id: str, who: Person, uc: MessagesUC) -> MessageOut:
+    return MessageOut.of(await uc.one(who, message_id))
 
 
 # -- preferences ------------------------------------------------------------------------------
 @preferences.get("/me", response_model=PreferencesOut, summary="My channels, contact details and quiet hours")
-async def my_preferences(request: Request, who: Principal = Depends(require(*PEOPLE))) -> PreferencesOut:
-    return PreferencesOut.of(await service.get_preferences(uow=_kit(request).uow, recipient_id=who.sub))
+async def my_preferences(who: Person, uc: MessagesUC) -> PreferencesOut:
+    return PreferencesOut.of(await uc.preferences(who))
 
 
 @preferences.put("/me", response_model=PreferencesOut, summary="Set my channels, contact details and quiet hours")
-async def set_my_preferences(body: PreferencesIn, request: Request,
-                             who: Principal = Depends(require(*PEOPLE))) -> PreferencesOut:
-    kit = _kit(request)
-    contact = await service.set_preferences(
-        uow=kit.uow, recipient_id=who.sub, role=who.role.value, department=who.department, channels=list(body.channels),
-        phone=body.phone, email=body.email, wechat_openid=body.wechat_openid, quiet_hours=body.quiet_hours,
-        now=kit.clock.now())
-    return PreferencesOut.of(contact)
+async def set_my_preferences(body: PreferencesIn, who: Person, uc: MessagesUC) -> PreferencesOut:
+    return PreferencesOut.of(await uc.set_preferences(
+        who, channels=list(body.channels), phone=body.phone, email=body.email, wechat_openid=body.wechat_openid,
+        quiet_hours=body.quiet_hours))
 
 
 # -- partner agencies -------------------------------------------------------------------------
@@ -86,82 +74,59 @@ async def set_my_preferences(body: PreferencesIn, request: Request,
 async def event_types() -> list[EventTypeOut]:
     return [EventTypeOut(type=t.event.ce_type, topic=t.name, description=t.description,
                          private_to_department="department" in t.event.model_fields)
-            for t in TOPICS if service.CONSUMER in t.consumers]
+            for t in TOPICS if CONSUMER in t.consumers]
 
 
 @partners.post("/subscriptions", status_code=201, response_model=SubscriptionCreated, summary="Subscribe to events")
-async def subscribe(body: SubscriptionIn, request: Request,
-                    who: Principal = Depends(require(Role.PARTNER_AGENCY))) -> SubscriptionCreated:
-    kit = _kit(request)
-    sub = await service.create_subscription(
-        uow=kit.uow, agency_id=who.agency_id or "", event_types=body.event_types, filters=body.filters,
-        webhook_url=body.webhook_url, secret=body.secret, new_secret=new_secret, now=kit.clock.now(),
-        allow_http=kit.settings.webhook_allow_http)
+async def subscribe(body: SubscriptionIn, who: Annotated[Principal, Depends(require(Role.PARTNER_AGENCY))],
+                    uc: PartnersUC) -> SubscriptionCreated:
+    sub = await uc.subscribe(who, event_types=body.event_types, filters=body.filters, webhook_url=body.webhook_url,
+                             secret=body.secret)
     return SubscriptionCreated(**SubscriptionOut.of(sub).model_dump(), secret=sub.secret)
 
 
 @partners.get("/subscriptions", response_model=list[SubscriptionOut], summary="Subscriptions (an agency: its own)")
-async def subscriptions(request: Request, who: Principal = Depends(require(Role.PARTNER_AGENCY, Role.OPERATOR))
-                        ) -> list[SubscriptionOut]:
-    found = await service.list_subscriptions(uow=_kit(request).uow, agency_id=_agency_scope(who))
-    return [SubscriptionOut.of(s) for s in found]
+async def subscriptions(who: AgencyOrOperator, uc: PartnersUC) -> list[SubscriptionOut]:
+    return [SubscriptionOut.of(s) for s in await uc.subscriptions(who)]
 
 
 @partners.get("/subscriptions/{subscription_id}", response_model=SubscriptionOut, summary="One subscription")
-async def subscription(subscription_id: str, request: Request,
-                       who: Principal = Depends(require(Role.PARTNER_AGENCY, Role.OPERATOR))) -> SubscriptionOut:
-    return SubscriptionOut.of(await service.get_subscription(uow=_kit(request).uow, subscription_id=subscription_id,
-                                                             agency_id=_agency_scope(who)))
+async def subscription(subscription_id: str, who: AgencyOrOperator, uc: PartnersUC) -> SubscriptionOut:
+    return SubscriptionOut.of(await uc.subscription(who, subscription_id))
 
 
 @partners.post("/subscriptions/{subscription_id}/{action}", response_model=SubscriptionOut,
                summary="Disable or enable a subscription")
-async def switch(subscription_id: str, action: str, request: Request,
-                 who: Principal = Depends(require(Role.PARTNER_AGENCY, Role.OPERATOR))) -> SubscriptionOut:
-    if action not in ("enable", "disable"):
+async def switch(subscription_id: str, action: str, who: AgencyOrOperator, uc: PartnersUC) -> SubscriptionOut:
+    if action not in SWITCH:
         raise Problem(404, "Not Found", f"no action {action}")
-    kit = _kit(request)
-    sub = await service.set_subscription_active(uow=kit.uow, subscription_id=subscription_id,
-                                                agency_id=_agency_scope(who), active=action == "enable",
-                                                now=kit.clock.now())
-    return SubscriptionOut.of(sub)
+    return SubscriptionOut.of(await uc.set_active(who, subscription_id, SWITCH[action]))
 
 
 @partners.get("/subscriptions/{subscription_id}/deliveries", response_model=list[DeliveryOut],
               summary="Webhook deliveries of a subscription, newest first, with their attempts")
-async def deliveries(subscription_id: str, request: Request, limit: int = Query(100, ge=1, le=500),
-                     who: Principal = Depends(require(Role.PARTNER_AGENCY, Role.OPERATOR))) -> list[DeliveryOut]:
-    found = await service.deliveries_of(uow=_kit(request).uow, subscription_id=subscription_id,
-                                        agency_id=_agency_scope(who), limit=limit)
-    return [DeliveryOut.of(d) for d in found]
+async def deliveries(subscription_id: str, who: AgencyOrOperator, uc: PartnersUC,
+                     limit: int = Query(100, ge=1, le=500)) -> list[DeliveryOut]:
+    return [DeliveryOut.of(d) for d in await uc.deliveries(who, subscription_id, limit)]
 
 
 @partners.get("/subscriptions/{subscription_id}/events", response_model=FeedOut,
               summary="Replay: the subscription's events in order, after a cursor")
-async def feed(subscription_id: str, request: Request, after: str | None = None,
-               limit: int = Query(100, ge=1, le=1000),
-               who: Principal = Depends(require(Role.PARTNER_AGENCY, Role.OPERATOR))) -> FeedOut:
-    kit = _kit(request)
-    items, next_cursor = await service.read_feed(
-        uow=kit.uow, subscription_id=subscription_id, agency_id=_agency_scope(who), after=after, limit=limit,
-        now=kit.clock.now(), settle=timedelta(seconds=kit.settings.feed_settle_seconds))
-    return FeedOut.of(items, next_cursor)
+async def feed(subscription_id: str, who: AgencyOrOperator, uc: PartnersUC, after: str | None = None,
+               limit: int = Query(100, ge=1, le=1000)) -> FeedOut:
+    return FeedOut.of(*await uc.feed(who, subscription_id, after, limit))
 
 
 @partners.put("/agencies/{agency_id}", response_model=AgencyOut, summary="Set an agency's entitlements (operators)")
-async def set_agency(agency_id: str, body: AgencyIn, request: Request,
-                     who: Principal = Depends(require(Role.OPERATOR))) -> AgencyOut:
-    kit = _kit(request)
-    return AgencyOut.of(await service.set_agency(uow=kit.uow, agency_id=agency_id, departments=body.departments,
-                                                 personal_data=body.personal_data, now=kit.clock.now()))
+async def set_agency(agency_id: str, body: AgencyIn, who: Annotated[Principal, Depends(require(Role.OPERATOR))],
+                     uc: PartnersUC) -> AgencyOut:
+    return AgencyOut.of(await uc.set_agency(agency_id, departments=body.departments,
+                                            personal_data=body.personal_data))
 
 
 @partners.get("/agencies/{agency_id}", response_model=AgencyOut, summary="An agency's entitlements")
-async def agency(agency_id: str, request: Request,
-                 who: Principal = Depends(require(Role.PARTNER_AGENCY, Role.OPERATOR))) -> AgencyOut:
-    if who.role is Role.PARTNER_AGENCY and who.agency_id != agency_id:
-        raise Problem(404, "Not Found", f"no agency {agency_id}")
-    return AgencyOut.of(await service.get_agency(uow=_kit(request).uow, agency_id=agency_id))
+async def agency(agency_id: str, who: AgencyOrOperator, uc: PartnersUC) -> AgencyOut:
+    return AgencyOut.of(await uc.agency(who, agency_id))
 
 
 routers = [messages, preferences, partners]

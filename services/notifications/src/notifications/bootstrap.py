@@ -1,12 +1,16 @@
 """Composition root: settings → rules and policies → kit (telemetry, broker, Mongo in the
-lifespan) → subscriber, delivery runtime (providers, webhook sender, pollers) → routes."""
+lifespan) → adapters (providers and webhook sender over one HTTP client, closed with the
+kit) → use cases → the two dispatchers (kit workers), the subscriber, the routes."""
 
 from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
-from notifications import api, consumers, repository
+from notifications import api, consumers
 from notifications.config import Settings
 from notifications.domain import (
     Channel,
@@ -20,10 +24,14 @@ from notifications.domain import (
     WebhookPolicy,
     default_catalog,
 )
-from notifications.workers import Runtime
+from notifications.providers import ProviderDirectory
+from notifications.repository import MongoRepositories, ensure_indexes
+from notifications.service import Inbound, MessageDispatch, Messages, Partners, WebhookDispatch
+from notifications.webhooks import HttpWebhookSender, new_secret
 from servicekit.app import ServiceKit
 from servicekit.clock import Clock
 from servicekit.config import load
+from servicekit.telemetry import current_trace_id
 
 
 def rules_from(settings: Settings) -> Rules:
@@ -46,22 +54,54 @@ def webhook_policy_from(settings: Settings) -> WebhookPolicy:
                          claim_seconds=settings.webhook_claim_seconds, timeout_seconds=settings.webhook_timeout_seconds)
 
 
+def http_client(settings: Settings, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    """One client (pool) for the providers and the webhooks; it binds to the event loop
+    only when first used."""
+    return httpx.AsyncClient(transport=transport, follow_redirects=False,
+                             timeout=httpx.Timeout(settings.provider_timeout_seconds),
+                             limits=httpx.Limits(max_connections=max(settings.delivery_concurrency,
+                                                                     settings.webhook_concurrency) * 2))
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None,
                transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """``transport`` replaces the network for the providers and webhooks (tests)."""
-    settings = settings or load(Settings)  # type: ignore[assignment]
-    rules = rules_from(settings)
-    kit = ServiceKit(settings, repositories=repository.REPOSITORIES, indexes=[repository.ensure_indexes], clock=clock)
-    runtime = Runtime(kit, settings, rules, webhook_policy_from(settings), transport)
-    consumers.register(kit, rules=rules, wake=runtime.wake)
-    kit.on_start.append(runtime.start)
-    kit.on_stop.append(runtime.stop)
-    app = kit.create_app(
+    s = settings or load(Settings)
+    rules = rules_from(s)
+    kit = ServiceKit(s, bind=MongoRepositories.bind, indexes=[ensure_indexes], clock=clock)
+    uow, clock = kit.uow, kit.clock
+    http = http_client(s, transport)
+
+    async def close_http(_: ServiceKit[Any]) -> None:
+        await http.aclose()
+
+    kit.on_stop.append(close_http)  # after the workers have stopped
+    dispatchers = [
+        kit.add_worker("message-dispatcher", MessageDispatch(
+            uow=uow, rules=rules, clock=clock, providers=ProviderDirectory(s, http), batch=s.delivery_batch,
+            concurrency=s.delivery_concurrency).run_once, interval=s.delivery_poll_seconds, batch=s.delivery_batch),
+        kit.add_worker("webhook-dispatcher", WebhookDispatch(
+            uow=uow, clock=clock, sender=HttpWebhookSender(http, timeout=s.webhook_timeout_seconds),
+            policy=webhook_policy_from(s), batch=s.webhook_batch, concurrency=s.webhook_concurrency).run_once,
+            interval=s.webhook_poll_seconds, batch=s.webhook_batch),
+    ]
+
+    def wake_dispatchers() -> None:
+        for worker in dispatchers:
+            worker.notify()
+
+    consumers.register(kit, Inbound(uow=uow, rules=rules, clock=clock, trace_id=current_trace_id,
+                                    on_new_work=wake_dispatchers))
+    return kit.create_app(
         title="One Window — Notifications",
         description="Every step to the applicant's phone (SMS, app push, WeChat, email); staff tasks; "
                     "partner-agency subscriptions with signed webhooks and a replay feed.",
         routers=api.routers,
         domain_errors={NotFound: 404, InvalidRequest: 422, InvalidTransition: 409, DomainError: 409},
+        provide={
+            api.messages_use_cases: Messages(uow=uow, clock=clock),
+            api.partner_use_cases: Partners(uow=uow, clock=clock, new_secret=new_secret,
+                                            allow_http=s.webhook_allow_http,
+                                            feed_settle=timedelta(seconds=s.feed_settle_seconds)),
+        },
     )
-    app.state.notifications = runtime
-    return app

@@ -1,25 +1,28 @@
 """Ports of the notification use cases; adapters live in repository.py (MongoDB),
-providers.py (SMS / push / WeChat / email) and webhooks.py (signed webhooks)."""
+providers.py (SMS / push / WeChat / email) and webhooks.py (signed webhooks).
+
+The repositories are declared once (:class:`Repositories`); use cases get them through the
+kit's typed unit of work, ``servicekit.ports.UnitOfWork[Repositories]``. Versioned
+aggregates (messages, deliveries, subscriptions) are saved only if their stored version is
+the one they were loaded at (it is stored bumped), else the repository raises
+``ConcurrentUpdate``."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Protocol
 
-from contracts import Event
-from notifications.domain import Agency, CaseFile, Contact, Delivery, FeedCursor, Message, Subscription
-
-T = TypeVar("T")
+from notifications.domain import Agency, CaseFile, Claim, Contact, Delivery, FeedCursor, Message, Subscription
 
 
 class MessageRepository(Protocol):
     async def add_many(self, messages: list[Message]) -> None: ...
     async def get(self, message_id: str) -> Message | None: ...
-    async def save(self, message: Message, claim: str | None = None) -> bool:
-        """Write ``message`` if its stored version is still ``message.version`` (stored as +1)
-        and, given ``claim``, it is still claimed by that token."""
+    async def save_claimed(self, message: Message, claim: str) -> Claim:
+        """Write ``message`` (its claim released) if ``claim`` still holds it: LOST if not;
+        ConcurrentUpdate if it does but the stored version moved."""
         ...
     async def for_case(self, case_number: str) -> list[Message]: ...
     async def for_recipients(self, recipient_ids: list[str], limit: int) -> list[Message]: ...
@@ -43,7 +46,9 @@ class SubscriptionRepository(Protocol):
     async def add(self, subscription: Subscription) -> None: ...
     async def get(self, subscription_id: str) -> Subscription | None: ...
     async def get_many(self, subscription_ids: Iterable[str]) -> dict[str, Subscription]: ...
-    async def save(self, subscription: Subscription) -> None: ...
+    async def save(self, subscription: Subscription) -> None:
+        """Write it if its stored version is the one loaded (stored bumped); else ConcurrentUpdate."""
+        ...
     async def for_agency(self, agency_id: str | None) -> list[Subscription]: ...
     async def matching(self, event_type: str) -> list[Subscription]: ...
 
@@ -55,34 +60,46 @@ class AgencyRepository(Protocol):
 
 class DeliveryRepository(Protocol):
     async def add_many(self, deliveries: list[Delivery]) -> None: ...
-    async def save(self, delivery: Delivery, claim: str | None = None) -> bool: ...
+    async def save_claimed(self, delivery: Delivery, claim: str) -> Claim:
+        """As :meth:`MessageRepository.save_claimed`."""
+        ...
     async def claim_due(self, now: datetime, until: datetime, token: str, limit: int) -> list[Delivery]: ...
     async def feed(self, subscription_id: str, after: FeedCursor | None, until: datetime,
                    limit: int) -> list[Delivery]: ...
     async def for_subscription(self, subscription_id: str, limit: int) -> list[Delivery]: ...
-    async def cancel_pending(self, subscription_id: str, reason: str) -> int: ...
-
-
-class Tx(Protocol):
-    messages: MessageRepository
-    contacts: ContactRepository
-    cases: CaseRepository
-    subscriptions: SubscriptionRepository
-    agencies: AgencyRepository
-    deliveries: DeliveryRepository
-
-    def emit(self, events: list[Event]) -> None: ...
-    async def mark_processed(self, consumer: str, event_id: str) -> None: ...
-
-
-class UnitOfWork(Protocol):
-    async def run(self, fn: Callable[[Any], Awaitable[T]]) -> T | None:
-        """In one transaction (events go to the outbox in it)."""
+    async def cancel_pending(self, subscription_id: str, reason: str) -> int:
+        """Cancel the subscription's pending deliveries (a pass that claimed one loses it)."""
         ...
 
-    async def read(self, fn: Callable[[Any], Awaitable[T]]) -> T:
-        """Without a transaction: reads, and single-document writes that emit nothing."""
-        ...
+
+class Repositories(Protocol):
+    """Every repository of the service, bound to one transaction (or none)."""
+
+    @property
+    def messages(self) -> MessageRepository: ...
+    @property
+    def contacts(self) -> ContactRepository: ...
+    @property
+    def cases(self) -> CaseRepository: ...
+    @property
+    def subscriptions(self) -> SubscriptionRepository: ...
+    @property
+    def agencies(self) -> AgencyRepository: ...
+    @property
+    def deliveries(self) -> DeliveryRepository: ...
+
+
+class Caller(Protocol):
+    """Who calls a use case: the authenticated principal (``servicekit.auth.Principal``)."""
+
+    @property
+    def sub(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def department(self) -> str | None: ...
+    @property
+    def agency_id(self) -> str | None: ...
 
 
 @dataclass(frozen=True)

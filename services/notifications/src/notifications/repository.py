@@ -3,11 +3,18 @@
 Every query filters on an indexed field (SecantusDB scans otherwise). Queues are swept by
 ``due_at``: a pass claims its batch with one ``update_many`` stamping a claim token (never
 ``find_one_and_update``, which scans the whole collection there), and each outcome is
-written with a ``replace_one`` conditional on the document's ``version`` and that token."""
+written with a ``replace_one`` conditional on the document's ``version`` and that token.
+
+Versioned documents (messages, deliveries, subscriptions) are replaced only at the version
+they were loaded at, and stored as the next one; otherwise ``ConcurrentUpdate`` (except a
+claimed write whose claim was taken over: :attr:`Claim.LOST`). The object keeps the version
+it was loaded at, so a transaction run again saves it again correctly; load it again to
+save it a second time."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +27,7 @@ from notifications.domain import (
     AttemptRecord,
     CaseFile,
     Channel,
+    Claim,
     Contact,
     Delivery,
     DeliveryStatus,
@@ -31,6 +39,7 @@ from notifications.domain import (
     Subscription,
     SubscriptionStatus,
 )
+from servicekit.aggregate import ConcurrentUpdate
 
 MESSAGES, CONTACTS, CASES = "messages", "contacts", "cases"
 # lower bound of every due_at range: without it SecantusDB walks all the null due_at (final
@@ -64,13 +73,24 @@ class _Repo:
     def __init__(self, db: AsyncDatabase, session: AsyncClientSession | None = None) -> None:
         self.coll, self.session = db[self.collection], session
 
-    async def _replace_if_version(self, doc: dict[str, Any], version: int, claim: str | None) -> bool:
-        """Replace the document if nobody changed it (its version) or re-claimed it since."""
-        query: dict[str, Any] = {"_id": doc["_id"], "version": version}
-        if claim is not None:
-            query["claim"] = claim
-        res = await self.coll.replace_one(query, {**doc, "version": version + 1}, session=self.session)
-        return res.modified_count == 1
+    async def _replace_versioned(self, doc: dict[str, Any], version: int) -> None:
+        """Replace the document (as ``version + 1``) if its stored version is ``version``."""
+        res = await self.coll.replace_one({"_id": doc["_id"], "version": version}, {**doc, "version": version + 1},
+                                          session=self.session)
+        if res.modified_count != 1:
+            raise ConcurrentUpdate(f"{self.collection} {doc['_id']}: version {version} is not the stored one")
+
+    async def _replace_claimed(self, doc: dict[str, Any], version: int, claim: str) -> Claim:
+        """Replace the document (as ``version + 1``, its claim released) if ``claim`` still
+        holds it at ``version``; a claim taken over by another pass is LOST, not a conflict."""
+        res = await self.coll.replace_one({"_id": doc["_id"], "version": version, "claim": claim},
+                                          {**doc, "version": version + 1}, session=self.session)
+        if res.modified_count == 1:
+            return Claim.KEPT
+        stored = await self.coll.find_one({"_id": doc["_id"]}, {"claim": 1}, session=self.session)
+        if stored is None or stored.get("claim") != claim:
+            return Claim.LOST
+        raise ConcurrentUpdate(f"{self.collection} {doc['_id']}: version {version} is not the stored one")
 
     async def _claim_due(self, now: datetime, until: datetime, token: str, limit: int) -> list[dict[str, Any]]:
         """Claim up to ``limit`` documents due at ``now`` for this pass: one ``update_many``
@@ -103,7 +123,7 @@ def _message(d: dict[str, Any]) -> Message:
                    d.get("trace_id"), d.get("urgent", False), MessageStatus(d["status"]), d.get("attempts", 0),
                    d.get("provider"), d.get("provider_ref"), d.get("last_error"), d.get("delivered_at"),
                    [StatusChange(h["at"], MessageStatus(h["status"]), h.get("note", "")) for h in d.get("history", [])],
-                   d.get("version", 0))
+                   version=d.get("version", 0))
 
 
 class MongoMessageRepository(_Repo):
@@ -116,8 +136,8 @@ class MongoMessageRepository(_Repo):
         doc = await self.coll.find_one({"_id": message_id}, session=self.session)
         return _message(doc) if doc else None
 
-    async def save(self, message: Message, claim: str | None = None) -> bool:
-        return await self._replace_if_version(_message_doc(message), message.version, claim)
+    async def save_claimed(self, message: Message, claim: str) -> Claim:
+        return await self._replace_claimed(_message_doc(message), message.version, claim)
 
     async def for_case(self, case_number: str) -> list[Message]:
         docs = await self.coll.find({"case_number": case_number}, session=self.session).sort(
@@ -181,7 +201,7 @@ def _subscription(d: dict[str, Any]) -> Subscription:
     return Subscription(d["_id"], d["agency_id"], tuple(d["event_types"]),
                         {k: tuple(v) for k, v in d.get("filters", {}).items()}, d.get("webhook_url"), d.get("secret"),
                         d["created_at"], SubscriptionStatus(d["status"]), d.get("disabled_reason"),
-                        d.get("disabled_at"), d.get("version", 0))
+                        d.get("disabled_at"), version=d.get("version", 0))
 
 
 class MongoSubscriptionRepository(_Repo):
@@ -209,8 +229,7 @@ class MongoSubscriptionRepository(_Repo):
         return {d["_id"]: _subscription(d) for d in docs}
 
     async def save(self, subscription: Subscription) -> None:
-        await self.coll.replace_one({"_id": subscription.subscription_id}, self._doc(subscription),
-                                    session=self.session)
+        await self._replace_versioned(self._doc(subscription), subscription.version)
 
     async def for_agency(self, agency_id: str | None) -> list[Subscription]:
         query = {} if agency_id is None else {"agency_id": agency_id}
@@ -251,7 +270,7 @@ def _delivery(d: dict[str, Any]) -> Delivery:
                     d["case_number"], d["payload"], d["created_at"], DeliveryStatus(d["status"]), d.get("due_at"),
                     d.get("attempts", 0), d.get("last_status_code"), d.get("last_error"), d.get("delivered_at"),
                     [AttemptRecord(h["at"], h.get("status_code"), h.get("error")) for h in d.get("history", [])],
-                    d.get("version", 0))
+                    version=d.get("version", 0))
 
 
 class MongoDeliveryRepository(_Repo):
@@ -260,8 +279,8 @@ class MongoDeliveryRepository(_Repo):
     async def add_many(self, deliveries: list[Delivery]) -> None:
         await self.coll.insert_many([_delivery_doc(x) for x in deliveries], session=self.session)
 
-    async def save(self, delivery: Delivery, claim: str | None = None) -> bool:
-        return await self._replace_if_version(_delivery_doc(delivery), delivery.version, claim)
+    async def save_claimed(self, delivery: Delivery, claim: str) -> Claim:
+        return await self._replace_claimed(_delivery_doc(delivery), delivery.version, claim)
 
     async def claim_due(self, now: datetime, until: datetime, token: str, limit: int) -> list[Delivery]:
         return [_delivery(d) for d in await self._claim_due(now, until, token, limit)]
@@ -282,18 +301,28 @@ class MongoDeliveryRepository(_Repo):
         return [_delivery(d) for d in docs]
 
     async def cancel_pending(self, subscription_id: str, reason: str) -> int:
+        """Cancel the subscription's pending deliveries, taking them from a pass that claimed them."""
         res = await self.coll.update_many(
             {"subscription_id": subscription_id, "status": DeliveryStatus.PENDING.value},
             {"$set": {"status": DeliveryStatus.CANCELLED.value, "due_at": None, "last_error": reason},
-             "$inc": {"version": 1}}, session=self.session)
+             "$unset": {"claim": ""}, "$inc": {"version": 1}}, session=self.session)
         return res.modified_count
 
 
-REPOSITORIES = {
-    "messages": MongoMessageRepository,
-    "contacts": MongoContactRepository,
-    "cases": MongoCaseRepository,
-    "subscriptions": MongoSubscriptionRepository,
-    "agencies": MongoAgencyRepository,
-    "deliveries": MongoDeliveryRepository,
-}
+@dataclass
+class MongoRepositories:
+    """The repositories bound to one session (None: no transaction); satisfies
+    ``notifications.ports.Repositories``."""
+
+    messages: MongoMessageRepository
+    contacts: MongoContactRepository
+    cases: MongoCaseRepository
+    subscriptions: MongoSubscriptionRepository
+    agencies: MongoAgencyRepository
+    deliveries: MongoDeliveryRepository
+
+    @classmethod
+    def bind(cls, db: AsyncDatabase[Any], session: AsyncClientSession | None) -> MongoRepositories:
+        return cls(MongoMessageRepository(db, session), MongoContactRepository(db, session),
+                   MongoCaseRepository(db, session), MongoSubscriptionRepository(db, session),
+                   MongoAgencyRepository(db, session), MongoDeliveryRepository(db, session))

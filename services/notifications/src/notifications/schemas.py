@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from contracts.vocabulary import PHONE_PATTERN
 from servicekit.masking import mask_personal_data
 
 ChannelName = Literal["sms", "app_push", "wechat", "email"]
@@ -63,7 +64,7 @@ class MessageOut(BaseModel):
 
 class PreferencesIn(BaseModel):
     channels: list[ChannelName] = Field(min_length=1, description="Channels in order of preference; each gets the message.")
-    phone: str | None = Field(default=None, pattern=r"^1[3-9]\d{9}$", description="Mobile number for SMS.")
+    phone: str | None = Field(default=None, pattern=PHONE_PATTERN, description="Mobile number for SMS.")
     email: str | None = Field(default=None, max_length=254, description="Address for email.")
     wechat_openid: str | None = Field(default=None, max_length=128, description="Mini-program openid for WeChat.")
     quiet_hours: str | None = Field(default=None, description="Beijing time `HH:MM-HH:MM`, `off`, or omitted for the default.")

@@ -12,8 +12,9 @@ from notifications.domain.errors import (
     TemplateFieldMissing,
 )
 from notifications.domain.messages import (
-    SOURCE,
+    Claim,
     Message,
+    MessageDeliveryFailed,
     MessageStatus,
     ProviderError,
     RetryPolicy,
@@ -30,8 +31,8 @@ from notifications.domain.partners import (
     Outcome,
     Subscription,
     SubscriptionStatus,
+    WebhookDeadLettered,
     WebhookPolicy,
-    cloudevent_json,
     event_attributes,
     redact,
 )
@@ -39,10 +40,11 @@ from notifications.domain.planning import NOTIFIED_EVENTS, CaseFile, Notice, Rul
 from notifications.domain.templates import Rendered, Template, TemplateCatalog, default_catalog
 
 __all__ = [
-    "NOTIFIED_EVENTS", "OFF", "SOURCE", "SUBSCRIBABLE", "Agency", "AttemptRecord", "CaseFile", "CaseUnknown",
-    "Channel", "Contact", "Delivery", "DeliveryStatus", "DomainError", "FeedCursor", "InvalidRequest",
-    "InvalidTransition", "Message", "MessageStatus", "NotFound", "Notice", "Outcome", "ProviderError", "QuietHours",
-    "Rendered", "RetryPolicy", "Rules", "StatusChange", "Subscription", "SubscriptionStatus", "Target", "Template",
-    "TemplateCatalog", "TemplateError", "TemplateFieldMissing", "WebhookPolicy", "cloudevent_json",
-    "default_catalog", "event_attributes", "message_id_for", "messages_for", "notices_for", "redact",
+    "NOTIFIED_EVENTS", "OFF", "SUBSCRIBABLE", "Agency", "AttemptRecord", "CaseFile", "CaseUnknown", "Channel",
+    "Claim", "Contact", "Delivery", "DeliveryStatus", "DomainError", "FeedCursor", "InvalidRequest",
+    "InvalidTransition", "Message", "MessageDeliveryFailed", "MessageStatus", "NotFound", "Notice", "Outcome",
+    "ProviderError", "QuietHours", "Rendered", "RetryPolicy", "Rules", "StatusChange", "Subscription",
+    "SubscriptionStatus", "Target", "Template", "TemplateCatalog", "TemplateError", "TemplateFieldMissing",
+    "WebhookDeadLettered", "WebhookPolicy", "default_catalog", "event_attributes", "message_id_for", "messages_for",
+    "notices_for", "redact",
 ]

@@ -4,14 +4,15 @@ preferences and quiet hours."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
+from contracts.vocabulary import PHONE_PATTERN
 from notifications.domain.errors import InvalidRequest
 from servicekit.clock import CN_TZ, ensure_utc
 
-PHONE = re.compile(r"^1[3-9]\d{9}$")
+PHONE = re.compile(PHONE_PATTERN)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -86,7 +87,6 @@ class Contact:
     channels: tuple[Channel, ...] | None = None  # None: the service default
     quiet_hours: QuietHours | None = None  # None: the service default
     updated_at: datetime | None = None
-    version: int = field(default=0, compare=False)
 
     def learn_phone(self, phone: str | None, now: datetime) -> bool:
         """A phone number seen in an event; one the person set themselves wins. True if changed."""

@@ -10,7 +10,8 @@
 
 ``due_at`` is when the dispatcher should next look at the message (the end of quiet
 hours, the next retry, or the end of a claim); it is None once the message is final.
-A message that ends failed or expired raises a MessageDeliveryFailedV1 alert.
+A message that ends failed or expired records a :class:`MessageDeliveryFailed` fact (the
+service publishes it as the MessageDeliveryFailedV1 alert).
 """
 
 from __future__ import annotations
@@ -21,11 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from contracts import Event
-from contracts.events.notifications import MessageDeliveryFailedV1
 from notifications.domain.errors import InvalidTransition
+from servicekit.aggregate import Aggregate, DomainEvent
 
-SOURCE = "/one-window/notifications"
 _IDS = uuid.UUID("6f1c1a52-6c1e-4a7e-9a55-0e0f5b1d7a01")
 
 
@@ -43,6 +42,15 @@ _ALLOWED = {
     MessageStatus.SENDING: frozenset({MessageStatus.SENDING, MessageStatus.DELIVERED, MessageStatus.FAILED,
                                       MessageStatus.EXPIRED}),
 }
+
+
+class Claim(StrEnum):
+    """What saving a message (or webhook delivery) that a dispatcher pass claimed came to.
+    A lost claim is not a version conflict: the claim ran out and another pass took the
+    item over (or it was cancelled meanwhile), so this pass's outcome is dropped."""
+
+    KEPT = "kept"  # saved: the claim was still this pass's
+    LOST = "lost"  # nothing written: the item is no longer this pass's
 
 
 class ProviderError(Exception):
@@ -91,6 +99,20 @@ def message_id_for(event_id: str, recipient_id: str, channel: str) -> str:
     return "msg-" + uuid.uuid5(_IDS, f"{event_id}|{recipient_id}|{channel}").hex
 
 
+@dataclass(frozen=True, kw_only=True)
+class MessageDeliveryFailed(DomainEvent):
+    """A message ended undelivered (failed or expired)."""
+
+    message_id: str
+    recipient_id: str
+    channel: str
+    template: str
+    status: str
+    attempts: int
+    last_error: str | None
+    source_event_id: str
+
+
 @dataclass(frozen=True)
 class StatusChange:
     at: datetime
@@ -99,7 +121,7 @@ class StatusChange:
 
 
 @dataclass
-class Message:
+class Message(Aggregate):
     message_id: str
     case_number: str
     recipient_id: str
@@ -121,8 +143,6 @@ class Message:
     last_error: str | None = None
     delivered_at: datetime | None = None
     history: list[StatusChange] = field(default_factory=list)
-    version: int = 0
-    events: list[Event] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def accept(cls, *, event_id: str, case_number: str, recipient_id: str, channel: str, address: str,
@@ -180,14 +200,7 @@ class Message:
         if status in FINAL:
             self.due_at = None
         if status in (MessageStatus.FAILED, MessageStatus.EXPIRED):
-            self.events.append(MessageDeliveryFailedV1(
-                source=SOURCE, subject=self.case_number, case_number=self.case_number, time=now,
-                causation_id=self.source_event_id, message_id=self.message_id, recipient_id=self.recipient_id,
-                channel=self.channel,  # type: ignore[arg-type]
-                template=self.template, status=status.value, attempts=self.attempts,  # type: ignore[arg-type]
-                last_error=self.last_error, source_event_id=self.source_event_id,
-            ))
-
-    def pull_events(self) -> list[Event]:
-        events, self.events = self.events, []
-        return events
+            self.record(MessageDeliveryFailed(
+                message_id=self.message_id, recipient_id=self.recipient_id, channel=self.channel,
+                template=self.template, status=status.value, attempts=self.attempts, last_error=self.last_error,
+                source_event_id=self.source_event_id))

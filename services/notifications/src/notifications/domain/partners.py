@@ -12,7 +12,7 @@ event) kept over the retries so receivers can deduplicate::
     pending ──2xx──▶ delivered
        │ └─ 429 / 5xx / other / no answer: retry per schedule (Retry-After honoured)
        ├── 410 Gone ──▶ cancelled (and the subscription is disabled)
-       └── last retry failed ──▶ dead_lettered (+ WebhookDeadLetteredV1 alert)
+       └── last retry failed ──▶ dead_lettered (records WebhookDeadLettered: an alert)
 
 A subscription without a webhook URL is pull-only: its deliveries are ``feed_only``.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -32,10 +31,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from contracts import TOPICS, Event
-from contracts.envelope import ENVELOPE_FIELDS
-from contracts.events.notifications import WebhookDeadLetteredV1
 from notifications.domain.errors import InvalidRequest, InvalidTransition
-from notifications.domain.messages import SOURCE
+from servicekit.aggregate import Aggregate, DomainEvent
 from servicekit.masking import mask_personal_data
 
 _IDS = uuid.UUID("0c8a2f0e-3a55-4b8e-8f6e-1d2f3c4b5a60")
@@ -91,27 +88,13 @@ def redact(value: Any, *, entitled: bool, key: str = "") -> Any:
     return value
 
 
-def cloudevent_json(event: Event, *, entitled: bool) -> str:
-    """The event in CloudEvents structured mode (JSON), data masked unless entitled."""
-    body: dict[str, Any] = {
-        "specversion": event.specversion, "id": event.event_id, "source": event.source, "type": event.ce_type,
-        "subject": event.subject, "time": event.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "datacontenttype": "application/json", "caseno": event.case_number, "correlationid": event.correlation_id,
-    }
-    if event.causation_id:
-        body["causationid"] = event.causation_id
-    body["data"] = redact(event.data(), entitled=entitled)
-    assert not ENVELOPE_FIELDS & set(body["data"])
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-
-
 class SubscriptionStatus(StrEnum):
     ACTIVE = "active"
     DISABLED = "disabled"
 
 
 @dataclass
-class Subscription:
+class Subscription(Aggregate):
     subscription_id: str
     agency_id: str
     event_types: tuple[str, ...]
@@ -122,7 +105,6 @@ class Subscription:
     status: SubscriptionStatus = SubscriptionStatus.ACTIVE
     disabled_reason: str | None = None
     disabled_at: datetime | None = None
-    version: int = 0
 
     @classmethod
     def create(cls, *, subscription_id: str, agency_id: str, event_types: list[str],
@@ -215,12 +197,26 @@ class AttemptRecord:
     error: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class WebhookDeadLettered(DomainEvent):
+    """A webhook was given up after its last retry."""
+
+    webhook_id: str
+    subscription_id: str
+    agency_id: str
+    event_type: str
+    source_event_id: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+
+
 def webhook_id_for(subscription_id: str, event_id: str) -> str:
     return "msg_" + uuid.uuid5(_IDS, f"{subscription_id}|{event_id}").hex
 
 
 @dataclass
-class Delivery:
+class Delivery(Aggregate):
     """One event for one subscription: a replay-feed entry, and a webhook to push if the
     subscription has a URL."""
 
@@ -239,8 +235,6 @@ class Delivery:
     last_error: str | None = None
     delivered_at: datetime | None = None
     history: list[AttemptRecord] = field(default_factory=list)
-    version: int = 0
-    events: list[Event] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def fan_out(cls, subscription: Subscription, event: Event, payload: str, now: datetime) -> Delivery:
@@ -274,12 +268,10 @@ class Delivery:
             self.due_at = now + wait
             return Outcome.RETRY
         self.status, self.due_at = DeliveryStatus.DEAD_LETTERED, None
-        self.events.append(WebhookDeadLetteredV1(
-            source=SOURCE, subject=self.case_number, case_number=self.case_number, time=now,
-            causation_id=self.event_id, webhook_id=self.delivery_id, subscription_id=self.subscription_id,
-            agency_id=self.agency_id, event_type=self.event_type, source_event_id=self.event_id,
-            attempts=self.attempts, last_status_code=status_code, last_error=self.last_error,
-        ))
+        self.record(WebhookDeadLettered(
+            webhook_id=self.delivery_id, subscription_id=self.subscription_id, agency_id=self.agency_id,
+            event_type=self.event_type, source_event_id=self.event_id, attempts=self.attempts,
+            last_status_code=status_code, last_error=self.last_error))
         return Outcome.DEAD_LETTERED
 
     def cancel(self, now: datetime, reason: str) -> None:
@@ -289,10 +281,6 @@ class Delivery:
     def _record(self, now: datetime, status_code: int | None, error: str | None) -> None:
         self.last_status_code, self.last_error = status_code, (error or None) and error[:500]
         self.history.append(AttemptRecord(now, status_code, self.last_error))
-
-    def pull_events(self) -> list[Event]:
-        events, self.events = self.events, []
-        return events
 
 
 @dataclass(frozen=True)

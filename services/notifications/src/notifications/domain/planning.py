@@ -6,24 +6,18 @@ the case's helper and the supervisors)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from contracts import Event
 from contracts.events import registration as reg
+from contracts.vocabulary import department_name, step_name
 from notifications.domain.contacts import OFF, Channel, Contact, QuietHours
 from notifications.domain.errors import CaseUnknown
 from notifications.domain.messages import Message, RetryPolicy
-from notifications.domain.templates import (
-    SIGNATURE,
-    TemplateCatalog,
-    default_catalog,
-    department_name,
-    local_time,
-    step_name,
-)
+from notifications.domain.templates import SIGNATURE, TemplateCatalog, default_catalog, local_time
 
 SUPERVISORS = "supervisors"
 
@@ -47,7 +41,6 @@ class CaseFile:
     company_name: str | None = None
     helper_id: str | None = None
     updated_at: datetime | None = None
-    version: int = 0
 
     def learn(self, event: Event, now: datetime) -> bool:
         """Take what the event tells about the case; True if anything changed."""
@@ -106,7 +99,7 @@ def _reasons(items: list[reg.FieldReason]) -> str:
     return "；".join(f"{r.field}（{r.reason}）" for r in items)
 
 
-def _steps(steps: list[str]) -> str:
+def _steps(steps: Sequence[str]) -> str:
     return "、".join(step_name(s) for s in steps) or "无"
 
 

@@ -105,24 +105,6 @@ class TemplateCatalog:
         return iter(sorted(self._by_id.values(), key=lambda t: (t.key, t.version)))
 
 
-# -- labels (zh-CN) ---------------------------------------------------------------------------
-STEP_NAMES = {"licence": "营业执照登记", "seal": "公章刻制", "tax": "税务登记及发票申领", "social_security": "社保登记"}
-DEPARTMENT_NAMES = {
-    "market_supervision": "市场监管局",
-    "public_security": "公安局",
-    "tax": "税务局",
-    "human_resources_social_security": "人社局",
-}
-
-
-def step_name(step: str) -> str:
-    return STEP_NAMES.get(step, step)
-
-
-def department_name(department: str) -> str:
-    return DEPARTMENT_NAMES.get(department, department)
-
-
 def local_time(dt: datetime) -> str:
     """Beijing time for people: ``2025年3月4日 24:00`` (a deadline at 00:00 is the day before's 24:00)."""
     local = ensure_utc(dt).astimezone(CN_TZ)

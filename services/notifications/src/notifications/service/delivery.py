@@ -7,72 +7,60 @@ alert event (in a transaction, through the outbox) when it is final and undelive
 
 from __future__ import annotations
 
-import asyncio
 import random
-import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime
 
-from contracts import Event
-from notifications.domain import Message, ProviderError, Rules
-from notifications.ports import Outgoing, Providers, Tx, UnitOfWork
+from notifications.domain import Claim, Message, ProviderError, Rules
+from notifications.ports import Outgoing, Providers, Repositories
+from notifications.service.dispatch import Dispatcher
+from notifications.service.events import alerts
 from servicekit.clock import Clock
+from servicekit.ports import Tx, UnitOfWork
 
 
-async def dispatch_due_messages(*, uow: UnitOfWork, providers: Providers, rules: Rules, clock: Clock,
-                                limit: int = 100, concurrency: int = 16,
-                                rand: Callable[[], float] = random.random) -> int:
-    """One pass: claim the messages due now (up to ``limit``) and attempt each. Returns
-    the attempts made."""
-    now, token = clock.now(), uuid.uuid4().hex
-    until = now + timedelta(seconds=rules.retry.claim_seconds)
+class MessageDispatch(Dispatcher[Message]):
+    """One pass of the message dispatcher: the due messages through their channel's providers."""
 
-    async def claim(tx: Tx) -> list[Message]:
-        return await tx.messages.claim_due(now, until, token, limit)
+    def __init__(self, *, uow: UnitOfWork[Repositories], rules: Rules, clock: Clock, providers: Providers,
+                 batch: int = 100, concurrency: int = 16, rand: Callable[[], float] = random.random) -> None:
+        super().__init__(uow=uow, clock=clock, claim_seconds=rules.retry.claim_seconds, batch=batch,
+                         concurrency=concurrency, rand=rand)
+        self.rules, self.providers = rules, providers
 
-    claimed = await uow.read(claim)
-    gate = asyncio.Semaphore(concurrency)
+    async def claim(self, now: datetime, until: datetime, token: str) -> list[Message]:
+        return await self.uow.autocommit(lambda repos: repos.messages.claim_due(now, until, token, self.batch))
 
-    async def one(message: Message) -> bool:
-        async with gate:
-            return await deliver(message, token=token, uow=uow, providers=providers, rules=rules, clock=clock,
-                                 rand=rand)
+    async def attempt(self, message: Message, token: str) -> bool:
+        """One attempt at one message claimed by ``token``. False if it just expired (or has
+        no provider) instead."""
+        provider = message.start_attempt(self.clock.now(), self.rules.retry, self.providers.names(message.channel))
+        if provider is None:
+            await self._save(message, token)
+            return False
+        outgoing = Outgoing(message.message_id, message.case_number, message.channel, message.address, message.title,
+                            message.text)
+        try:
+            ref = await self.providers.send(provider, outgoing)
+        except ProviderError as exc:
+            message.attempt_failed(self.clock.now(), str(exc), permanent=exc.permanent, policy=self.rules.retry,
+                                   rand=self.rand())
+        else:
+            message.delivered(self.clock.now(), ref)
+        await self._save(message, token)
+        return True
 
-    return sum(await asyncio.gather(*(one(m) for m in claimed)))
+    async def _save(self, message: Message, token: str) -> Claim:
+        """The outcome, if the claim still holds; with its alert (then in a transaction)."""
+        facts = message.pull_events()
+        if not facts:
+            return await self.uow.autocommit(lambda repos: repos.messages.save_claimed(message, token))
+        events = alerts(facts, case_number=message.case_number, cause_id=message.source_event_id, now=self.clock.now())
 
+        async def work(tx: Tx[Repositories]) -> Claim:
+            claim = await tx.repos.messages.save_claimed(message, token)
+            if claim is Claim.KEPT:
+                tx.emit(events)
+            return claim
 
-async def deliver(message: Message, *, token: str, uow: UnitOfWork, providers: Providers, rules: Rules,
-                  clock: Clock, rand: Callable[[], float] = random.random) -> bool:
-    """One attempt at one message claimed by ``token``. False if it just expired (or has
-    no provider) instead."""
-    provider = message.start_attempt(clock.now(), rules.retry, providers.names(message.channel))
-    if provider is None:
-        await save_message(uow, message, token)
-        return False
-    outgoing = Outgoing(message.message_id, message.case_number, message.channel, message.address, message.title,
-                        message.text)
-    try:
-        ref = await providers.send(provider, outgoing)
-    except ProviderError as exc:
-        message.attempt_failed(clock.now(), str(exc), permanent=exc.permanent, policy=rules.retry, rand=rand())
-    else:
-        message.delivered(clock.now(), ref)
-    await save_message(uow, message, token)
-    return True
-
-
-async def save_message(uow: UnitOfWork, message: Message, claim: str | None = None) -> bool:
-    """Write the message if nobody else changed or re-claimed it; with its alert events
-    (then in a transaction, for the outbox)."""
-    events: list[Event] = message.pull_events()
-
-    async def work(tx: Tx) -> bool:
-        saved = await tx.messages.save(message, claim)
-        if saved and events:
-            tx.emit(events)
-        return saved
-
-    saved = bool(await (uow.run(work) if events else uow.read(work)))
-    if saved:
-        message.version += 1
-    return saved
+        return await self.uow.run(work)

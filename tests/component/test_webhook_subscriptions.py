@@ -1,5 +1,5 @@
-"""Partner-agency subscriptions against the real broker and database. The agencies'
-endpoints are an in-process fake (httpx MockTransport) that verifies every signature
+"""Partner-agency subscriptions: the notifications service in-process over HTTP, on the real
+broker and database. The agencies' endpoints are an in-process fake (httpx MockTransport) that verifies every signature
 with the Standard Webhooks library and answers as each test scripts it."""
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ from notifications.bootstrap import create_app
 from notifications.config import Settings
 from servicekit.auth import Role
 from servicekit.config import load
-from tests.support.apps import eventually, running, token
-from tests.support.kafka import produce, read_all
+from tests.support.apps import running
+from tests.support.auth import bearer
+from tests.support.events import make, publish
+from tests.support.kafka import read_all
+from tests.support.waiting import eventually
 
 DUE = datetime(2026, 3, 4, 16, 0, tzinfo=UTC)
 FORM = {"legal_representative": {"name": "王五", "id_number": "620102199001011234", "phone": "13912345678"}}
@@ -59,21 +62,29 @@ def agencies() -> Agencies:
 def settings(infra_env, unique) -> Settings:
     return load(Settings, mongodb_database=f"ntf_{unique}", default_quiet_hours="off", webhook_poll_seconds=0.1,
                 webhook_retry_schedule_seconds=[0.1, 0.1], webhook_jitter=0.0, feed_settle_seconds=0,
-                delivery_poll_seconds=1)  # type: ignore[return-value]
+                delivery_poll_seconds=1)
 
 
 def app(settings, agencies):
     return create_app(settings, transport=httpx.MockTransport(agencies.handler))
 
 
-def agency(settings, agency_id: str) -> dict[str, str]:
-    return token(settings, f"sys-{agency_id}", Role.PARTNER_AGENCY, agency_id=agency_id)
+def agency(agency_id: str) -> dict[str, str]:
+    return bearer(f"sys-{agency_id}", Role.PARTNER_AGENCY, agency_id=agency_id)
 
 
-async def subscribe(client, settings, agencies, agency_id: str, types: list[type], **body) -> dict:
+OPERATOR = bearer("op-1", Role.OPERATOR)
+
+
+async def subscribe(client, agencies, agency_id: str, types: list[type], case: str | None = None,
+                    filters: dict | None = None, **body) -> dict:
+    """Subscribe ``agency_id``; with ``case``, to that case only (earlier tests' events wait on
+    the shared broker for the notifications group: they must not reach this test's agencies)."""
     host = f"{agency_id.replace('_', '-')}.test"
-    body = {"event_types": [t.ce_type for t in types], "webhook_url": f"http://{host}/hooks/one-window"} | body
-    r = await client.post("/subscriptions", json=body, headers=agency(settings, agency_id))
+    filters = ({"case_number": case} if case else {}) | (filters or {})
+    body = {"event_types": [t.ce_type for t in types], "webhook_url": f"http://{host}/hooks/one-window",
+            "filters": filters} | body
+    r = await client.post("/subscriptions", json=body, headers=agency(agency_id))
     assert r.status_code == 201, r.text
     sub = r.json()
     if sub["webhook_url"]:
@@ -82,23 +93,14 @@ async def subscribe(client, settings, agencies, agency_id: str, types: list[type
     return sub
 
 
-async def publish(infra, *events) -> None:
-    for e in events:
-        await produce(infra.kafka_bootstrap, topic_for(e).name, *e.to_wire(), e.case_number)
-
-
-def env(cls, case: str, **kw):
-    return cls(source="/one-window/registration", subject=case, case_number=case, **kw)
-
-
 def requested(case: str, department: str) -> reg.StepRequestedV1:
     step = {"public_security": "seal", "tax": "tax"}[department]
-    return env(reg.StepRequestedV1, case, step=step, department=department, attempt=1, due_at=DUE, form=FORM)
+    return make(reg.StepRequestedV1, case, step=step, department=department, attempt=1, due_at=DUE, form=FORM)
 
 
 def licence(case: str, kind: str) -> reg.LicenceIssuedV1:
-    return env(reg.LicenceIssuedV1, case, company_name="兰州一窗科技有限公司", unified_social_credit_code="91620100MA74A1B2C3",
-               applicant_id="u-1", kind=kind, issued_at=DUE)
+    return make(reg.LicenceIssuedV1, case, company_name="兰州一窗科技有限公司",
+                unified_social_credit_code="91620100MA74A1B2C3", applicant_id="u-1", kind=kind, issued_at=DUE)
 
 
 def now_true(predicate):
@@ -115,8 +117,8 @@ async def processed(client, *events) -> bool:
     return await client.kit.db["processed_events"].count_documents({"event_id": {"$in": ids}}) == len(ids)
 
 
-async def deliveries(client, settings, agency_id, sub) -> list[dict]:
-    r = await client.get(f"/subscriptions/{sub['subscription_id']}/deliveries", headers=agency(settings, agency_id))
+async def deliveries(client, agency_id, sub) -> list[dict]:
+    r = await client.get(f"/subscriptions/{sub['subscription_id']}/deliveries", headers=agency(agency_id))
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -129,24 +131,24 @@ async def test_subscriptions_are_scoped_to_the_calling_agency(infra_env, setting
         assert by_type[reg.StepRequestedV1.ce_type]["private_to_department"] is True
         assert by_type[reg.LicenceIssuedV1.ce_type]["private_to_department"] is False
 
-        sub = await subscribe(ntf, settings, agencies, "tax", [reg.StepRequestedV1], filters={"step": "tax"})
+        sub = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1], filters={"step": "tax"})
         assert sub["agency_id"] == "tax" and sub["filters"] == {"step": ["tax"]}
-        assert [s["subscription_id"] for s in (await ntf.get("/subscriptions", headers=agency(settings, "tax"))).json()
+        assert [s["subscription_id"] for s in (await ntf.get("/subscriptions", headers=agency("tax"))).json()
                 ] == [sub["subscription_id"]]
-        assert (await ntf.get("/subscriptions", headers=agency(settings, "public_security"))).json() == []
-        other = await ntf.get(f"/subscriptions/{sub['subscription_id']}", headers=agency(settings, "public_security"))
+        assert (await ntf.get("/subscriptions", headers=agency("public_security"))).json() == []
+        other = await ntf.get(f"/subscriptions/{sub['subscription_id']}", headers=agency("public_security"))
         assert other.status_code == 404
-        ops = await ntf.get("/subscriptions", headers=token(settings, "op-1", Role.OPERATOR))
+        ops = await ntf.get("/subscriptions", headers=OPERATOR)
         assert sub["subscription_id"] in [s["subscription_id"] for s in ops.json()]
         assert "secret" not in ops.json()[0]  # shown once, at creation
 
-        bad = await ntf.post("/subscriptions", headers=agency(settings, "tax"),
+        bad = await ntf.post("/subscriptions", headers=agency("tax"),
                              json={"event_types": ["cn.gov.other.thing.v1"], "webhook_url": "ftp://x"})
         assert bad.status_code == 422
         assert {e["field"] for e in bad.json()["errors"]} == {"event_types.0", "webhook_url"}
-        reviewer = token(settings, "r-1", Role.REVIEWER, department="tax")
+        reviewer = bearer("r-1", Role.REVIEWER, department="tax")
         assert (await ntf.post("/subscriptions", headers=reviewer, json={"event_types": []})).status_code == 403
-        entitle = await ntf.put("/agencies/tax", json={"personal_data": True}, headers=agency(settings, "tax"))
+        entitle = await ntf.put("/agencies/tax", json={"personal_data": True}, headers=agency("tax"))
         assert entitle.status_code == 403  # only operators entitle
 
 
@@ -154,13 +156,13 @@ async def test_an_agency_gets_only_its_own_private_events_masked_unless_entitled
                                                                                  agencies):
     case = f"WB{unique}"
     async with running(app(settings, agencies)) as ntf:
-        police = await subscribe(ntf, settings, agencies, "public_security", [reg.StepRequestedV1])
-        tax = await subscribe(ntf, settings, agencies, "tax", [reg.StepRequestedV1])
-        utility = await subscribe(ntf, settings, agencies, "water_utility", [reg.LicenceIssuedV1],
+        police = await subscribe(ntf, agencies, "public_security", [reg.StepRequestedV1], case)
+        tax = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1], case)
+        utility = await subscribe(ntf, agencies, "water_utility", [reg.LicenceIssuedV1], case,
                                   filters={"kind": "establishment"})
         events = [requested(case, "public_security"), requested(case, "tax"), licence(case, "establishment"),
                   licence(case, "change")]
-        await publish(infra_env, *events)
+        await publish(infra_env.kafka_bootstrap, *events)
         await eventually(lambda: processed(ntf, *events))
 
         async def pushed():
@@ -177,12 +179,12 @@ async def test_an_agency_gets_only_its_own_private_events_masked_unless_entitled
         assert got["tax.test"][0]["type"] == reg.StepRequestedV1.ce_type and got["tax.test"][0]["caseno"] == case
         assert agencies.received["tax.test"][0]["content_type"] == "application/cloudevents+json"
         for name, sub in (("public_security", police), ("tax", tax), ("water_utility", utility)):
-            assert [d["status"] for d in await deliveries(ntf, settings, name, sub)] == ["delivered"]
+            assert [d["status"] for d in await deliveries(ntf, name, sub)] == ["delivered"]
 
-        r = await ntf.put("/agencies/tax", json={"personal_data": True}, headers=token(settings, "op-1", Role.OPERATOR))
+        r = await ntf.put("/agencies/tax", json={"personal_data": True}, headers=OPERATOR)
         assert r.status_code == 200 and r.json() == {"agency_id": "tax", "departments": ["tax"], "personal_data": True}
         again = requested(case, "tax")
-        await publish(infra_env, again)
+        await publish(infra_env.kafka_bootstrap, again)
         await eventually(now_true(lambda: len(agencies.received["tax.test"]) == 2))
         assert agencies.received["tax.test"][1]["event"]["data"]["form"] == FORM
         assert agencies.bad_signatures == 0
@@ -192,18 +194,18 @@ async def test_retry_after_is_honoured(infra_env, unique, settings, agencies):
     case = f"WR{unique}"
     agencies.script["tax.test"] = [httpx.Response(429, headers={"Retry-After": "1"})]
     async with running(app(settings, agencies)) as ntf:
-        sub = await subscribe(ntf, settings, agencies, "tax", [reg.StepRequestedV1])
-        await publish(infra_env, requested(case, "tax"))
+        sub = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1], case)
+        await publish(infra_env.kafka_bootstrap, requested(case, "tax"))
         await eventually(now_true(lambda: len(agencies.received["tax.test"]) == 2))
         first, second = agencies.received["tax.test"]
         assert second["at"] - first["at"] >= 0.95  # the schedule said 0.1 s, the receiver asked for 1 s
         assert first["webhook_id"] == second["webhook_id"]
-        [d] = await eventually(lambda: _final(ntf, settings, "tax", sub))
+        [d] = await eventually(lambda: _final(ntf, "tax", sub))
         assert (d["status"], d["attempts"], [h["status_code"] for h in d["history"]]) == ("delivered", 2, [429, 204])
 
 
-async def _final(client, settings, agency_id, sub):
-    got = await deliveries(client, settings, agency_id, sub)
+async def _final(client, agency_id, sub):
+    got = await deliveries(client, agency_id, sub)
     return got if got and all(d["status"] != "pending" for d in got) else None
 
 
@@ -211,18 +213,18 @@ async def test_410_gone_disables_the_subscription(infra_env, unique, settings, a
     case = f"WG{unique}"
     agencies.script["tax.test"] = [httpx.Response(410)]
     async with running(app(settings, agencies)) as ntf:
-        sub = await subscribe(ntf, settings, agencies, "tax", [reg.StepRequestedV1])
-        await publish(infra_env, requested(case, "tax"))
-        [d] = await eventually(lambda: _final(ntf, settings, "tax", sub))
+        sub = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1], case)
+        await publish(infra_env.kafka_bootstrap, requested(case, "tax"))
+        [d] = await eventually(lambda: _final(ntf, "tax", sub))
         assert (d["status"], d["last_status_code"]) == ("cancelled", 410)
-        now = (await ntf.get(f"/subscriptions/{sub['subscription_id']}", headers=agency(settings, "tax"))).json()
+        now = (await ntf.get(f"/subscriptions/{sub['subscription_id']}", headers=agency("tax"))).json()
         assert now["status"] == "disabled" and "410" in now["disabled_reason"]
         later = requested(case, "tax")
-        await publish(infra_env, later)
+        await publish(infra_env.kafka_bootstrap, later)
         await eventually(lambda: processed(ntf, later))
-        assert len(await deliveries(ntf, settings, "tax", sub)) == 1  # nothing for a disabled subscription
+        assert len(await deliveries(ntf, "tax", sub)) == 1  # nothing for a disabled subscription
         assert len(agencies.received["tax.test"]) == 1
-        back = await ntf.post(f"/subscriptions/{sub['subscription_id']}/enable", headers=agency(settings, "tax"))
+        back = await ntf.post(f"/subscriptions/{sub['subscription_id']}/enable", headers=agency("tax"))
         assert back.json()["status"] == "active"
 
 
@@ -230,10 +232,10 @@ async def test_after_the_last_try_the_webhook_is_dead_lettered_with_an_alert(inf
     case = f"WD{unique}"
     agencies.script["tax.test"] = [httpx.Response(500) for _ in range(3)]
     async with running(app(settings, agencies)) as ntf:
-        sub = await subscribe(ntf, settings, agencies, "tax", [reg.StepRequestedV1])
+        sub = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1], case)
         event = requested(case, "tax")
-        await publish(infra_env, event)
-        [d] = await eventually(lambda: _final(ntf, settings, "tax", sub))
+        await publish(infra_env.kafka_bootstrap, event)
+        [d] = await eventually(lambda: _final(ntf, "tax", sub))
         assert (d["status"], d["attempts"], d["last_status_code"]) == ("dead_lettered", 3, 500)
 
     async def alert():
@@ -249,15 +251,15 @@ async def test_after_the_last_try_the_webhook_is_dead_lettered_with_an_alert(inf
 async def test_replay_the_feed_from_a_cursor(infra_env, unique, settings, agencies):
     case = f"WF{unique}"
     async with running(app(settings, agencies)) as ntf:
-        sub = await subscribe(ntf, settings, agencies, "tax", [reg.StepRequestedV1, reg.LicenceIssuedV1],
+        sub = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1, reg.LicenceIssuedV1], case,
                               webhook_url=None)
         assert sub["secret"] is None
         events = [requested(case, "tax"), requested(case, "public_security"), licence(case, "change"),
                   requested(case, "tax")]
         for e in events:  # one at a time: the feed's order is the order they were handled
-            await publish(infra_env, e)
+            await publish(infra_env.kafka_bootstrap, e)
             await eventually(lambda e=e: processed(ntf, e))
-        url, me = f"/subscriptions/{sub['subscription_id']}/events", agency(settings, "tax")
+        url, me = f"/subscriptions/{sub['subscription_id']}/events", agency("tax")
         page1 = (await ntf.get(url, params={"limit": 2}, headers=me)).json()
         page2 = (await ntf.get(url, params={"limit": 2, "after": page1["next"]}, headers=me)).json()
         page3 = (await ntf.get(url, params={"limit": 2, "after": page2["next"]}, headers=me)).json()
@@ -268,4 +270,4 @@ async def test_replay_the_feed_from_a_cursor(infra_env, unique, settings, agenci
         assert [x["event"]["id"] for x in again["entries"]] == ids  # replay from the start
         assert json.dumps(again).count("620102199001011234") == 0
         assert (await ntf.get(url, params={"after": "garbage!"}, headers=me)).status_code == 422
-        assert (await ntf.get(url, headers=agency(settings, "public_security"))).status_code == 404
+        assert (await ntf.get(url, headers=agency("public_security"))).status_code == 404
