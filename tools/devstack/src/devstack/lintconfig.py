@@ -5,8 +5,9 @@
 Between packages: services never import each other; contracts import neither the kit nor a
 service; the kit imports no service; nothing in production imports the dev tooling.
 Inside every service: one layers contract over the template's modules (see LAYERS), a
-domain that does no I/O and imports of the kit only ``servicekit.aggregate`` and of the
-contracts only ``contracts.vocabulary``, and use cases that import no driver, broker or
+domain that does no I/O and imports of the kit only its pure modules (DOMAIN_MAY_IMPORT) and
+of the contracts only the events, envelope, registry and vocabulary (a consuming service's
+domain reads the events it consumes), and use cases that import no driver, broker or
 web framework. The kit's and the contracts' modules are read from their folders, so a new
 module of either makes the committed file stale (tests/contract/test_service_list.py).
 """
@@ -42,8 +43,12 @@ IO_PACKAGES: tuple[str, ...] = (
 USE_CASE_FORBIDDEN: tuple[str, ...] = (
     "pymongo", "motor", "bson", "faststream", "aiokafka", "fastapi", "starlette", "httpx",
 )
-# What of the kit and of the contracts a domain may import.
-DOMAIN_MAY_IMPORT = {"servicekit": "aggregate", "contracts": "vocabulary"}
+# What of the kit and of the contracts a domain may import: pure modules only. (Producing
+# an event is still the service layer's, through its EventMap: docs/decisions.md, rule 5.)
+DOMAIN_MAY_IMPORT: dict[str, frozenset[str]] = {
+    "servicekit": frozenset({"aggregate", "clock", "masking"}),
+    "contracts": frozenset({"vocabulary", "envelope", "events", "topics"}),
+}
 PACKAGE_DIRS = {"servicekit": Path("libs/servicekit/src/servicekit"), "contracts": Path("contracts/src/contracts")}
 
 
@@ -71,7 +76,7 @@ def _section(key: str, name: str, kind: str, **options: Iterable[str] | str) -> 
 
 def _domain_forbidden(root: Path) -> list[str]:
     kit_and_contracts = [m for pkg, allowed in DOMAIN_MAY_IMPORT.items() for m in submodules(pkg, root)
-                         if m != f"{pkg}.{allowed}"]
+                         if m.split(".", 1)[1] not in allowed]
     return [*IO_PACKAGES, *kit_and_contracts]
 
 
@@ -81,8 +86,8 @@ def service_contracts(s: Service, root: Path) -> list[str]:
         _section(f"{p}-layers", f"{p}: main → bootstrap → config → api | consumers → schemas → "
                                 f"service | repository → ports → domain", "layers",
                  containers=[p], layers=LAYERS),
-        _section(f"{p}-pure-domain", f"{p}.domain does no I/O; of the kit it imports only servicekit.aggregate, "
-                                     f"of the contracts only contracts.vocabulary", "forbidden",
+        _section(f"{p}-pure-domain", f"{p}.domain does no I/O; of the kit and the contracts it imports only "
+                                     f"pure modules", "forbidden",
                  source_modules=[f"{p}.domain"], forbidden_modules=_domain_forbidden(root)),
         _section(f"{p}-use-cases-no-io", f"{p}.service reaches the database, the broker and HTTP only through ports",
                  "forbidden", source_modules=[f"{p}.service"], forbidden_modules=USE_CASE_FORBIDDEN),
