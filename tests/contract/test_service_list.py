@@ -1,22 +1,21 @@
 """services/services.toml is the one list of services: what is generated from it is current,
-what names services agrees with it, and the template adds a service by the list and a folder.
+what names services agrees with it (the template itself: tests/integration/test_new_service.py).
 
 Contract tier because these are checks of the repository against its declarations; they
-read files (and render one service into a temporary folder), start no server.
+read files and start no process or server.
 """
 
 from __future__ import annotations
 
 import importlib
 import re
-import shutil
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from contracts.topics import SERVICES as REGISTRY_SERVICES
-from devstack import catalog, generate, template
+from devstack import catalog, generate
 
 ROOT = catalog.root()
 LISTED = catalog.services(ROOT)
@@ -78,30 +77,3 @@ def test_nothing_else_lists_services():
         if len(named) > 1:
             offenders[str(path.relative_to(ROOT))] = len(named)
     assert offenders == {}, "read the services from services/services.toml (devstack.catalog) instead"
-
-
-def test_new_service_adds_an_entry_and_a_folder_and_regenerates(tmp_path: Path):
-    (tmp_path / "services").mkdir()
-    shutil.copy(ROOT / catalog.LIST, tmp_path / catalog.LIST)
-    for folder in ("contracts", "libs"):  # the kit's and the contracts' modules, for the domain contract
-        (tmp_path / folder).symlink_to(ROOT / folder)
-    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
-
-    written = template.new_service("zoning", port=8099, title="Zoning (规划)", summary="Zoning checks.",
-                                   root=tmp_path)
-
-    assert catalog.get("zoning", tmp_path) == catalog.Service("zoning", "zoning", 8099, "ZONING_",
-                                                              "Zoning (规划)", "Zoning checks.")
-    modules = {p.stem for p in (tmp_path / "services/zoning/src/zoning").glob("*.py")}
-    assert modules == {"__init__", "main", "bootstrap", "config", "domain", "service", "ports", "repository",
-                       "api", "schemas", "consumers"}
-    for path in (tmp_path / "services/zoning").rglob("*.py"):
-        compile(path.read_text(), str(path), "exec")
-    assert Path(".importlinter") in written and "[importlinter:contract:zoning-layers]" in (
-        tmp_path / ".importlinter").read_text()
-    assert (tmp_path / "deploy/kubernetes/services/zoning/kustomization.yaml").is_file()
-    assert generate.stale(tmp_path) == []
-    with pytest.raises(FileExistsError):
-        template.new_service("zoning", port=None, title=None, summary=None, root=tmp_path)
-    with pytest.raises(ValueError, match="port repeated"):
-        template.new_service("parks", port=8099, title="Parks", summary="Parks.", root=tmp_path)
