@@ -27,10 +27,10 @@ from servicekit.clock import Clock, SystemClock
 from servicekit.config import ServiceSettings
 from servicekit.messaging import DeadLetters, OutboxRelay, make_broker, subscribe, subscribe_batch, subscribe_many
 from servicekit.metrics import Metrics
-from servicekit.mongo import OUTBOX, UnitOfWork, ensure_kit_indexes, make_client
+from servicekit.mongo import OUTBOX, ensure_kit_indexes, make_client
 from servicekit.problems import install_problem_handlers
 from servicekit.telemetry import current_trace_id, setup_logging, setup_tracing
-from servicekit.timers import SessionTimers, Sweeper, Timer, TimerStore
+from servicekit.timers import Sweeper, Timer, TimerStore
 from servicekit.topics import ensure_topics
 from servicekit.uow import Bind, MongoUnitOfWork
 from servicekit.worker import Worker
@@ -71,18 +71,14 @@ class ServiceKit(Generic[R]):
         self,
         settings: ServiceSettings,
         *,
-        bind: Bind[R] | None = None,
-        repositories: Mapping[str, Callable[..., Any]] | None = None,
+        bind: Bind[R],
         indexes: Sequence[IndexBuilder] = (),
         clock: Clock | None = None,
         timer_handler: Callable[[Any, Timer], Awaitable[None]] | None = None,
     ) -> None:
         """``bind(db, session)`` builds the service's repositories ``R`` (typed: the use
         cases get ``kit.uow``, a ``UnitOfWork[R]``). ``timer_handler(tx, timer)`` runs for
-        each due timer, exactly once, inside the sweeper's transaction.
-
-        ``repositories`` (a name → factory map) is the untyped predecessor of ``bind``,
-        kept while services move over."""
+        each due timer, exactly once, inside the sweeper's transaction."""
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         setup_logging(settings.service_name, settings.log_level)
@@ -91,7 +87,6 @@ class ServiceKit(Generic[R]):
         self.broker = make_broker(settings, [self.metrics.kafka])
         self.dead_letters = DeadLetters(self.broker, settings.service_name,
                                         on_dead_letter=lambda topic: self.metrics.dead_lettered.labels(topic).inc())
-        self.repositories = {"timers": SessionTimers, **(repositories or {})}
         self.timer_handler = timer_handler
         self.sweeper: Sweeper | None = None
         self.indexes = list(indexes)
@@ -101,11 +96,8 @@ class ServiceKit(Generic[R]):
         self._client: Any = None
         self._db: AsyncDatabase | None = None
         self.relay: OutboxRelay | None = None
-        self._typed: MongoUnitOfWork[R] | None = (
-            MongoUnitOfWork(bind, on_commit=self._notify_relay, conflict_attempts=settings.conflict_attempts,
-                            transaction_seconds=settings.transaction_seconds)
-            if bind is not None else None)
-        self._uow: Any = None
+        self._uow = MongoUnitOfWork(bind, on_commit=self._notify_relay, conflict_attempts=settings.conflict_attempts,
+                                    transaction_seconds=settings.transaction_seconds)
         self.started = False
 
     def _notify_relay(self) -> None:
@@ -122,23 +114,21 @@ class ServiceKit(Generic[R]):
     @property
     def uow(self) -> MongoUnitOfWork[R]:
         """The typed unit of work (usable once started; composable before)."""
-        if self._typed is not None:
-            return self._typed
-        if self._uow is None:
-            raise RuntimeError("service not started")
-        return cast(MongoUnitOfWork[R], self._uow)
+        return self._uow
 
     # -- consumers and workers ----------------------------------------------------
     def subscribe(self, event_cls: type[E], handler: Callable[[E], Awaitable[Any]], *,
-                  group: str | None = None) -> Any:
-        """One event type, one handler call per event (see :func:`servicekit.messaging.subscribe`)."""
-        return subscribe(self.broker, self.settings, event_cls, handler, group=group, dead_letters=self.dead_letters)
+                  group: str | None = None, permanent: tuple[type[BaseException], ...] = ()) -> Any:
+        """One event type, one handler call per event; an exception of a ``permanent`` type
+        dead-letters the event at once (see :func:`servicekit.messaging.subscribe`)."""
+        return subscribe(self.broker, self.settings, event_cls, handler, group=group, dead_letters=self.dead_letters,
+                         permanent=permanent)
 
     def subscribe_many(self, event_classes: Sequence[type[Event]], handler: Callable[[Any], Awaitable[Any]], *,
-                       group: str | None = None) -> Any:
+                       group: str | None = None, permanent: tuple[type[BaseException], ...] = ()) -> Any:
         """Many event types (topics) through one consumer, parsed by ``ce_type``."""
         return subscribe_many(self.broker, self.settings, event_classes, handler, group=group,
-                              dead_letters=self.dead_letters)
+                              dead_letters=self.dead_letters, permanent=permanent)
 
     def subscribe_batch(self, event_cls: type[E], handler: Callable[[list[E]], Awaitable[Mapping[int, str] | None]],
                         *, group: str | None = None) -> Any:
@@ -165,10 +155,7 @@ class ServiceKit(Generic[R]):
         self.relay = OutboxRelay(self._db, self.broker, poll_seconds=self.settings.outbox_poll_seconds,
                                  on_published=self.metrics.outbox_published.inc,
                                  linger_seconds=self.settings.outbox_linger_seconds, client=self._client)
-        if self._typed is not None:
-            self._typed.attach(self._client, self._db)
-        else:
-            self._uow = UnitOfWork(self._client, self._db, self.repositories, on_commit=self.relay.notify)
+        self._uow.attach(self._client, self._db)
         if self.settings.kafka_create_topics:
             await ensure_topics(self.settings.kafka_bootstrap_servers)
         await self.broker.start()

@@ -81,6 +81,7 @@ def _consumer(
     handler: Callable[[Any], Awaitable[Any]],
     group: str,
     dlq: DeadLetters,
+    permanent: tuple[type[BaseException], ...] = (),
 ) -> Callable[[KafkaMessage], Awaitable[None]]:
     """The message handler shared by :func:`subscribe` and :func:`subscribe_many`."""
 
@@ -91,7 +92,7 @@ def _consumer(
             await dlq.send(msg, str(exc), group)
             return
         try:
-            async for attempt in _retrying(settings):
+            async for attempt in _retrying(settings, permanent):
                 with attempt:
                     await handler(event)
         except Exception as exc:
@@ -102,11 +103,11 @@ def _consumer(
     return consume
 
 
-def _retrying(settings: ServiceSettings) -> AsyncRetrying:
-    """Bounded retries of a handler; a PermanentFailure is not retried."""
+def _retrying(settings: ServiceSettings, permanent: tuple[type[BaseException], ...] = ()) -> AsyncRetrying:
+    """Bounded retries of a handler; a PermanentFailure (or one of ``permanent``) is not retried."""
     return AsyncRetrying(stop=stop_after_attempt(settings.consumer_max_attempts),
                          wait=wait_exponential_jitter(multiplier=0.05, max=2),
-                         retry=retry_if_not_exception_type(PermanentFailure), reraise=True)
+                         retry=retry_if_not_exception_type((PermanentFailure, *permanent)), reraise=True)
 
 
 def _subscriber(broker: KafkaBroker, settings: ServiceSettings, topics: list[str], group: str,
@@ -133,15 +134,18 @@ def subscribe(
     *,
     group: str | None = None,
     dead_letters: DeadLetters | None = None,
+    permanent: tuple[type[BaseException], ...] = (),
 ) -> Any:
     """Subscribe ``handler`` to the event's topic under consumer group ``group``
     (default: the service name). Invalid messages and handlers failing after
-    ``consumer_max_attempts`` go to the dead-letter topic; the offset is committed
-    only after the handler or the dead-letter publish succeeded (at least once)."""
+    ``consumer_max_attempts`` go to the dead-letter topic, at once for an exception of a
+    ``permanent`` type (retrying cannot help); the offset is committed only after the
+    handler or the dead-letter publish succeeded (at least once)."""
     spec = topic_for(event_cls)
     group = group or settings.service_name
     dlq = dead_letters or DeadLetters(broker, settings.service_name)
-    consume = _consumer(settings, lambda msg: event_cls.from_wire(msg.body, msg.headers), handler, group, dlq)
+    consume = _consumer(settings, lambda msg: event_cls.from_wire(msg.body, msg.headers), handler, group, dlq,
+                        permanent)
     return _subscriber(broker, settings, [spec.name], group, consume, f"{group}:{spec.name}")
 
 
@@ -153,6 +157,7 @@ def subscribe_many(
     *,
     group: str | None = None,
     dead_letters: DeadLetters | None = None,
+    permanent: tuple[type[BaseException], ...] = (),
 ) -> Any:
     """Like :func:`subscribe`, but ONE consumer reads the topics of all ``event_classes``
     and parses each message by its ``ce_type`` header (an unknown type is dead-lettered).
@@ -173,7 +178,7 @@ def subscribe_many(
         return cls.from_wire(msg.body, msg.headers)
 
     topics = list(dict.fromkeys(topic_for(cls).name for cls in event_classes))
-    consume = _consumer(settings, parse, handler, group, dlq)
+    consume = _consumer(settings, parse, handler, group, dlq, permanent)
     return _subscriber(broker, settings, topics, group, consume, f"{group}:{'+'.join(topics)}")
 
 

@@ -9,17 +9,11 @@ from contracts import TOPICS, Event
 from notifications.domain import TemplateError
 from notifications.service import CONSUMER, Inbound
 from servicekit.app import ServiceKit
-from servicekit.messaging import PermanentFailure
 
 CONSUMED: tuple[type[Event], ...] = tuple(t.event for t in TOPICS if CONSUMER in t.consumers)
 
 
 def register(kit: ServiceKit[Any], inbound: Inbound) -> None:
-    async def on_event(event: Event) -> None:
-        """Tell applicants, staff and subscribed partner agencies about a registration event."""
-        try:
-            await inbound.handle(event)
-        except TemplateError as exc:  # retrying cannot fix a template: dead-letter it with the reason
-            raise PermanentFailure(str(exc)) from exc
-
-    kit.subscribe_many(CONSUMED, on_event)
+    # Tell applicants, staff and subscribed partner agencies about each event; retrying
+    # cannot fix a template, so an event it fails is dead-lettered at once with the reason.
+    kit.subscribe_many(CONSUMED, inbound.handle, permanent=(TemplateError,))
