@@ -89,19 +89,6 @@ class Repositories(Protocol):
     def deliveries(self) -> DeliveryRepository: ...
 
 
-class Caller(Protocol):
-    """Who calls a use case: the authenticated principal (``servicekit.auth.Principal``)."""
-
-    @property
-    def sub(self) -> str: ...
-    @property
-    def role(self) -> str: ...
-    @property
-    def department(self) -> str | None: ...
-    @property
-    def agency_id(self) -> str | None: ...
-
-
 @dataclass(frozen=True)
 class Outgoing:
     """What a provider adapter sends: one message on one channel to one address."""

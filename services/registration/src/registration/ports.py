@@ -49,19 +49,6 @@ class Calendar(Protocol):
     def add_workdays(self, start: datetime, n: int) -> datetime: ...
 
 
-class Caller(Protocol):
-    """Who calls a use case (the API's authenticated principal)."""
-
-    @property
-    def sub(self) -> str: ...
-
-    @property
-    def department(self) -> str | None: ...
-
-    @property
-    def is_staff(self) -> bool: ...
-
-
 class DueTimer(Protocol):
     """A deadline timer that fired (the kit's sweeper hands it over)."""
 
@@ -72,4 +59,4 @@ class DueTimer(Protocol):
     def payload(self) -> Mapping[str, Any]: ...
 
 
-__all__ = ["Calendar", "Caller", "CaseRepository", "DueTimer", "Repositories"]
+__all__ = ["Calendar", "CaseRepository", "DueTimer", "Repositories"]

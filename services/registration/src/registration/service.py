@@ -28,10 +28,11 @@ from registration.domain import (
     make_uscc,
 )
 from registration.domain import events as facts
-from registration.ports import Calendar, Caller, DueTimer, Repositories
+from registration.ports import Calendar, DueTimer, Repositories
 from servicekit.clock import Clock
 from servicekit.events import EventMap
 from servicekit.ports import Tx, UnitOfWork
+from servicekit.principal import Principal
 
 CONSUMER = "registration"
 TIME_LIMIT_WORKDAYS = 1
@@ -79,7 +80,7 @@ class Registration:
         self.warning_before, self.at_risk_within = warning_before, at_risk_within
 
     # -- applicants and the window -------------------------------------------------------
-    async def submit(self, caller: Caller, form: CompanyForm | ChangeForm, *, channel: Channel,
+    async def submit(self, caller: Principal, form: CompanyForm | ChangeForm, *, channel: Channel,
                      applicant_id: str | None = None, applicant_phone: str | None = None,
                      idempotency_key: str | None = None) -> Submission:
         """Create the case once; a retried submission (same key) returns the same case.
@@ -110,7 +111,7 @@ class Registration:
         except DuplicateSubmission:  # a concurrent retry won the race: answer with its case
             return await self.uow.run(work)
 
-    async def check_at_window(self, caller: Caller, case_number: str, *,
+    async def check_at_window(self, caller: Principal, case_number: str, *,
                               defects: Sequence[Mapping[str, str]] = ()) -> Case:
         now = self.clock.now()
         due = self.calendar.add_workdays(now, TIME_LIMIT_WORKDAYS)
@@ -128,7 +129,7 @@ class Registration:
 
         return await self.uow.run(work)
 
-    async def supplement(self, caller: Caller, case_number: str, *, materials: list[str]) -> Case:
+    async def supplement(self, caller: Principal, case_number: str, *, materials: list[str]) -> Case:
         now = self.clock.now()
 
         async def work(tx: Tx[Repositories]) -> Case:
@@ -139,7 +140,7 @@ class Registration:
 
         return await self.uow.run(work)
 
-    async def correct(self, caller: Caller, case_number: str, *, step: Step, fields: dict[str, Any]) -> Case:
+    async def correct(self, caller: Principal, case_number: str, *, step: Step, fields: dict[str, Any]) -> Case:
         """The applicant corrects exactly what a department returned; only that step is asked again."""
         now = self.clock.now()
 
@@ -152,7 +153,7 @@ class Registration:
         return await self.uow.run(work)
 
     # -- departments -----------------------------------------------------------------------
-    async def decide(self, caller: Caller, case_number: str, step: Step, *, decision: str,
+    async def decide(self, caller: Principal, case_number: str, step: Step, *, decision: str,
                      attempt: int | None = None, reasons: Sequence[Mapping[str, str]] = (),
                      reason: str | None = None, result: dict[str, Any] | None = None) -> Case:
         """A department's reviewer answers its own department's step (default: the current attempt)."""
@@ -214,7 +215,7 @@ class Registration:
         return await self.uow.consume(CONSUMER, answers, work)
 
     # -- supervision -----------------------------------------------------------------------
-    async def assign_helper(self, caller: Caller, case_number: str, *, helper_id: str) -> Case:
+    async def assign_helper(self, caller: Principal, case_number: str, *, helper_id: str) -> Case:
         now = self.clock.now()
 
         async def work(tx: Tx[Repositories]) -> Case:
@@ -237,7 +238,7 @@ class Registration:
             await _save(tx, case, now)
 
     # -- reads ---------------------------------------------------------------------------------
-    async def get_case(self, caller: Caller, case_number: str) -> Case:
+    async def get_case(self, caller: Principal, case_number: str) -> Case:
         """Staff read any case; applicants and partner agencies only their own."""
 
         async def read(repos: Repositories) -> Case:

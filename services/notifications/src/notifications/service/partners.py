@@ -18,16 +18,17 @@ from notifications.domain import (
     Subscription,
     WebhookPolicy,
 )
-from notifications.ports import Caller, Repositories, WebhookSender
+from notifications.ports import Repositories, WebhookSender
 from notifications.service.dispatch import Dispatcher
 from notifications.service.events import alerts
 from servicekit.clock import Clock
 from servicekit.ports import Tx, UnitOfWork
+from servicekit.principal import Principal
 
 PARTNER_AGENCY = "partner_agency"
 
 
-def agency_scope(who: Caller) -> str | None:
+def agency_scope(who: Principal) -> str | None:
     """A partner agency sees its own subscriptions; an operator sees all (None)."""
     return who.agency_id if who.role == PARTNER_AGENCY else None
 
@@ -42,7 +43,7 @@ class Partners:
         self.allow_http, self.feed_settle = allow_http, feed_settle
 
     # -- subscriptions ----------------------------------------------------------------------
-    async def subscribe(self, who: Caller, *, event_types: list[str], filters: dict[str, str | list[str]],
+    async def subscribe(self, who: Principal, *, event_types: list[str], filters: dict[str, str | list[str]],
                         webhook_url: str | None, secret: str | None) -> Subscription:
         """A subscription of the calling agency (its secret is generated unless given)."""
         subscription = Subscription.create(
@@ -52,15 +53,15 @@ class Partners:
         await self.uow.autocommit(lambda repos: repos.subscriptions.add(subscription))
         return subscription
 
-    async def subscription(self, who: Caller, subscription_id: str) -> Subscription:
+    async def subscription(self, who: Principal, subscription_id: str) -> Subscription:
         """The subscription if the caller may see it (404 otherwise, never 403)."""
         sub = await self.uow.read(lambda repos: repos.subscriptions.get(subscription_id))
         return _visible(sub, who, subscription_id)
 
-    async def subscriptions(self, who: Caller) -> list[Subscription]:
+    async def subscriptions(self, who: Principal) -> list[Subscription]:
         return await self.uow.read(lambda repos: repos.subscriptions.for_agency(agency_scope(who)))
 
-    async def set_active(self, who: Caller, subscription_id: str, active: bool) -> Subscription:
+    async def set_active(self, who: Principal, subscription_id: str, active: bool) -> Subscription:
         """Disable (no more deliveries; pending ones are cancelled) or enable again."""
         now = self.clock.now()
 
@@ -76,11 +77,11 @@ class Partners:
 
         return await self.uow.run(work)
 
-    async def deliveries(self, who: Caller, subscription_id: str, limit: int = 100) -> list[Delivery]:
+    async def deliveries(self, who: Principal, subscription_id: str, limit: int = 100) -> list[Delivery]:
         await self.subscription(who, subscription_id)
         return await self.uow.read(lambda repos: repos.deliveries.for_subscription(subscription_id, limit))
 
-    async def feed(self, who: Caller, subscription_id: str, after: str | None,
+    async def feed(self, who: Principal, subscription_id: str, after: str | None,
                    limit: int) -> tuple[list[Delivery], str | None]:
         """The subscription's events in order, after the cursor; and the cursor to go on from.
 
@@ -100,7 +101,7 @@ class Partners:
         await self.uow.autocommit(lambda repos: repos.agencies.save(agency))
         return agency
 
-    async def agency(self, who: Caller, agency_id: str) -> Agency:
+    async def agency(self, who: Principal, agency_id: str) -> Agency:
         """An agency's entitlements: an agency reads only its own."""
         if agency_scope(who) not in (None, agency_id):
             raise NotFound(f"no agency {agency_id}")
@@ -108,7 +109,7 @@ class Partners:
         return found.get(agency_id) or Agency.default(agency_id)
 
 
-def _visible(sub: Subscription | None, who: Caller, subscription_id: str) -> Subscription:
+def _visible(sub: Subscription | None, who: Principal, subscription_id: str) -> Subscription:
     if sub is None or agency_scope(who) not in (None, sub.agency_id):
         raise NotFound(f"no subscription {subscription_id}")
     return sub
