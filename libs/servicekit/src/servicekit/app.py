@@ -48,9 +48,9 @@ class Provide(Generic[T]):
     """A typed FastAPI dependency bound by the composition root, instead of reading
     ``app.state`` in routes::
 
-        registration = Provide[Registration]("registration")          # api.py
-        Cases = Annotated[Registration, Depends(registration)]
-        kit.create_app(..., provide={api.registration: use_cases})    # bootstrap.py
+        projects = Provide[Projects]("projects")                 # api.py
+        UseCases = Annotated[Projects, Depends(projects)]
+        kit.create_app(..., provide={api.projects: use_cases})   # bootstrap.py
     """
 
     def __init__(self, name: str) -> None:

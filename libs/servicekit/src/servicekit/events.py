@@ -3,7 +3,7 @@
 A service's domain records :class:`~servicekit.aggregate.DomainEvent` dataclasses; its
 ``service`` module declares once which versioned contract event each one becomes::
 
-    EVENTS = EventMap("/one-window/registration", {
+    EVENTS = EventMap("/one-window/<service>", {
         StepApproved: ev.StepApprovedV1,
         CaseCompleted: ev.CaseCompletedV1,
     })
