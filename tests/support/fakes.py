@@ -13,30 +13,21 @@ events are only kept when ``fn`` returns, like a commit."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from contracts import Event
 from servicekit.aggregate import ConcurrentUpdate
+from servicekit.ports import Transaction
 
 R = TypeVar("R")
 T = TypeVar("T")
 E = TypeVar("E", bound=Event)
 
 
-class FakeTx(Generic[R]):
-    def __init__(self, repos: R) -> None:
-        self._repos = repos
-        self.events: list[Event] = []
-
-    @property
-    def repos(self) -> R:
-        return self._repos
-
-    def emit(self, events: Iterable[Event]) -> None:
-        self.events.extend(events)
+FakeTx = Transaction  # a fake transaction is just the shared part: repositories and emitted events
 
 
 class FakeUnitOfWork(Generic[R]):

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from contracts import Event
 
+R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
 T = TypeVar("T")
 E = TypeVar("E", bound=Event)
@@ -37,6 +38,22 @@ class Tx(Protocol[R_co]):
 
     def emit(self, events: Iterable[Event]) -> None:
         """Queue integration events: written to the outbox in this transaction."""
+
+
+class Transaction(Generic[R]):
+    """The part of a transaction every unit of work shares (the MongoDB one and test fakes):
+    the repositories bound to it and the events emitted, to be written with its commit."""
+
+    def __init__(self, repos: R) -> None:
+        self._repos = repos
+        self.events: list[Event] = []
+
+    @property
+    def repos(self) -> R:
+        return self._repos
+
+    def emit(self, events: Iterable[Event]) -> None:
+        self.events.extend(events)
 
 
 class UnitOfWork(Protocol[R_co]):
@@ -67,4 +84,4 @@ class Timers(Protocol):
     async def cancel_many(self, keys: list[str]) -> int: ...
 
 
-__all__ = ["Timers", "Tx", "UnitOfWork"]
+__all__ = ["Timers", "Transaction", "Tx", "UnitOfWork"]

@@ -17,7 +17,7 @@ session::
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -31,6 +31,7 @@ from pymongo.write_concern import WriteConcern
 from contracts import Event
 from servicekit.aggregate import ConcurrentUpdate
 from servicekit.mongo import OUTBOX, PROCESSED, outbox_row
+from servicekit.ports import Transaction
 from servicekit.telemetry import current_traceparent, tracer
 
 R = TypeVar("R")
@@ -47,19 +48,12 @@ class _ConflictsPersist(ConcurrentUpdate):
     driver already retried, so the use case is not run again."""
 
 
-class MongoTx(Generic[R]):
+class MongoTx(Transaction[R]):
     """One transaction: ``repos`` bound to its session, and the events queued for the outbox."""
 
     def __init__(self, repos: R, session: AsyncClientSession) -> None:
-        self._repos, self.session = repos, session
-        self.events: list[Event] = []
-
-    @property
-    def repos(self) -> R:
-        return self._repos
-
-    def emit(self, events: Iterable[Event]) -> None:
-        self.events.extend(events)
+        super().__init__(repos)
+        self.session = session
 
 
 class MongoUnitOfWork(Generic[R]):
