@@ -4,6 +4,8 @@ retries, idempotency hooks and a dead-letter topic."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -21,7 +23,7 @@ from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_atte
 from contracts import Event, InvalidEvent, dead_letter_topic, topic_for
 from servicekit.config import ServiceSettings
 from servicekit.mongo import OUTBOX, Lease
-from servicekit.telemetry import attached
+from servicekit.telemetry import RepeatFilter, attached
 from servicekit.worker import Worker
 
 E = TypeVar("E", bound=Event)
@@ -29,16 +31,61 @@ log = logging.getLogger(__name__)
 
 
 def make_broker(settings: ServiceSettings, middlewares: Sequence[Any] = ()) -> KafkaBroker:
-    """acks=all always; idempotence is a setting (Apache Kafka: on; Tansu cannot)."""
+    """acks=all always; idempotence is a setting (Apache Kafka: on; Tansu cannot). The
+    broker's log repeats a failure at most once per 30 s (with the count it held back)."""
+    logger = logging.getLogger(f"{settings.service_name}.broker")
+    if not any(isinstance(f, RepeatFilter) for f in logger.filters):
+        logger.addFilter(RepeatFilter())
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         acks="all",
         enable_idempotence=settings.kafka_enable_idempotence,
         client_id=settings.service_name,
         middlewares=[KafkaTelemetryMiddleware(), *middlewares],
-        logger=logging.getLogger(f"{settings.service_name}.broker"),
+        logger=logger,
         log_level=logging.DEBUG,
     )
+
+
+# -- poison never loops and is never dropped -------------------------------------------------
+# FastStream parses a record (its headers as UTF-8) and decodes its body (JSON, by the
+# content-type) before any handler runs; a failure there is retried forever. The kit's
+# subscribers therefore parse with headers that always decode, keep the original record as
+# ``raw_message``, never decode the body in FastStream, and decode it themselves from the
+# raw record (contracts' ``Event.from_wire``), dead-lettering what is not an event.
+def _utf8_headers(record: Any) -> Any:
+    try:
+        for _, value in record.headers or ():
+            value.decode()
+        return record
+    except UnicodeDecodeError:
+        return dataclasses.replace(record, headers=[(k, v.decode(errors="replace").encode())
+                                                    for k, v in record.headers])
+
+
+async def _parse_record(record: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    msg = await original(_utf8_headers(record))
+    msg.raw_message = record
+    return msg
+
+
+async def _parse_batch(records: tuple[Any, ...], original: Callable[[Any], Awaitable[Any]]) -> Any:
+    msg = await original(tuple(_utf8_headers(r) for r in records))
+    msg.raw_message = records
+    return msg
+
+
+async def _undecoded(msg: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    return msg.body
+
+
+def _headers(record: Any) -> dict[str, bytes]:
+    return {k: v for k, v in (record.headers or ())}
+
+
+def _from_record(cls: type[E], record: Any) -> E:
+    """The event in a consumed record (an aiokafka ConsumerRecord); InvalidEvent if it is none."""
+    return cls.from_wire(record.value, _headers(record))
 
 
 class PermanentFailure(Exception):
@@ -49,9 +96,13 @@ class DeadLetters:
     """Publishes a message that could not be handled, with the reason, the original
     headers and where it came from; the consumer then moves on."""
 
-    def __init__(self, broker: KafkaBroker, service: str, on_dead_letter: Callable[[str], None] | None = None) -> None:
+    def __init__(self, broker: KafkaBroker, service: str, on_dead_letter: Callable[[str], None] | None = None,
+                 max_value_bytes: int = 900_000) -> None:
+        """A value over ``max_value_bytes`` (the topic's limit is about 1 MB) is kept
+        truncated, with its size and SHA-256 in headers, rather than dropped."""
         self.broker, self.topic, self.service = broker, dead_letter_topic(service), service
         self.on_dead_letter = on_dead_letter
+        self.max_value_bytes = max_value_bytes
 
     async def send(self, msg: Any, reason: str, group: str) -> None:
         """Dead-letter the message a subscriber received (FastStream's KafkaMessage)."""
@@ -69,7 +120,12 @@ class DeadLetters:
             "dlq_consumer_group": group,
             "dlq_at": datetime.now(UTC).isoformat(),
         })
-        await self.broker.publish(rec.value, self.topic, key=rec.key, headers=headers)
+        value: bytes = rec.value or b""
+        if len(value) > self.max_value_bytes:
+            headers.update({"dlq_value_truncated": "true", "dlq_value_size": str(len(value)),
+                            "dlq_value_sha256": hashlib.sha256(value).hexdigest()})
+            value = value[: self.max_value_bytes]
+        await self.broker.publish(value, self.topic, key=rec.key, headers=headers)
         if self.on_dead_letter is not None:
             self.on_dead_letter(str(rec.topic))
         log.warning("dead-lettered %s[%s]@%s: %s", rec.topic, rec.partition, rec.offset, reason)
@@ -122,6 +178,8 @@ def _subscriber(broker: KafkaBroker, settings: ServiceSettings, topics: list[str
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         title=title,
         description=consume.__doc__,
+        parser=_parse_batch if options.get("batch") else _parse_record,
+        decoder=_undecoded,
         **options,
     )(consume)
 
@@ -144,8 +202,8 @@ def subscribe(
     spec = topic_for(event_cls)
     group = group or settings.service_name
     dlq = dead_letters or DeadLetters(broker, settings.service_name)
-    consume = _consumer(settings, lambda msg: event_cls.from_wire(msg.body, msg.headers), handler, group, dlq,
-                        permanent)
+    consume = _consumer(settings, lambda msg: _from_record(event_cls, msg.raw_message),
+                        handler, group, dlq, permanent)
     return _subscriber(broker, settings, [spec.name], group, consume, f"{group}:{spec.name}")
 
 
@@ -170,12 +228,12 @@ def subscribe_many(
     by_type = {cls.ce_type: cls for cls in event_classes}
 
     def parse(msg: KafkaMessage) -> Event:
-        raw = (msg.headers or {}).get("ce_type")
-        ce_type = raw.decode() if isinstance(raw, bytes) else raw
-        cls = by_type.get(ce_type or "")
+        record: Any = msg.raw_message
+        ce_type = _headers(record).get("ce_type", b"").decode(errors="replace")
+        cls = by_type.get(ce_type)
         if cls is None:
-            raise InvalidEvent(f"ce_type is {ce_type!r}, expected one of {sorted(by_type)}")
-        return cls.from_wire(msg.body, msg.headers)
+            raise InvalidEvent(f"ce_type is {ce_type or None!r}, expected one of {sorted(by_type)}")
+        return _from_record(cls, record)
 
     topics = list(dict.fromkeys(topic_for(cls).name for cls in event_classes))
     consume = _consumer(settings, parse, handler, group, dlq, permanent)
@@ -209,7 +267,7 @@ def subscribe_batch(
         records, events = [], []
         for rec in msg.raw_message:
             try:
-                events.append(event_cls.from_wire(rec.value, {k: v for k, v in (rec.headers or ())}))
+                events.append(_from_record(event_cls, rec))
                 records.append(rec)
             except InvalidEvent as exc:
                 await dlq.send_record(rec, str(exc), group)

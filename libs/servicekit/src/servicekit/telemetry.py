@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -75,6 +76,33 @@ class _ContextFilter(logging.Filter):
         record.trace_id = format(span.trace_id, "032x") if span.is_valid else None
         record.span_id = format(span.span_id, "016x") if span.is_valid else None
         record.service = self.service
+        return True
+
+
+class RepeatFilter(logging.Filter):
+    """Lets a warning or error through at most once per ``every`` seconds per message
+    template (logger and format string), with the count held back since; a failure that
+    repeats (a broker away, a message that keeps failing) fills no disk."""
+
+    def __init__(self, every: float = 30.0) -> None:
+        super().__init__()
+        self.every = every
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, str(record.msg)[:200])
+        now = time.monotonic()
+        last, held = self._seen.get(key, (-self.every, 0))
+        if now - last < self.every:
+            self._seen[key] = (last, held + 1)
+            return False
+        if len(self._seen) > 1000:  # templates, not values: stays small; bounded anyway
+            self._seen.clear()
+        self._seen[key] = (now, 0)
+        if held:
+            record.msg = f"{record.msg} (and {held} more like it in the last {now - last:.0f}s)"
         return True
 
 
