@@ -225,3 +225,37 @@ async def test_worker_survives_a_failing_pass() -> None:
     await asyncio.wait_for(third.wait(), 5)
     assert w.running
     await w.stop()
+
+
+# -- outages and repeated failures ------------------------------------------------------------
+def test_unavailable_means_the_infrastructure_is_away_not_the_input_wrong() -> None:
+    from pymongo.errors import DuplicateKeyError, ExecutionTimeout, ServerSelectionTimeoutError
+
+    from servicekit.unavailable import is_unavailable
+
+    assert is_unavailable(ExecutionTimeout("operation exceeded time limit", 50))
+    assert is_unavailable(ServerSelectionTimeoutError("no primary"))
+    wrapped = RuntimeError("use case failed")
+    wrapped.__cause__ = ExecutionTimeout("slow", 50)
+    assert is_unavailable(wrapped)
+    assert not is_unavailable(DuplicateKeyError("dup"))
+    assert not is_unavailable(ValueError("bad event"))
+
+
+def test_repeat_filter_lets_a_repeated_failure_through_once_per_period_with_the_count() -> None:
+    import logging
+
+    from servicekit.telemetry import RepeatFilter
+
+    f = RepeatFilter(every=3600)
+
+    def rec(msg: str, level: int = logging.ERROR) -> logging.LogRecord:
+        return logging.LogRecord("t", level, __file__, 1, msg, None, None)
+
+    assert f.filter(rec("broker away"))
+    assert [f.filter(rec("broker away")) for _ in range(5)] == [False] * 5
+    assert f.filter(rec("another failure"))
+    assert f.filter(rec("debug detail", logging.DEBUG))  # below warnings: never held back
+    f._seen[("t", "broker away")] = (-1e9, 5)  # the period has passed
+    first = rec("broker away")
+    assert f.filter(first) and "5 more like it" in str(first.msg)

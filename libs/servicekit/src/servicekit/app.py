@@ -15,10 +15,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar, cast
 
+import pymongo
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from contracts import Event
 from servicekit.aggregate import ConcurrentUpdate
@@ -28,10 +30,11 @@ from servicekit.config import ServiceSettings
 from servicekit.messaging import DeadLetters, OutboxRelay, make_broker, subscribe, subscribe_batch, subscribe_many
 from servicekit.metrics import Metrics
 from servicekit.mongo import OUTBOX, ensure_kit_indexes, make_client
-from servicekit.problems import install_problem_handlers
+from servicekit.problems import install_problem_handlers, problem_response
 from servicekit.telemetry import current_trace_id, setup_logging, setup_tracing
 from servicekit.timers import Sweeper, Timer, TimerStore
 from servicekit.topics import ensure_topics
+from servicekit.unavailable import is_unavailable
 from servicekit.uow import Bind, MongoUnitOfWork
 from servicekit.worker import Worker
 
@@ -248,9 +251,21 @@ class ServiceKit(Generic[R]):
         app.state.token_codec = TokenCodec(self.settings.jwt_secret, self.settings.jwt_audience)
         install_problem_handlers(app, {ConcurrentUpdate: 409, **(domain_errors or {})})
 
+        @app.exception_handler(PyMongoError)
+        async def unavailable(request: Request, exc: PyMongoError) -> JSONResponse:
+            if not is_unavailable(exc):
+                log.exception("database error on %s", request.url.path)
+                return problem_response(request, 500, "Internal Server Error")
+            log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
+            resp = problem_response(request, 503, "Service Unavailable",
+                                    "the database did not answer in time; try again shortly")
+            resp.headers["Retry-After"] = str(kit.settings.retry_after_seconds)
+            return resp
+
         @app.middleware("http")
         async def trace_header(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-            response = await call_next(request)
+            with pymongo.timeout(kit.settings.http_db_seconds):  # every database call of the request, together
+                response = await call_next(request)
             trace_id = current_trace_id()
             if trace_id:
                 response.headers["X-Trace-Id"] = trace_id

@@ -56,7 +56,12 @@ class ServiceSettings(BaseSettings):
     outbox_linger_seconds: float = 0.01  # after a wake-up, gather commits for this long before relaying
     sweep_interval_seconds: float = 5.0
     consumer_max_attempts: int = 3
+    unavailable_backoff_seconds: float = Field(default=2.0, description="A consumer whose database or broker is "
+                                               "away waits this long before the event is read again.")
     conflict_attempts: int = Field(default=3, description="Runs of a use case on a version conflict before 409.")
+    http_db_seconds: float = Field(default=2.0, description="Time the database calls of one HTTP request may take "
+                                   "together; past it the request answers 503 with Retry-After.")
+    retry_after_seconds: int = 2
     transaction_seconds: float = Field(default=10.0, description="Time a transaction may take, driver retries "
                                        "of write conflicts included (client-side operation timeout).")
 

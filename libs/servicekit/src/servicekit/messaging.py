@@ -24,10 +24,12 @@ from contracts import Event, InvalidEvent, dead_letter_topic, topic_for
 from servicekit.config import ServiceSettings
 from servicekit.mongo import OUTBOX, Lease
 from servicekit.telemetry import RepeatFilter, attached
+from servicekit.unavailable import is_unavailable
 from servicekit.worker import Worker
 
 E = TypeVar("E", bound=Event)
 log = logging.getLogger(__name__)
+log.addFilter(RepeatFilter())  # a failure that repeats (an outage) is logged once per 30 s
 
 
 def make_broker(settings: ServiceSettings, middlewares: Sequence[Any] = ()) -> KafkaBroker:
@@ -152,11 +154,22 @@ def _consumer(
                 with attempt:
                     await handler(event)
         except Exception as exc:
+            await _unavailable_or(exc, settings)
             await dlq.send(msg, f"{type(exc).__name__}: {exc}", group)
 
     consume.__name__ = f"{group}__{handler.__name__}"
     consume.__doc__ = handler.__doc__
     return consume
+
+
+async def _unavailable_or(exc: Exception, settings: ServiceSettings) -> None:
+    """A handler failed for good. If the database or broker is away (not the event's
+    fault), back off and re-raise: the offset stays uncommitted and the event is read
+    again (never dead-lettered for an outage). Otherwise return: the caller dead-letters."""
+    if is_unavailable(exc):
+        log.warning("infrastructure unavailable (%s); the event will be read again", type(exc).__name__)
+        await asyncio.sleep(settings.unavailable_backoff_seconds)
+        raise exc
 
 
 def _retrying(settings: ServiceSettings, permanent: tuple[type[BaseException], ...] = ()) -> AsyncRetrying:
@@ -278,6 +291,7 @@ def subscribe_batch(
                 with attempt:
                     refused = await handler(events) or {}
         except Exception as exc:
+            await _unavailable_or(exc, settings)
             for rec in records:
                 await dlq.send_record(rec, f"{type(exc).__name__}: {exc}", group)
             return

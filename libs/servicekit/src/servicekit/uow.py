@@ -25,7 +25,7 @@ import pymongo
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
 
 from contracts import Event
@@ -38,6 +38,7 @@ R = TypeVar("R")
 T = TypeVar("T")
 E = TypeVar("E", bound=Event)
 log = logging.getLogger(__name__)
+_WRITE_CONFLICT = 112
 
 Bind = Callable[[AsyncDatabase[Any], AsyncClientSession | None], R]
 """Binds a service's repositories to a session (None: no transaction)."""
@@ -140,24 +141,28 @@ class MongoUnitOfWork(Generic[R]):
     async def _transaction(self, fn: Callable[[MongoTx[R]], Awaitable[T]]) -> T:
         with tracer().start_as_current_span("mongo.transaction", attributes={"db.name": self.db.name}):
             traceparent = current_traceparent()
-            wrote_events, runs = False, 0
+            wrote_events, conflicts = False, 0
             async with self.client.start_session() as session:
 
                 async def body(s: AsyncClientSession) -> T:
-                    nonlocal wrote_events, runs
-                    runs += 1
+                    nonlocal wrote_events, conflicts
                     tx = MongoTx(self.bind(self.db, s), s)
-                    result = await fn(tx)
-                    wrote_events = await self._write_outbox(tx, s, traceparent)
+                    try:
+                        result = await fn(tx)
+                        wrote_events = await self._write_outbox(tx, s, traceparent)
+                    except OperationFailure as exc:
+                        conflicts += exc.code == _WRITE_CONFLICT
+                        raise
                     return result
 
                 try:  # the driver retries write conflicts itself: bounded here, then a conflict (409)
                     with pymongo.timeout(self.transaction_seconds):
                         result = await session.with_transaction(body, write_concern=WriteConcern("majority"))
                 except PyMongoError as exc:
-                    if runs > 1 or exc.has_error_label("TransientTransactionError"):  # retried, time ran out
-                        raise _ConflictsPersist(f"write conflicts for {self.transaction_seconds}s: {exc}") from exc
-                    raise
+                    if conflicts:  # the driver retried write conflicts until the time ran out
+                        raise _ConflictsPersist(f"{conflicts} write conflicts in {self.transaction_seconds}s: "
+                                                f"{exc}") from exc
+                    raise  # a stalled or unreachable database: unavailable (HTTP 503), not a conflict
         if wrote_events and self.on_commit is not None:
             self.on_commit()
         return result
