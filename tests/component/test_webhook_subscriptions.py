@@ -222,10 +222,13 @@ async def test_410_gone_disables_the_subscription(infra_env, unique, settings, a
         later = requested(case, "tax")
         await publish(infra_env.kafka_bootstrap, later)
         await eventually(lambda: processed(ntf, later))
-        assert len(await deliveries(ntf, "tax", sub)) == 1  # nothing for a disabled subscription
+        held = await deliveries(ntf, "tax", sub)
+        assert sorted(d["status"] for d in held) == ["cancelled", "feed_only"]  # kept for the feed, not pushed
         assert len(agencies.received["tax.test"]) == 1
         back = await ntf.post(f"/subscriptions/{sub['subscription_id']}/enable", headers=agency("tax"))
         assert back.json()["status"] == "active"
+        feed = (await ntf.get(f"/subscriptions/{sub['subscription_id']}/events", headers=agency("tax"))).json()
+        assert later.event_id in [x["event"]["id"] for x in feed["entries"]]  # the agency catches up
 
 
 async def test_after_the_last_try_the_webhook_is_dead_lettered_with_an_alert(infra_env, unique, settings, agencies):

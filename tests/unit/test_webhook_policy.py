@@ -155,7 +155,9 @@ def test_filters_match_event_attributes():
     assert not subscription().matches(reg.StepApprovedV1.ce_type, attrs)
     off = subscription()
     off.disable(T0, "by the agency")
-    assert not off.matches(STEP_TYPE, attrs)
+    assert off.matches(STEP_TYPE, attrs)  # still recorded while disabled (for the feed) ...
+    held = Delivery.fan_out(off, requested(), "{}", T0)
+    assert held.status is DeliveryStatus.FEED_ONLY and not held.is_due(T0)  # ... but never pushed
 
 
 def test_an_agency_never_receives_another_agencys_private_events():

@@ -237,8 +237,7 @@ class MongoSubscriptionRepository(_Repo):
         return [_subscription(d) for d in docs]
 
     async def matching(self, event_type: str) -> list[Subscription]:
-        docs = await self.coll.find({"event_types": event_type, "status": SubscriptionStatus.ACTIVE.value},
-                                    session=self.session).to_list()
+        docs = await self.coll.find({"event_types": event_type}, session=self.session).to_list()  # disabled too
         return [_subscription(d) for d in docs]
 
 

@@ -14,7 +14,10 @@ event) kept over the retries so receivers can deduplicate::
        ├── 410 Gone ──▶ cancelled (and the subscription is disabled)
        └── last retry failed ──▶ dead_lettered (records WebhookDeadLettered: an alert)
 
-A subscription without a webhook URL is pull-only: its deliveries are ``feed_only``.
+A subscription without a webhook URL is pull-only: its deliveries are ``feed_only``. So are
+the events that arrive while a subscription is disabled (by the agency, or after a 410):
+nothing is pushed, but the feed keeps them, and the agency catches up from its cursor once
+it enables the subscription again.
 """
 
 from __future__ import annotations
@@ -139,7 +142,8 @@ class Subscription(Aggregate):
         return self.status is SubscriptionStatus.ACTIVE
 
     def matches(self, event_type: str, attributes: Mapping[str, Any]) -> bool:
-        return self.active and event_type in self.event_types and all(
+        """The event is one this subscription records (active or disabled: see the module doc)."""
+        return event_type in self.event_types and all(
             str(attributes.get(k)) in values for k, values in self.filters.items())
 
     def disable(self, now: datetime, reason: str) -> None:
@@ -238,7 +242,7 @@ class Delivery(Aggregate):
 
     @classmethod
     def fan_out(cls, subscription: Subscription, event: Event, payload: str, now: datetime) -> Delivery:
-        push = subscription.webhook_url is not None
+        push = subscription.webhook_url is not None and subscription.active
         return cls(webhook_id_for(subscription.subscription_id, event.event_id), subscription.subscription_id,
                    subscription.agency_id, event.event_id, event.ce_type, event.case_number, payload, now,
                    DeliveryStatus.PENDING if push else DeliveryStatus.FEED_ONLY, now if push else None)
