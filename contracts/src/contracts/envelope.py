@@ -143,7 +143,8 @@ class Event(BaseModel):
     def to_structured(self, data: dict[str, Any] | None = None) -> str:
         """The event in CloudEvents structured mode (``application/cloudevents+json``);
         ``data`` replaces the event's own data (e.g. masked for a reader not entitled to it)."""
-        return _FORMAT.write(self.to_cloudevent(data)).decode()
+        written = json.loads(_FORMAT.write(self.to_cloudevent(data)))  # the SDK's mapping, written compact UTF-8
+        return json.dumps(written, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_wire(cls, body: bytes, headers: dict[str, Any]) -> Self:

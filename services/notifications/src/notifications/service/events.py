@@ -3,10 +3,9 @@ events (one table), and an event in CloudEvents structured mode for partner agen
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from contracts import Event
@@ -29,15 +28,7 @@ def alerts(facts: Sequence[DomainEvent], *, case_number: str, cause_id: str, now
     return [e.model_copy(update={"causation_id": cause_id}) for e in events]
 
 
-def structured(event: Event, data: Any) -> str:
-    """``event`` in CloudEvents structured mode (JSON) with ``data`` as its data: the body
-    of a webhook and of a replay-feed entry."""
-    body: dict[str, Any] = {
-        "specversion": event.specversion, "id": event.event_id, "source": event.source, "type": event.ce_type,
-        "subject": event.subject, "time": event.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "datacontenttype": "application/json", "caseno": event.case_number, "correlationid": event.correlation_id,
-    }
-    if event.causation_id:
-        body["causationid"] = event.causation_id
-    body["data"] = data
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+def structured(event: Event, data: dict[str, Any]) -> str:
+    """``event`` in CloudEvents structured mode (JSON, written by the CloudEvents SDK) with
+    ``data`` as its data: the body of a webhook and of a replay-feed entry."""
+    return event.to_structured(data)
