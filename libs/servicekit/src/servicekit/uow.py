@@ -29,6 +29,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from pymongo.write_concern import WriteConcern
 
 from contracts import Event
+from servicekit import idempotency
 from servicekit.aggregate import ConcurrentUpdate
 from servicekit.mongo import OUTBOX, PROCESSED, outbox_row
 from servicekit.ports import Transaction
@@ -149,11 +150,13 @@ class MongoUnitOfWork(Generic[R]):
                     tx = MongoTx(self.bind(self.db, s), s)
                     result = await fn(tx)
                     wrote_events = await self._write_outbox(tx, s, traceparent)
+                    await idempotency.record_in_transaction(s, result)  # an HTTP command's answer, same commit
                     return result
 
                 try:  # the driver retries write conflicts itself: bounded here, then a conflict (409)
                     with pymongo.timeout(self.transaction_seconds):
                         result = await session.with_transaction(body, write_concern=WriteConcern("majority"))
+                    idempotency.transaction_committed()
                 except PyMongoError as exc:
                     if runs > 1 or exc.has_error_label("TransientTransactionError"):  # retried, time ran out
                         raise _ConflictsPersist(f"write conflicts for {self.transaction_seconds}s: {exc}") from exc
