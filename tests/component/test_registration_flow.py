@@ -81,8 +81,9 @@ async def test_idempotent_submission_and_applicant_scoping(settings, unique):
         body = {"form": company_form(f"陇原{unique}贸易有限公司")}
         first = await reg.post("/cases", json=body, headers={**APPLICANT, "Idempotency-Key": "k-1"})
         again = await reg.post("/cases", json=body, headers={**APPLICANT, "Idempotency-Key": "k-1"})
-        assert first.status_code == 201 and again.status_code == 200
-        assert first.json()["case_number"] == again.json()["case_number"]
+        assert first.status_code == again.status_code == 201  # the first answer, replayed
+        assert again.headers["idempotent-replayed"] == "true" and again.content == first.content
+        assert await reg.kit.db["cases"].count_documents({}) == 1
         case = first.json()["case_number"]
         other = await reg.get(f"/cases/{case}", headers=bearer("u-2"))
         assert other.status_code == 404

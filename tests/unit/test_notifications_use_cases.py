@@ -39,7 +39,8 @@ class UseCases:
     """The use cases over one in-memory store, as bootstrap composes them."""
 
     def __init__(self) -> None:
-        self.uow, clock, self.woken = unit_of_work(), FrozenClock(T0), list[int]()
+        self.uow, self.clock, self.woken = unit_of_work(), FrozenClock(T0), list[int]()
+        clock = self.clock
         self.repos = self.uow.repos
         self.inbound = Inbound(uow=self.uow, rules=Rules(), clock=clock, trace_id=lambda: "trace-1",
                                on_new_work=lambda: self.woken.append(1))
@@ -143,6 +144,21 @@ async def test_disabling_cancels_pending_deliveries_and_a_conflict_runs_again_on
     uc.repos.subscriptions.conflicts = 99
     with pytest.raises(ConcurrentUpdate):  # retries spent: the API answers 409
         await uc.partners.set_active(TAX, sub.subscription_id, True)
+
+
+async def test_switching_a_subscription_to_the_state_it_is_in_changes_nothing():
+    uc = UseCases()
+    sub = await uc.partners.subscribe(TAX, event_types=[reg.StepRequestedV1.ce_type], filters={},
+                                      webhook_url="https://tax.example/hook", secret=None)
+    on = await uc.partners.set_active(TAX, sub.subscription_id, True)  # enabled twice: as created
+    stored = uc.repos.subscriptions.docs
+    assert on.status is SubscriptionStatus.ACTIVE and stored[sub.subscription_id].version == sub.version  # not saved
+    first = await uc.partners.set_active(TAX, sub.subscription_id, False)
+    uc.clock.set(T0 + timedelta(minutes=5))
+    again = await uc.partners.set_active(TAX, sub.subscription_id, False)  # a retry: keeps when and why
+    assert (again.disabled_at, again.disabled_reason) == (first.disabled_at, first.disabled_reason) == (
+        T0, "disabled by the agency")
+    assert stored[sub.subscription_id].version == sub.version + 1  # saved once
 
 
 # -- webhook dispatch -------------------------------------------------------------------------

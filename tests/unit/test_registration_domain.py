@@ -144,8 +144,8 @@ def test_a_decision_for_a_stale_attempt_or_unrequested_step_is_refused():
     with pytest.raises(StaleDecision):
         case.decide(step=Step.LICENCE, attempt=2, decision="approved", now=T0, reviewer="r", uscc=CODE)
     approve(case, Step.LICENCE)
-    with pytest.raises(StaleDecision):  # the same answer twice
-        case.decide(step=Step.LICENCE, attempt=1, decision="approved", now=T0, reviewer="r")
+    with pytest.raises(StaleDecision):  # another answer to an attempt already answered
+        case.decide(step=Step.LICENCE, attempt=1, decision="rejected", now=T0, reviewer="r", reason="名称不合规")
 
 
 def test_correction_pauses_only_the_returned_step_and_asks_nothing_twice():
@@ -169,6 +169,78 @@ def test_correction_pauses_only_the_returned_step_and_asks_nothing_twice():
     assert case.steps[Step.LICENCE].attempt == 1  # the licence is not done again
     approve(case, Step.TAX)
     assert case.status is Status.COMPLETED and case.form.tax.taxpayer_type == "general"
+
+
+# -- the same request again (a retry after a lost reply) ------------------------------------------
+def test_the_same_window_check_again_changes_nothing_another_is_refused():
+    case = accepted()
+    case.pull_events()
+    before = (case.status, case.accepted_at, case.due_at, len(case.history))
+    assert case.check_at_window(staff_id="w-1", now=T0 + timedelta(minutes=1), due_at=DUE + timedelta(days=1)) is False
+    assert (case.status, case.accepted_at, case.due_at, len(case.history)) == before and facts(case) == []
+    with pytest.raises(InvalidState):  # another staff member, or defects now: not the check that accepted it
+        case.check_at_window(staff_id="w-2", now=T0, due_at=DUE)
+    with pytest.raises(InvalidState):
+        case.check_at_window(staff_id="w-1", now=T0, due_at=DUE, defects=[{"field": "x", "reason": "y"}])
+    approve(case, Step.LICENCE)  # still recognised once the case has moved on
+    assert case.check_at_window(staff_id="w-1", now=T0, due_at=DUE) is False
+
+
+def test_the_same_incomplete_notice_again_changes_nothing_other_defects_are_a_new_check():
+    case = new_case(materials=[])
+    case.pull_events()
+    defects = [{"field": "address.detail", "reason": "门牌号不清"}]
+    assert case.check_at_window(staff_id="w-1", now=T0, due_at=DUE, defects=defects) is True
+    assert facts(case) == [ApplicationIncomplete]
+    assert case.check_at_window(staff_id="w-1", now=T0, due_at=DUE, defects=defects) is False
+    assert facts(case) == []
+    assert case.check_at_window(staff_id="w-1", now=T0, due_at=DUE) is True  # fewer defects: a new notice
+    assert facts(case) == [ApplicationIncomplete]
+
+
+@pytest.mark.parametrize(("decision", "extra"), [
+    ("approved", {"result": {"licence_no": "L-1"}}),
+    ("returned", {"reasons": [{"field": "business_scope", "reason": "请规范表述"}]}),
+    ("rejected", {"reason": "名称含禁用字词"}),
+])
+def test_the_same_decision_again_changes_nothing(decision, extra):
+    case = accepted()
+    uscc = CODE if case.needs_code(Step.LICENCE, decision) else None
+    assert case.decide(step=Step.LICENCE, attempt=1, decision=decision, now=T0, reviewer="r", uscc=uscc, **extra)
+    case.pull_events()
+    state, history = dict(vars(case.steps[Step.LICENCE])), len(case.history)
+    assert case.decide(step=Step.LICENCE, attempt=1, decision=decision, now=T0 + timedelta(hours=1), reviewer="r2",
+                       **extra) is False
+    assert dict(vars(case.steps[Step.LICENCE])) == state and len(case.history) == history and facts(case) == []
+    changed = {"approved": {"result": {"licence_no": "L-2"}},
+               "returned": {"reasons": [{"field": "company_name", "reason": "x"}]},
+               "rejected": {"reason": "另一个理由"}}[decision]
+    with pytest.raises(InvalidState):  # the same attempt answered with other content: stale, not a retry
+        case.decide(step=Step.LICENCE, attempt=1, decision=decision, now=T0, reviewer="r", uscc=CODE, **changed)
+
+
+def test_the_same_supplement_correction_or_helper_again_changes_nothing():
+    case = new_case(materials=[])
+    case.check_at_window(staff_id="w-1", now=T0, due_at=DUE)
+    everything = ["legal_representative_id", "address_proof", "articles_of_association", "investor_ids"]
+    assert case.supplement(materials=everything, now=T0) is True
+    assert case.supplement(materials=everything, now=T0) is False and case.status is Status.SUBMITTED
+    with pytest.raises(InvalidState):  # something new, when not asked for
+        case.supplement(materials=["other"], now=T0)
+    case.check_at_window(staff_id="w-1", now=T0, due_at=DUE)
+    approve(case, Step.LICENCE)
+    case.decide(step=Step.TAX, attempt=1, decision="returned", now=T0, reviewer="r",
+                reasons=[{"field": "tax.taxpayer_type", "reason": "应登记为一般纳税人"}])
+    fix = {"tax.taxpayer_type": "general"}
+    assert case.correct(step=Step.TAX, fields=fix, now=T0) is True
+    case.pull_events()
+    assert case.correct(step=Step.TAX, fields=fix, now=T0) is False
+    assert case.steps[Step.TAX].attempt == 2 and facts(case) == []
+    with pytest.raises(InvalidState):  # another value: not the correction made
+        case.correct(step=Step.TAX, fields={"tax.taxpayer_type": "small_scale"}, now=T0)
+    assert case.assign_helper(helper_id="h-1", by="s", now=T0) is True
+    assert case.assign_helper(helper_id="h-1", by="s", now=T0) is False
+    assert [h.action for h in case.history].count("helper_assigned") == 1
 
 
 def test_rejection_closes_the_case():

@@ -14,10 +14,11 @@ from registration.domain import (
     ApplicantRequired,
     Case,
     CompanyForm,
-    DuplicateSubmission,
+    InvalidState,
     NameTaken,
     NotFound,
     NotYourDepartment,
+    StaleDecision,
     Status,
     Step,
 )
@@ -40,7 +41,6 @@ class InMemoryCases:
     def __init__(self) -> None:
         self.rows: dict[str, Case] = {}
         self.names: dict[str, str] = {}
-        self.keys: dict[tuple[str, str], str] = {}
         self.sequences: dict[str, int] = {}
 
     async def add(self, case: Case) -> None:
@@ -48,11 +48,6 @@ class InMemoryCases:
             if case.form.company_name in self.names:
                 raise NameTaken(case.form.company_name)
             self.names[case.form.company_name] = case.case_number
-        if case.idempotency_key:
-            key = (case.applicant_id, case.idempotency_key)
-            if key in self.keys:
-                raise DuplicateSubmission(case.idempotency_key)
-            self.keys[key] = case.case_number
         case.version = 1
         self._store(case)
 
@@ -64,8 +59,8 @@ class InMemoryCases:
     async def get_many(self, case_numbers: list[str]) -> dict[str, Case]:
         return {n: copy.deepcopy(self.rows[n]) for n in case_numbers if n in self.rows}
 
-    async def by_idempotency_key(self, applicant_id: str, key: str) -> Case | None:
-        number = self.keys.get((applicant_id, key))
+    async def holding_name(self, company_name: str) -> Case | None:
+        number = self.names.get(company_name)
         return copy.deepcopy(self.rows[number]) if number else None
 
     async def save(self, case: Case) -> None:
@@ -150,14 +145,53 @@ async def accepted_case(reg: Registration, name: str = "兰州一窗科技有限
     return submission.case.case_number
 
 
-async def test_a_repeated_submission_returns_the_same_case_and_emits_once() -> None:
+async def test_the_same_application_again_returns_its_case_and_emits_once() -> None:
     reg, uow = registration()
     form = CompanyForm.model_validate(company_form())
-    first = await reg.submit(APPLICANT, form, channel="web", idempotency_key="k-1")
-    again = await reg.submit(APPLICANT, form, channel="web", idempotency_key="k-1")
+    first = await reg.submit(APPLICANT, form, channel="web")
+    again = await reg.submit(APPLICANT, form, channel="web")  # retried without a key: recognised
     assert first.created and not again.created
     assert again.case.case_number == first.case.case_number
     assert [e.case_number for e in emitted(uow, ev.ApplicationSubmittedV1)] == [first.case.case_number]
+    with pytest.raises(NameTaken):  # another applicant, or another form, for the same name
+        await reg.submit(Principal("u-2", Role.APPLICANT), form, channel="web")
+    with pytest.raises(NameTaken):
+        await reg.submit(APPLICANT, form.model_copy(update={"business_scope": ["餐饮服务"]}), channel="web")
+
+
+async def test_commands_retried_after_a_lost_reply_answer_with_the_case_and_change_nothing() -> None:
+    reg, uow = registration()
+    case = await accepted_case(reg)
+    stored = uow.repos.cases.rows
+    emitted_before, version = len(uow.emitted), stored[case].version
+    again = await reg.check_at_window(STAFF, case)  # no second acceptance, timers not armed twice
+    assert again.status is Status.ACCEPTED and again.case_number == case
+    assert len(uow.emitted) == emitted_before and stored[case].version == version
+    with pytest.raises(InvalidState):
+        await reg.check_at_window(Principal("w-2", Role.WINDOW_STAFF), case)
+    licence = reviewer(Step.LICENCE)
+    first = await reg.decide(licence, case, Step.LICENCE, decision="approved")
+    emitted_before, version = len(uow.emitted), stored[case].version
+    again = await reg.decide(licence, case, Step.LICENCE, decision="approved", attempt=1)
+    assert again.uscc == first.uscc and len(uow.emitted) == emitted_before and stored[case].version == version
+    assert uow.repos.cases.sequences == {"620102": 1}  # no second credit code drawn
+    with pytest.raises(StaleDecision):
+        await reg.decide(licence, case, Step.LICENCE, decision="returned", attempt=1,
+                         reasons=[{"field": "company_name", "reason": "x"}])
+    supervisor = Principal("s-1", Role.SUPERVISOR)
+    await reg.assign_helper(supervisor, case, helper_id="h-1")
+    version = stored[case].version
+    assert (await reg.assign_helper(supervisor, case, helper_id="h-1")).helper_id == "h-1"
+    assert stored[case].version == version
+
+
+async def test_a_duplicate_answer_under_another_event_id_is_no_effect_and_not_dead_lettered() -> None:
+    reg, uow = registration()
+    case = await accepted_case(reg)
+    assert await reg.decide_many([answer(case, Step.LICENCE)]) == {}
+    count = len(uow.emitted)
+    assert await reg.decide_many([answer(case, Step.LICENCE)]) == {}  # same content, new event id
+    assert len(uow.emitted) == count
 
 
 async def test_staff_submit_at_the_window_for_the_applicant_they_name() -> None:

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any, Generic, TypeVar, cast
 
 import pymongo
@@ -27,6 +28,9 @@ from servicekit.aggregate import ConcurrentUpdate
 from servicekit.auth import TokenCodec
 from servicekit.clock import Clock, SystemClock
 from servicekit.config import ServiceSettings
+from servicekit.idempotency import IdempotencyStore
+from servicekit.idempotency import ensure_indexes as ensure_idempotency_indexes
+from servicekit.idempotency import install as install_idempotency
 from servicekit.messaging import DeadLetters, OutboxRelay, make_broker, subscribe, subscribe_batch, subscribe_many
 from servicekit.metrics import Metrics
 from servicekit.mongo import OUTBOX, ensure_kit_indexes, make_client
@@ -92,7 +96,7 @@ class ServiceKit(Generic[R]):
                                         on_dead_letter=lambda topic: self.metrics.dead_lettered.labels(topic).inc())
         self.timer_handler = timer_handler
         self.sweeper: Sweeper | None = None
-        self.indexes = list(indexes)
+        self.indexes = [ensure_idempotency_indexes, *indexes]
         self.on_start: list[Hook] = []
         self.on_stop: list[Hook] = []
         self.workers: list[Worker] = []
@@ -250,6 +254,9 @@ class ServiceKit(Generic[R]):
         app.state.provided = dict(provide or {})
         app.state.token_codec = TokenCodec(self.settings.jwt_secret, self.settings.jwt_audience)
         install_problem_handlers(app, {ConcurrentUpdate: 409, **(domain_errors or {})})
+        install_idempotency(app, IdempotencyStore(
+            lambda: kit.db, retention=timedelta(hours=self.settings.idempotency_retention_hours),
+            lock=timedelta(seconds=self.settings.idempotency_lock_seconds)))
 
         @app.exception_handler(PyMongoError)
         async def unavailable(request: Request, exc: PyMongoError) -> JSONResponse:

@@ -64,6 +64,10 @@ class ServiceSettings(BaseSettings):
     retry_after_seconds: int = 2
     transaction_seconds: float = Field(default=10.0, description="Time a transaction may take, driver retries "
                                        "of write conflicts included (client-side operation timeout).")
+    idempotency_retention_hours: float = Field(default=24.0, description="How long an Idempotency-Key's first "
+                                               "answer is kept for retries (TTL: housekeeping only).")
+    idempotency_lock_seconds: float = Field(default=30.0, description="How long a request holds its "
+                                            "Idempotency-Key before a retry may take it over (its holder died).")
 
     @property
     def database_name(self) -> str:

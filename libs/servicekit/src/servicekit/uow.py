@@ -29,6 +29,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
 
 from contracts import Event
+from servicekit import idempotency
 from servicekit.aggregate import ConcurrentUpdate
 from servicekit.mongo import OUTBOX, PROCESSED, outbox_row
 from servicekit.ports import Transaction
@@ -150,6 +151,7 @@ class MongoUnitOfWork(Generic[R]):
                     try:
                         result = await fn(tx)
                         wrote_events = await self._write_outbox(tx, s, traceparent)
+                        await idempotency.record_in_transaction(s, result)  # an HTTP command's answer, same commit
                     except OperationFailure as exc:
                         conflicts += exc.code == _WRITE_CONFLICT
                         raise
@@ -158,6 +160,7 @@ class MongoUnitOfWork(Generic[R]):
                 try:  # the driver retries write conflicts itself: bounded here, then a conflict (409)
                     with pymongo.timeout(self.transaction_seconds):
                         result = await session.with_transaction(body, write_concern=WriteConcern("majority"))
+                    idempotency.transaction_committed()
                 except PyMongoError as exc:
                     if conflicts:  # the driver retried write conflicts until the time ran out
                         raise _ConflictsPersist(f"{conflicts} write conflicts in {self.transaction_seconds}s: "

@@ -1,6 +1,7 @@
 """Thin HTTP routes: messages (status linked to the case), preferences, partner-agency
 subscriptions with their webhook deliveries and replay feed, agency entitlements. Who
-may see what is decided by the use cases; the routes check only the caller's role."""
+may see what is decided by the use cases; the routes check only the caller's role. Every
+state-changing route calls its use case through the kit's ``Once`` (``Idempotency-Key``)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from notifications.schemas import (
 from notifications.service import CONSUMER, Messages, Partners
 from servicekit.app import Provide
 from servicekit.auth import STAFF_ROLES, Principal, Role, require
+from servicekit.idempotency import Once
 from servicekit.problems import Problem
 
 messages_use_cases = Provide[Messages]("messages")
@@ -63,10 +65,10 @@ async def my_preferences(who: Person, uc: MessagesUC) -> PreferencesOut:
 
 
 @preferences.put("/me", response_model=PreferencesOut, summary="Set my channels, contact details and quiet hours")
-async def set_my_preferences(body: PreferencesIn, who: Person, uc: MessagesUC) -> PreferencesOut:
-    return PreferencesOut.of(await uc.set_preferences(
+async def set_my_preferences(body: PreferencesIn, who: Person, uc: MessagesUC, once: Once) -> PreferencesOut:
+    return await once(uc.set_preferences(
         who, channels=list(body.channels), phone=body.phone, email=body.email, wechat_openid=body.wechat_openid,
-        quiet_hours=body.quiet_hours))
+        quiet_hours=body.quiet_hours), PreferencesOut.of)
 
 
 # -- partner agencies -------------------------------------------------------------------------
@@ -79,10 +81,9 @@ async def event_types() -> list[EventTypeOut]:
 
 @partners.post("/subscriptions", status_code=201, response_model=SubscriptionCreated, summary="Subscribe to events")
 async def subscribe(body: SubscriptionIn, who: Annotated[Principal, Depends(require(Role.PARTNER_AGENCY))],
-                    uc: PartnersUC) -> SubscriptionCreated:
-    sub = await uc.subscribe(who, event_types=body.event_types, filters=body.filters, webhook_url=body.webhook_url,
-                             secret=body.secret)
-    return SubscriptionCreated(**SubscriptionOut.of(sub).model_dump(), secret=sub.secret)
+                    uc: PartnersUC, once: Once) -> SubscriptionCreated:
+    return await once(uc.subscribe(who, event_types=body.event_types, filters=body.filters,
+                                   webhook_url=body.webhook_url, secret=body.secret), SubscriptionCreated.of_new)
 
 
 @partners.get("/subscriptions", response_model=list[SubscriptionOut], summary="Subscriptions (an agency: its own)")
@@ -97,10 +98,11 @@ async def subscription(subscription_id: str, who: AgencyOrOperator, uc: Partners
 
 @partners.post("/subscriptions/{subscription_id}/{action}", response_model=SubscriptionOut,
                summary="Disable or enable a subscription")
-async def switch(subscription_id: str, action: str, who: AgencyOrOperator, uc: PartnersUC) -> SubscriptionOut:
+async def switch(subscription_id: str, action: str, who: AgencyOrOperator, uc: PartnersUC,
+                 once: Once) -> SubscriptionOut:
     if action not in SWITCH:
         raise Problem(404, "Not Found", f"no action {action}")
-    return SubscriptionOut.of(await uc.set_active(who, subscription_id, SWITCH[action]))
+    return await once(uc.set_active(who, subscription_id, SWITCH[action]), SubscriptionOut.of)
 
 
 @partners.get("/subscriptions/{subscription_id}/deliveries", response_model=list[DeliveryOut],
@@ -119,9 +121,9 @@ async def feed(subscription_id: str, who: AgencyOrOperator, uc: PartnersUC, afte
 
 @partners.put("/agencies/{agency_id}", response_model=AgencyOut, summary="Set an agency's entitlements (operators)")
 async def set_agency(agency_id: str, body: AgencyIn, who: Annotated[Principal, Depends(require(Role.OPERATOR))],
-                     uc: PartnersUC) -> AgencyOut:
-    return AgencyOut.of(await uc.set_agency(agency_id, departments=body.departments,
-                                            personal_data=body.personal_data))
+                     uc: PartnersUC, once: Once) -> AgencyOut:
+    return await once(uc.set_agency(agency_id, departments=body.departments, personal_data=body.personal_data),
+                      AgencyOut.of)
 
 
 @partners.get("/agencies/{agency_id}", response_model=AgencyOut, summary="An agency's entitlements")

@@ -117,6 +117,10 @@ class SubscriptionOut(BaseModel):
 class SubscriptionCreated(SubscriptionOut):
     secret: str | None = Field(description="The webhook signing secret (`whsec_...`); shown only here, keep it.")
 
+    @classmethod
+    def of_new(cls, s: Any) -> SubscriptionCreated:
+        return cls(**SubscriptionOut.of(s).model_dump(), secret=s.secret)
+
 
 class AttemptOut(BaseModel):
     at: datetime

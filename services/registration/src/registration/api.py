@@ -1,10 +1,11 @@
-"""Thin HTTP routes: parse → one use case → DTO."""
+"""Thin HTTP routes: parse → one use case → DTO. Every state-changing route calls its use
+case through the kit's ``Once`` (the ``Idempotency-Key`` header: a retry gets the first answer)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query
 
 from registration.domain import Step
 from registration.schemas import (
@@ -20,6 +21,7 @@ from registration.schemas import (
 from registration.service import Registration, Submission, View
 from servicekit.app import Provide
 from servicekit.auth import Principal, Role, require
+from servicekit.idempotency import Once
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 registration = Provide[Registration]("registration")
@@ -31,26 +33,26 @@ Supervising = Annotated[Principal, Depends(require(Role.HELPER, Role.SUPERVISOR,
 Assigning = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.WINDOW_STAFF))]
 Reviewer = Annotated[Principal, Depends(require(Role.REVIEWER))]
 Anyone = Annotated[Principal, Depends(require(*Role))]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-def _answer(response: Response, submission: Submission) -> CaseOut:
-    response.status_code = 201 if submission.created else 200
+def _case(submission: Submission) -> CaseOut:
     return CaseOut.of(submission.case)
 
 
+def _created(submission: Submission) -> int:
+    return 201 if submission.created else 200  # 200: the same application again, answered with its case
+
+
 @router.post("", status_code=201, response_model=CaseOut, summary="Apply once: company start-up (one form)")
-async def submit(body: ApplicationIn, response: Response, who: Applicant, cases: Cases,
-                 key: IdempotencyKey = None) -> CaseOut:
-    return _answer(response, await cases.submit(who, body.form, channel=body.channel, applicant_id=body.applicant_id,
-                                                applicant_phone=body.applicant_phone, idempotency_key=key))
+async def submit(body: ApplicationIn, who: Applicant, cases: Cases, once: Once) -> CaseOut:
+    return await once(cases.submit(who, body.form, channel=body.channel, applicant_id=body.applicant_id,
+                                   applicant_phone=body.applicant_phone), _case, status=_created)
 
 
 @router.post("/changes", status_code=201, response_model=CaseOut, summary="Apply for a business licence change")
-async def submit_change(body: ChangeIn, response: Response, who: Applicant, cases: Cases,
-                        key: IdempotencyKey = None) -> CaseOut:
-    return _answer(response, await cases.submit(who, body.form, channel=body.channel, applicant_id=body.applicant_id,
-                                                applicant_phone=body.applicant_phone, idempotency_key=key))
+async def submit_change(body: ChangeIn, who: Applicant, cases: Cases, once: Once) -> CaseOut:
+    return await once(cases.submit(who, body.form, channel=body.channel, applicant_id=body.applicant_id,
+                                   applicant_phone=body.applicant_phone), _case, status=_created)
 
 
 @router.get("", response_model=list[CaseOut], summary="Cases at risk of missing, or past, their time limit")
@@ -66,30 +68,31 @@ async def read(case_number: str, who: Anyone, cases: Cases) -> CaseOut:
 
 @router.post("/{case_number}/window-check", response_model=CaseOut,
              summary="Window acceptance: accept, or list everything missing at once (一次性告知)")
-async def window_check(case_number: str, body: WindowCheckIn, who: Staff, cases: Cases) -> CaseOut:
+async def window_check(case_number: str, body: WindowCheckIn, who: Staff, cases: Cases, once: Once) -> CaseOut:
     defects = [d.model_dump() for d in body.defects]
-    return CaseOut.of(await cases.check_at_window(who, case_number, defects=defects))
+    return await once(cases.check_at_window(who, case_number, defects=defects), CaseOut.of)
 
 
 @router.post("/{case_number}/materials", response_model=CaseOut, summary="Supplement the materials listed")
-async def supplement(case_number: str, body: MaterialsIn, who: Applicant, cases: Cases) -> CaseOut:
-    return CaseOut.of(await cases.supplement(who, case_number, materials=body.materials))
+async def supplement(case_number: str, body: MaterialsIn, who: Applicant, cases: Cases, once: Once) -> CaseOut:
+    return await once(cases.supplement(who, case_number, materials=body.materials), CaseOut.of)
 
 
 @router.post("/{case_number}/steps/{step}/decision", response_model=CaseOut,
              summary="A department reviewer approves, returns for correction, or rejects its step")
-async def decide(case_number: str, step: Step, body: DecisionIn, who: Reviewer, cases: Cases) -> CaseOut:
-    return CaseOut.of(await cases.decide(who, case_number, step, decision=body.decision, attempt=body.attempt,
-                                         reasons=[r.model_dump() for r in body.reasons], reason=body.reason,
-                                         result=body.result))
+async def decide(case_number: str, step: Step, body: DecisionIn, who: Reviewer, cases: Cases,
+                 once: Once) -> CaseOut:
+    return await once(cases.decide(who, case_number, step, decision=body.decision, attempt=body.attempt,
+                                   reasons=[r.model_dump() for r in body.reasons], reason=body.reason,
+                                   result=body.result), CaseOut.of)
 
 
 @router.post("/{case_number}/corrections", response_model=CaseOut,
              summary="Correct exactly the fields a department returned (补正)")
-async def correct(case_number: str, body: CorrectionIn, who: Applicant, cases: Cases) -> CaseOut:
-    return CaseOut.of(await cases.correct(who, case_number, step=Step(body.step), fields=body.fields))
+async def correct(case_number: str, body: CorrectionIn, who: Applicant, cases: Cases, once: Once) -> CaseOut:
+    return await once(cases.correct(who, case_number, step=Step(body.step), fields=body.fields), CaseOut.of)
 
 
 @router.put("/{case_number}/helper", response_model=CaseOut, summary="Assign a helper (帮办) to a case")
-async def assign_helper(case_number: str, body: HelperIn, who: Assigning, cases: Cases) -> CaseOut:
-    return CaseOut.of(await cases.assign_helper(who, case_number, helper_id=body.helper_id))
+async def assign_helper(case_number: str, body: HelperIn, who: Assigning, cases: Cases, once: Once) -> CaseOut:
+    return await once(cases.assign_helper(who, case_number, helper_id=body.helper_id), CaseOut.of)

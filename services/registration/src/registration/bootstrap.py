@@ -12,7 +12,6 @@ from registration.config import Settings
 from registration.domain import (
     CorrectionNotAllowed,
     DomainError,
-    DuplicateSubmission,
     InvalidState,
     NameTaken,
     NotFound,
@@ -48,6 +47,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         "parallel; one working day; results issued together at one window.",
         routers=[api.router],
         domain_errors={NotFound: 404, NotYourDepartment: 403, NameTaken: 409, InvalidState: 409,
-                       CorrectionNotAllowed: 422, DuplicateSubmission: 409, DomainError: 422},
+                       CorrectionNotAllowed: 422, DomainError: 422},
         provide={api.registration: registration},
     )

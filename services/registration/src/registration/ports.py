@@ -14,7 +14,7 @@ from servicekit.ports import Timers
 
 class CaseRepository(Protocol):
     async def add(self, case: Case) -> None:
-        """Insert; raises NameTaken, or DuplicateSubmission for a repeated idempotency key."""
+        """Insert; raises NameTaken when the company name is held by another case."""
 
     async def get(self, case_number: str) -> Case:
         """The case; raises NotFound."""
@@ -22,7 +22,8 @@ class CaseRepository(Protocol):
     async def get_many(self, case_numbers: list[str]) -> dict[str, Case]:
         """The cases that exist among ``case_numbers``, by number."""
 
-    async def by_idempotency_key(self, applicant_id: str, key: str) -> Case | None: ...
+    async def holding_name(self, company_name: str) -> Case | None:
+        """The case that holds (has registered or applies for) the company name, if any."""
 
     async def save(self, case: Case) -> None:
         """Replace the case if its version is unchanged, and bump it; raises ConcurrentUpdate otherwise."""

@@ -16,7 +16,6 @@ from registration.domain import (
     Case,
     ChangeForm,
     CompanyForm,
-    DuplicateSubmission,
     HistoryEntry,
     NameTaken,
     NotFound,
@@ -33,8 +32,6 @@ CASES, NAMES, COUNTERS = "cases", "company_names", "counters"
 
 async def ensure_indexes(db: AsyncDatabase[Any]) -> None:
     await db[CASES].create_indexes([
-        IndexModel([("applicant_id", ASCENDING), ("idempotency_key", ASCENDING)], unique=True,
-                   partialFilterExpression={"idempotency_key": {"$type": "string"}}, name="idempotency"),
         IndexModel([("status", ASCENDING), ("due_at", ASCENDING)], name="status_due"),
         IndexModel([("applicant_id", ASCENDING)], name="applicant"),
     ])
@@ -70,10 +67,7 @@ class MongoCaseRepository:
                      "name": case.form.company_name}, session=self.session)
             except DuplicateKeyError as exc:
                 raise NameTaken(case.form.company_name) from exc
-        try:
-            await self.cases.insert_one(_to_doc(case), session=self.session)
-        except DuplicateKeyError as exc:
-            raise DuplicateSubmission(case.idempotency_key) from exc
+        await self.cases.insert_one(_to_doc(case), session=self.session)
         case.version = 1
 
     async def get(self, case_number: str) -> Case:
@@ -98,8 +92,9 @@ class MongoCaseRepository:
         for case in cases:
             case.version += 1
 
-    async def by_idempotency_key(self, applicant_id: str, key: str) -> Case | None:
-        doc = await self.cases.find_one({"applicant_id": applicant_id, "idempotency_key": key}, session=self.session)
+    async def holding_name(self, company_name: str) -> Case | None:
+        held = await self.db[NAMES].find_one({"_id": normalise_name(company_name)}, session=self.session)
+        doc = await self.cases.find_one({"_id": held["case_number"]}, session=self.session) if held else None
         return _from_doc(doc) if doc else None
 
     async def save(self, case: Case) -> None:
@@ -139,7 +134,7 @@ def _to_doc(c: Case) -> dict[str, Any]:
         "steps": {s.value: {**asdict(st), "status": st.status.value} for s, st in c.steps.items()},
         "accepted_at": c.accepted_at, "due_at": c.due_at, "closed_at": c.closed_at, "staff_id": c.staff_id,
         "helper_id": c.helper_id, "uscc": c.uscc, "missing": c.missing, "warned": c.warned, "overdue": c.overdue,
-        "correlation_id": c.correlation_id, "idempotency_key": c.idempotency_key,
+        "correlation_id": c.correlation_id,
         "history": [asdict(h) for h in c.history], "version": c.version,
     }
 
@@ -153,6 +148,6 @@ def _from_doc(d: dict[str, Any]) -> Case:
         status=Status(d["status"]), steps=steps, accepted_at=d.get("accepted_at"), due_at=d.get("due_at"),
         closed_at=d.get("closed_at"), staff_id=d.get("staff_id"), helper_id=d.get("helper_id"), uscc=d.get("uscc"),
         missing=d.get("missing", []), warned=d.get("warned", False), overdue=d.get("overdue", False),
-        correlation_id=d.get("correlation_id", d["_id"]), idempotency_key=d.get("idempotency_key"),
+        correlation_id=d.get("correlation_id", d["_id"]),
         history=[HistoryEntry(**h) for h in d.get("history", [])], version=d["version"],
     )

@@ -20,7 +20,7 @@ from registration.domain import (
     ChangeForm,
     CompanyForm,
     DomainError,
-    DuplicateSubmission,
+    NameTaken,
     NotFound,
     NotYourDepartment,
     Status,
@@ -55,7 +55,7 @@ EVENTS = EventMap("/one-window/registration", {
 
 class Submission(NamedTuple):
     case: Case
-    created: bool  # False: the same submission again (same idempotency key), answered with its case
+    created: bool  # False: the same application again (same applicant, same form), answered with its case
 
 
 def new_case_number(kind: str, now: datetime) -> str:
@@ -81,10 +81,10 @@ class Registration:
 
     # -- applicants and the window -------------------------------------------------------
     async def submit(self, caller: Principal, form: CompanyForm | ChangeForm, *, channel: Channel,
-                     applicant_id: str | None = None, applicant_phone: str | None = None,
-                     idempotency_key: str | None = None) -> Submission:
-        """Create the case once; a retried submission (same key) returns the same case.
-        Applicants submit for themselves; staff submit at the window for the applicant they name."""
+                     applicant_id: str | None = None, applicant_phone: str | None = None) -> Submission:
+        """Create the case. Applicants submit for themselves; staff submit at the window for the
+        applicant they name. A company's name is held by one case: the same applicant's
+        identical form again (a retry) is answered with that case, not refused."""
         if caller.is_staff:
             if not applicant_id:
                 raise ApplicantRequired()
@@ -95,21 +95,19 @@ class Registration:
         kind = "change" if isinstance(form, ChangeForm) else "establishment"
 
         async def work(tx: Tx[Repositories]) -> Submission:
-            if idempotency_key:
-                earlier = await tx.repos.cases.by_idempotency_key(applicant, idempotency_key)
-                if earlier is not None:
-                    return Submission(earlier, created=False)
             case = Case.submit(case_number=new_case_number(kind, now), form=form, applicant_id=applicant,
-                               channel=channel, now=now, applicant_phone=applicant_phone,
-                               idempotency_key=idempotency_key)
+                               channel=channel, now=now, applicant_phone=applicant_phone)
             await tx.repos.cases.add(case)
             tx.emit(_events(case, now))
             return Submission(case, created=True)
 
         try:
             return await self.uow.run(work)
-        except DuplicateSubmission:  # a concurrent retry won the race: answer with its case
-            return await self.uow.run(work)
+        except NameTaken:
+            earlier = await self.uow.read(lambda repos: repos.cases.holding_name(form.company_name))
+            if earlier is not None and earlier.is_same_application(applicant, form):
+                return Submission(earlier, created=False)
+            raise
 
     async def check_at_window(self, caller: Principal, case_number: str, *,
                               defects: Sequence[Mapping[str, str]] = ()) -> Case:
@@ -118,7 +116,8 @@ class Registration:
 
         async def work(tx: Tx[Repositories]) -> Case:
             case = await tx.repos.cases.get(case_number)
-            case.check_at_window(staff_id=caller.sub, now=now, due_at=due, defects=defects)
+            if not case.check_at_window(staff_id=caller.sub, now=now, due_at=due, defects=defects):
+                return case  # the same check again: the case answers it, nothing is written
             if case.status is Status.ACCEPTED:  # accepted once: its deadline timers cannot exist yet
                 warning, overdue = _deadline_timers(case_number)
                 await tx.repos.timers.schedule_new([
@@ -134,8 +133,8 @@ class Registration:
 
         async def work(tx: Tx[Repositories]) -> Case:
             case = _owned_by(await tx.repos.cases.get(case_number), caller.sub)
-            case.supplement(materials=materials, now=now)
-            await _save(tx, case, now)
+            if case.supplement(materials=materials, now=now):
+                await _save(tx, case, now)
             return case
 
         return await self.uow.run(work)
@@ -146,8 +145,8 @@ class Registration:
 
         async def work(tx: Tx[Repositories]) -> Case:
             case = _owned_by(await tx.repos.cases.get(case_number), caller.sub)
-            case.correct(step=step, fields=fields, now=now)
-            await _save(tx, case, now)
+            if case.correct(step=step, fields=fields, now=now):
+                await _save(tx, case, now)
             return case
 
         return await self.uow.run(work)
@@ -166,6 +165,8 @@ class Registration:
             current = case.steps[step].attempt if step in case.steps else 0
             closed = await _decide_in(tx, case, step=step, attempt=attempt or current, decision=decision,
                                       reviewer=caller.sub, now=now, reasons=reasons, reason=reason, result=result)
+            if closed is None:
+                return case  # this answer was recorded before: nothing is written
             if closed:
                 await tx.repos.timers.cancel_many(closed)
             await _save(tx, case, now)
@@ -196,13 +197,16 @@ class Registration:
                 try:
                     if case is None:
                         raise NotFound(f"no case {e.case_number}")
-                    closed += await _decide_in(tx, case, step=Step(e.step), attempt=e.attempt, decision=e.decision,
-                                               reviewer=e.reviewer_id, now=now,
-                                               reasons=[r.model_dump() for r in e.reasons], reason=e.reason,
-                                               result=e.result)
+                    done = await _decide_in(tx, case, step=Step(e.step), attempt=e.attempt, decision=e.decision,
+                                            reviewer=e.reviewer_id, now=now,
+                                            reasons=[r.model_dump() for r in e.reasons], reason=e.reason,
+                                            result=e.result)
                 except DomainError as exc:
                     refused[position[e.event_id]] = f"{type(exc).__name__}: {exc}"
                     continue
+                if done is None:  # the same answer again (another event id): no second effect
+                    continue
+                closed += done
                 events += _events(case, now, cause=e)
                 touched[case.case_number] = case
             if closed:
@@ -220,8 +224,8 @@ class Registration:
 
         async def work(tx: Tx[Repositories]) -> Case:
             case = await tx.repos.cases.get(case_number)
-            case.assign_helper(helper_id=helper_id, by=caller.sub, now=now)
-            await _save(tx, case, now)
+            if case.assign_helper(helper_id=helper_id, by=caller.sub, now=now):
+                await _save(tx, case, now)
             return case
 
         return await self.uow.run(work)
@@ -266,15 +270,17 @@ async def _save(tx: Tx[Repositories], case: Case, now: datetime) -> None:
 
 async def _decide_in(tx: Tx[Repositories], case: Case, *, step: Step, attempt: int, decision: str, reviewer: str,
                      now: datetime, reasons: Sequence[Mapping[str, str]], reason: str | None,
-                     result: dict[str, Any] | None) -> list[str]:
+                     result: dict[str, Any] | None) -> list[str] | None:
     """Apply one answer to a loaded case inside ``tx``: the credit code when the licence is
-    issued, the name released on rejection. Returns the timer keys to cancel if it closed."""
+    issued, the name released on rejection. Returns the timer keys to cancel if it closed,
+    or None if the case had recorded this answer already (nothing changed)."""
     uscc = None
     if case.needs_code(step, decision):
         division = case.division_code
         uscc = make_uscc(division, await tx.repos.cases.next_code_sequence(division))
-    case.decide(step=step, attempt=attempt, decision=decision, now=now, reviewer=reviewer, reasons=reasons,
-                reason=reason, result=result, uscc=uscc)
+    if not case.decide(step=step, attempt=attempt, decision=decision, now=now, reviewer=reviewer, reasons=reasons,
+                       reason=reason, result=result, uscc=uscc):
+        return None
     if case.is_open:
         return []
     if case.status is Status.REJECTED:

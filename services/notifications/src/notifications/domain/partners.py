@@ -146,11 +146,19 @@ class Subscription(Aggregate):
         return event_type in self.event_types and all(
             str(attributes.get(k)) in values for k, values in self.filters.items())
 
-    def disable(self, now: datetime, reason: str) -> None:
+    def disable(self, now: datetime, reason: str) -> bool:
+        """False if it is disabled already (it keeps when and why it was first)."""
+        if not self.active:
+            return False
         self.status, self.disabled_reason, self.disabled_at = SubscriptionStatus.DISABLED, reason, now
+        return True
 
-    def enable(self) -> None:
+    def enable(self) -> bool:
+        """False if it is active already."""
+        if self.active:
+            return False
         self.status, self.disabled_reason, self.disabled_at = SubscriptionStatus.ACTIVE, None, None
+        return True
 
 
 @dataclass(frozen=True)

@@ -45,13 +45,18 @@ class Partners:
     # -- subscriptions ----------------------------------------------------------------------
     async def subscribe(self, who: Principal, *, event_types: list[str], filters: dict[str, str | list[str]],
                         webhook_url: str | None, secret: str | None) -> Subscription:
-        """A subscription of the calling agency (its secret is generated unless given)."""
+        """A subscription of the calling agency (its secret is generated unless given). In a
+        transaction, so that an idempotent request's answer is recorded with it."""
         subscription = Subscription.create(
             subscription_id=f"sub_{uuid.uuid4().hex}", agency_id=who.agency_id or "", event_types=event_types,
             filters=filters, webhook_url=webhook_url, secret=secret or (self.new_secret() if webhook_url else None),
             now=self.clock.now(), allow_http=self.allow_http)
-        await self.uow.autocommit(lambda repos: repos.subscriptions.add(subscription))
-        return subscription
+
+        async def work(tx: Tx[Repositories]) -> Subscription:
+            await tx.repos.subscriptions.add(subscription)
+            return subscription
+
+        return await self.uow.run(work)
 
     async def subscription(self, who: Principal, subscription_id: str) -> Subscription:
         """The subscription if the caller may see it (404 otherwise, never 403)."""
@@ -62,15 +67,15 @@ class Partners:
         return await self.uow.read(lambda repos: repos.subscriptions.for_agency(agency_scope(who)))
 
     async def set_active(self, who: Principal, subscription_id: str, active: bool) -> Subscription:
-        """Disable (no more deliveries; pending ones are cancelled) or enable again."""
+        """Disable (no more deliveries; pending ones are cancelled) or enable again. Asking for
+        the state it is in already (e.g. a retry) changes nothing."""
         now = self.clock.now()
 
         async def work(tx: Tx[Repositories]) -> Subscription:
             sub = _visible(await tx.repos.subscriptions.get(subscription_id), who, subscription_id)
-            if active:
-                sub.enable()
-            else:
-                sub.disable(now, "disabled by the agency")
+            if not (sub.enable() if active else sub.disable(now, "disabled by the agency")):
+                return sub
+            if not active:
                 await tx.repos.deliveries.cancel_pending(sub.subscription_id, "subscription disabled")
             await tx.repos.subscriptions.save(sub)
             return sub
@@ -98,8 +103,12 @@ class Partners:
     async def set_agency(self, agency_id: str, *, departments: list[str], personal_data: bool) -> Agency:
         """An operator sets an agency's entitlements (its own department always included)."""
         agency = Agency(agency_id, frozenset(departments) | {agency_id}, personal_data, self.clock.now())
-        await self.uow.autocommit(lambda repos: repos.agencies.save(agency))
-        return agency
+
+        async def work(tx: Tx[Repositories]) -> Agency:
+            await tx.repos.agencies.save(agency)
+            return agency
+
+        return await self.uow.run(work)
 
     async def agency(self, who: Principal, agency_id: str) -> Agency:
         """An agency's entitlements: an agency reads only its own."""

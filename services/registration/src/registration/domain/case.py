@@ -58,10 +58,6 @@ class NotFound(DomainError):
     """No such case (or not the caller's)."""
 
 
-class DuplicateSubmission(DomainError):
-    """The idempotency key was used before (a concurrent retry)."""
-
-
 class ApplicantRequired(DomainError):
     """Staff submit on behalf of an applicant, whom they must name."""
 
@@ -109,6 +105,7 @@ class StepState:
     decided_at: datetime | None = None
     reasons: list[dict[str, str]] = field(default_factory=list)
     result: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None  # of a rejection
 
 
 @dataclass
@@ -140,27 +137,30 @@ class Case(Aggregate):
     warned: bool = False
     overdue: bool = False
     correlation_id: str = ""
-    idempotency_key: str | None = None
     history: list[HistoryEntry] = field(default_factory=list)
 
     # -- creation -------------------------------------------------------------------
     @classmethod
     def submit(cls, *, case_number: str, form: CompanyForm | ChangeForm, applicant_id: str, channel: Channel,
-               now: datetime, applicant_phone: str | None = None, correlation_id: str = "",
-               idempotency_key: str | None = None) -> Case:
+               now: datetime, applicant_phone: str | None = None, correlation_id: str = "") -> Case:
         kind: Kind = "change" if isinstance(form, ChangeForm) else "establishment"
         steps = {Step.LICENCE: StepState()}
         if kind == "establishment":
             steps.update({s: StepState() for s in AFTER_LICENCE})
         case = cls(case_number=case_number, kind=kind, form=form, applicant_id=applicant_id, channel=channel,
                    submitted_at=now, applicant_phone=applicant_phone, steps=steps,
-                   correlation_id=correlation_id or case_number, idempotency_key=idempotency_key,
+                   correlation_id=correlation_id or case_number,
                    uscc=form.unified_social_credit_code if isinstance(form, ChangeForm) else None)
         case._log(now, "submitted", applicant_id, f"via {channel}")
         case.record(facts.ApplicationSubmitted(application_id=case_number, company_name=form.company_name,
                                                applicant_id=applicant_id, applicant_phone=applicant_phone,
                                                channel=channel, kind=kind))
         return case
+
+    def is_same_application(self, applicant_id: str, form: CompanyForm | ChangeForm) -> bool:
+        """The same applicant's identical form while this case is open: one application, however
+        often it is sent (a closed case's name is taken: a new application is refused)."""
+        return self.is_open and self.applicant_id == applicant_id and self.form == form
 
     # -- window acceptance (一次性告知) ----------------------------------------------
     def missing_materials(self, defects: Sequence[Mapping[str, str]] = ()) -> list[dict[str, str]]:
@@ -170,38 +170,62 @@ class Case(Aggregate):
         return missing + [dict(d) for d in defects]
 
     def check_at_window(self, *, staff_id: str, now: datetime, due_at: datetime,
-                        defects: Sequence[Mapping[str, str]] = ()) -> None:
-        """Accept, or list everything missing at once. ``due_at`` comes from the calendar."""
-        self._require(Status.SUBMITTED, Status.INCOMPLETE)
+                        defects: Sequence[Mapping[str, str]] = ()) -> bool:
+        """Accept, or list everything missing at once. ``due_at`` comes from the calendar.
+
+        The same check again (the same staff member finding the same defects, e.g. retried
+        after a lost reply) changes nothing and returns False: the case already answers it."""
         missing = self.missing_materials(defects)
+        if self._repeats_check(staff_id, missing):
+            return False
+        self._require(Status.SUBMITTED, Status.INCOMPLETE)
         self.staff_id = staff_id
         if missing:
             self.status, self.missing = Status.INCOMPLETE, missing
             self._log(now, "incomplete", staff_id, "; ".join(m["reason"] for m in missing))
             self.record(facts.ApplicationIncomplete(applicant_id=self.applicant_id, missing=missing, staff_id=staff_id))
-            return
+            return True
         self.status, self.missing, self.accepted_at, self.due_at = Status.ACCEPTED, [], now, due_at
         self._log(now, "accepted", staff_id, f"due {due_at.isoformat()}")
         self.record(facts.ApplicationAccepted(applicant_id=self.applicant_id, company_name=self.form.company_name,
                                               kind=self.kind, channel=self.channel, accepted_at=now, due_at=due_at,
                                               staff_id=staff_id))
         self._request(Step.LICENCE, now)
+        return True
 
-    def supplement(self, *, materials: list[str], now: datetime) -> None:
-        """The applicant adds what the window listed; the application goes back to the window."""
+    def _repeats_check(self, staff_id: str, missing: list[dict[str, str]]) -> bool:
+        if self.staff_id != staff_id:
+            return False
+        if self.accepted_at is not None:  # they accepted it: with nothing missing it is the same check
+            return not missing
+        return self.status is Status.INCOMPLETE and self.missing == missing
+
+    def supplement(self, *, materials: list[str], now: datetime) -> bool:
+        """The applicant adds what the window listed; the application goes back to the window.
+        Materials the case already has, once it is no longer incomplete (a retry), change
+        nothing: False."""
+        if self.status is not Status.INCOMPLETE and set(materials) <= set(self.form.materials):
+            return False
         self._require(Status.INCOMPLETE)
         merged = sorted(set(self.form.materials) | set(materials))
         self.form = self.form.model_copy(update={"materials": merged})
         self.status = Status.SUBMITTED
         self._log(now, "supplemented", self.applicant_id, ", ".join(materials))
+        return True
 
     # -- departments --------------------------------------------------------------------
     def decide(self, *, step: Step, attempt: int, decision: str, now: datetime, reviewer: str,
                reasons: Sequence[Mapping[str, str]] = (), reason: str | None = None,
-               result: dict[str, Any] | None = None, uscc: str | None = None) -> None:
-        """Record a department's answer. The licence approval of a new company needs ``uscc``."""
-        self._require(Status.ACCEPTED)
+               result: dict[str, Any] | None = None, uscc: str | None = None) -> bool:
+        """Record a department's answer. The licence approval of a new company needs ``uscc``.
+
+        The answer already recorded for this attempt, again with the same content (a retry,
+        or the department's duplicate), changes nothing: False. Another answer to an attempt
+        no longer awaiting one is stale."""
         state = self.steps.get(step)
+        if state is not None and _repeats_decision(state, attempt, decision, reasons, reason, result):
+            return False
+        self._require(Status.ACCEPTED)
         if state is None or state.status is not StepStatus.REQUESTED or state.attempt != attempt:
             raise StaleDecision(f"{step} attempt {attempt} is not awaiting a decision")
         department = STEP_DEPARTMENT[step]
@@ -216,13 +240,14 @@ class Case(Aggregate):
             self.record(facts.StepReturned(step=step, department=department, applicant_id=self.applicant_id,
                                            reasons=state.reasons))
         elif decision == "rejected":
-            state.status = StepStatus.REJECTED
+            state.status, state.reason = StepStatus.REJECTED, reason
             self.status, self.closed_at = Status.REJECTED, now
             self._log(now, f"{step}_rejected", reviewer, reason or "")
             self.record(facts.CaseRejected(applicant_id=self.applicant_id, step=step, department=department,
                                            reason=reason or "rejected"))
         else:
             raise DomainError(f"unknown decision {decision!r}")
+        return True
 
     def needs_code(self, step: Step, decision: str) -> bool:
         return step is Step.LICENCE and decision == "approved" and self.uscc is None
@@ -268,10 +293,13 @@ class Case(Aggregate):
                                         results={s.value: st.result for s, st in self.steps.items()}))
 
     # -- corrections (补正) ----------------------------------------------------------------
-    def correct(self, *, step: Step, fields: dict[str, Any], now: datetime) -> None:
-        """Apply the applicant's fixes to exactly the fields the department named."""
-        self._require(Status.ACCEPTED)
+    def correct(self, *, step: Step, fields: dict[str, Any], now: datetime) -> bool:
+        """Apply the applicant's fixes to exactly the fields the department named. The same
+        correction again, once applied (a retry), changes nothing: False."""
         state = self.steps.get(step)
+        if state is not None and state.status is not StepStatus.RETURNED and self._corrected(step, fields):
+            return False
+        self._require(Status.ACCEPTED)
         if state is None or state.status is not StepStatus.RETURNED:
             raise InvalidState(f"{step} is not returned for correction")
         asked = {r["field"] for r in state.reasons}
@@ -281,23 +309,41 @@ class Case(Aggregate):
             errors = [{"field": f, "message": "not asked for by the department"} for f in extra]
             errors += [{"field": f, "message": "asked for by the department but not corrected"} for f in missing]
             raise CorrectionNotAllowed("correct exactly the fields the department returned", errors)
-        data = self.form.model_dump(mode="json")
-        for path, value in fields.items():
-            _set_path(data, path, value)
         try:
-            self.form = type(self.form).model_validate(data)
+            self.form = self._with(fields)
         except ValidationError as exc:
             errors = [{"field": ".".join(map(str, e["loc"])) or "form", "message": e["msg"]} for e in exc.errors()]
             raise CorrectionNotAllowed("the corrected form is not valid", errors) from exc
         self._log(now, f"{step}_corrected", self.applicant_id, ", ".join(sorted(fields)))
         self._request(step, now)
+        return True
+
+    def _with(self, fields: dict[str, Any]) -> CompanyForm | ChangeForm:
+        data = self.form.model_dump(mode="json")
+        for path, value in fields.items():
+            _set_path(data, path, value)
+        return type(self.form).model_validate(data)
+
+    def _corrected(self, step: Step, fields: dict[str, Any]) -> bool:
+        """These fields were this step's last correction, and the form still holds them."""
+        last = next((h for h in reversed(self.history) if h.action == f"{step}_corrected"), None)
+        if last is None or last.detail != ", ".join(sorted(fields)):
+            return False
+        try:
+            return self._with(fields) == self.form
+        except (ValidationError, LookupError, ValueError, TypeError):
+            return False
 
     # -- supervision --------------------------------------------------------------------
-    def assign_helper(self, *, helper_id: str, by: str, now: datetime) -> None:
+    def assign_helper(self, *, helper_id: str, by: str, now: datetime) -> bool:
+        """False when this helper is already the case's (nothing changes)."""
+        if self.helper_id == helper_id:
+            return False
         if self.status not in OPEN:
             raise InvalidState("the case is closed")
         self.helper_id = helper_id
         self._log(now, "helper_assigned", by, helper_id)
+        return True
 
     def warn(self, now: datetime) -> bool:
         """The deadline warning; once, and only for an open accepted case."""
@@ -361,6 +407,20 @@ class Case(Aggregate):
         if self.uscc is None:
             raise InvalidState(f"case {self.case_number} has no unified social credit code yet")
         return self.uscc
+
+
+def _repeats_decision(state: StepState, attempt: int, decision: str, reasons: Sequence[Mapping[str, str]],
+                      reason: str | None, result: dict[str, Any] | None) -> bool:
+    """This attempt was already answered with this content."""
+    if state.attempt != attempt or state.decided_at is None:
+        return False
+    if decision == "approved":  # the stored result also carries what the case added (the credit code)
+        return state.status is StepStatus.APPROVED and all(state.result.get(k) == v for k, v in (result or {}).items())
+    if decision == "returned":
+        return state.status is StepStatus.RETURNED and state.reasons == [dict(r) for r in reasons]
+    if decision == "rejected":
+        return state.status is StepStatus.REJECTED and state.reason == reason
+    return False
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
