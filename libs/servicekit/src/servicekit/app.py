@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -29,6 +29,8 @@ from servicekit.config import ServiceSettings
 from servicekit.messaging import DeadLetters, OutboxRelay, make_broker, subscribe, subscribe_batch, subscribe_many
 from servicekit.metrics import Metrics
 from servicekit.mongo import ensure_kit_indexes, make_client
+from servicekit.ops import ops_router
+from servicekit.outbox import Republished, republish
 from servicekit.problems import install_problem_handlers
 from servicekit.telemetry import current_trace_id, setup_logging, setup_tracing
 from servicekit.timers import Sweeper, Timer, TimerStore
@@ -210,6 +212,14 @@ class ServiceKit(Generic[R]):
             await self._client.close()
         log.info("%s stopped in %.2fs", self.settings.service_name, time.perf_counter() - t0)
 
+    async def republish(self, *, since: datetime, until: datetime | None = None, topic: str | None = None,
+                        limit: int = 10_000) -> Republished:
+        """Publish the retained outbox rows created in ``[since, until)`` again (see
+        :func:`servicekit.outbox.republish`); served to operators at ``POST /ops/outbox/republish``."""
+        done = await republish(self.db, self.broker, since=since, until=until, topic=topic, limit=limit)
+        log.info("republished %d outbox rows since %s (until %s, topic %s)", done.published, since, until, topic)
+        return done
+
     async def readiness(self) -> dict[str, Any]:
         checks: dict[str, Any] = {}
         try:
@@ -279,6 +289,7 @@ class ServiceKit(Generic[R]):
             return JSONResponse({"status": "ready" if ok else "not ready", **checks}, status_code=200 if ok else 503)
 
         app.include_router(health)
+        app.include_router(ops_router(self.republish))
 
         async def refresh_gauges() -> None:
             if kit.started and kit.relay is not None:
