@@ -227,3 +227,22 @@ async def test_republish_since_sends_exactly_those_rows_again_in_order_and_the_c
             assert await ntf.kit.db["messages"].count_documents({"source_event_id": e.event_id}) == 1
     assert len(await rows(outbox.db)) == 6  # republishing writes nothing
     await relay.close()
+
+
+async def test_devstack_republish_pages_through_a_range_straight_from_the_database(outbox, unique) -> None:
+    """``python -m devstack republish --service S --since T`` (its function; the service need not run)."""
+    from devstack.republish import run
+
+    case = f"DV{unique}"
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    events = [submitted(case) for _ in range(5)]
+    for i, e in enumerate(events):
+        await outbox.insert(e, t0 + timedelta(seconds=i))
+    lines: list[str] = []
+    total = await run("registration", since=t0 + timedelta(seconds=1), until=None, topic=TOPIC, page=2,
+                      database=outbox.settings.database_name, mongodb_uri=outbox.settings.mongodb_uri,
+                      bootstrap=outbox.settings.kafka_bootstrap_servers, say=lines.append)
+    assert total == 4 and len(lines) == 2  # pages of 2 rows, the second going on where the first stopped
+    assert await outbox.wire_ids(case) == ids(*events[1:])
+    with pytest.raises(ValueError, match="no service"):
+        await run("nope", since=t0, until=None, topic=None, mongodb_uri="", bootstrap="")
