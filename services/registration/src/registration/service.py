@@ -36,6 +36,7 @@ from servicekit.principal import Principal
 
 CONSUMER = "registration"
 TIME_LIMIT_WORKDAYS = 1
+RE_REQUEST, WARNING, OVERDUE = "step_re_request", "deadline_warning", "case_overdue"  # timer kinds
 View = Literal["at_risk", "overdue"]
 
 EVENTS = EventMap("/one-window/registration", {
@@ -70,14 +71,18 @@ def _events(case: Case, now: datetime, cause: Event | None = None) -> list[Event
 
 
 def _deadline_timers(case_number: str) -> list[str]:
-    return [f"{case_number}:warning", f"{case_number}:overdue"]
+    return [f"{case_number}:re-request", f"{case_number}:warning", f"{case_number}:overdue"]
 
 
 class Registration:
     def __init__(self, *, uow: UnitOfWork[Repositories], calendar: Calendar, clock: Clock,
-                 warning_before: timedelta, at_risk_within: timedelta) -> None:
+                 warning_before: timedelta, at_risk_within: timedelta,
+                 re_request_before: timedelta = timedelta(0)) -> None:
+        """``re_request_before`` (> 0): that long before the deadline warning, steps still
+        unanswered are requested again, and the warning is armed only then."""
         self.uow, self.calendar, self.clock = uow, calendar, clock
         self.warning_before, self.at_risk_within = warning_before, at_risk_within
+        self.re_request_before = re_request_before
 
     # -- applicants and the window -------------------------------------------------------
     async def submit(self, caller: Principal, form: CompanyForm | ChangeForm, *, channel: Channel,
@@ -120,10 +125,13 @@ class Registration:
             case = await tx.repos.cases.get(case_number)
             case.check_at_window(staff_id=caller.sub, now=now, due_at=due, defects=defects)
             if case.status is Status.ACCEPTED:  # accepted once: its deadline timers cannot exist yet
-                warning, overdue = _deadline_timers(case_number)
-                await tx.repos.timers.schedule_new([
-                    (warning, "deadline_warning", max(now, due - self.warning_before), {"case_number": case_number}),
-                    (overdue, "case_overdue", due, {"case_number": case_number})])
+                re_request, warning, overdue = _deadline_timers(case_number)
+                first = (warning, WARNING, due - self.warning_before)
+                if self.re_request_before > timedelta(0):  # the warning is armed when the re-request fires
+                    first = (re_request, RE_REQUEST, first[2] - self.re_request_before)
+                payload = {"case_number": case_number}
+                await tx.repos.timers.schedule_new([(first[0], first[1], max(now, first[2]), payload),
+                                                    (overdue, OVERDUE, due, payload)])
             await _save(tx, case, now)
             return case
 
@@ -164,6 +172,8 @@ class Registration:
         async def work(tx: Tx[Repositories]) -> Case:
             case = await tx.repos.cases.get(case_number)
             current = case.steps[step].attempt if step in case.steps else 0
+            if case.answered(step, attempt or current, decision):
+                return case  # the same answer again: nothing changes
             closed = await _decide_in(tx, case, step=step, attempt=attempt or current, decision=decision,
                                       reviewer=caller.sub, now=now, reasons=reasons, reason=reason, result=result)
             if closed:
@@ -196,6 +206,8 @@ class Registration:
                 try:
                     if case is None:
                         raise NotFound(f"no case {e.case_number}")
+                    if case.answered(Step(e.step), e.attempt, e.decision):
+                        continue  # a department answered a re-request (or again): no second effect
                     closed += await _decide_in(tx, case, step=Step(e.step), attempt=e.attempt, decision=e.decision,
                                                reviewer=e.reviewer_id, now=now,
                                                reasons=[r.model_dump() for r in e.reasons], reason=e.reason,
@@ -227,13 +239,21 @@ class Registration:
         return await self.uow.run(work)
 
     async def on_timer(self, tx: Tx[Repositories], timer: DueTimer) -> None:
-        """A deadline timer fired (exactly once, inside the sweeper's transaction)."""
+        """A deadline timer fired (exactly once, inside the sweeper's transaction). Re-request
+        first: steps still unanswered are asked again, then the deadline warning is armed."""
         now = self.clock.now()
         try:
             case = await tx.repos.cases.get(timer.payload["case_number"])
         except NotFound:
             return
-        changed = case.warn(now) if timer.kind == "deadline_warning" else case.mark_overdue(now)
+        if timer.kind == RE_REQUEST:
+            changed = bool(case.re_request(now))
+            if case.status is Status.ACCEPTED and case.due_at is not None:
+                await tx.repos.timers.schedule(f"{case.case_number}:warning", WARNING,
+                                               max(now, case.due_at - self.warning_before),
+                                               {"case_number": case.case_number})
+        else:
+            changed = case.warn(now) if timer.kind == WARNING else case.mark_overdue(now)
         if changed:
             await _save(tx, case, now)
 
