@@ -246,3 +246,34 @@ async def test_devstack_republish_pages_through_a_range_straight_from_the_databa
     assert await outbox.wire_ids(case) == ids(*events[1:])
     with pytest.raises(ValueError, match="no service"):
         await run("nope", since=t0, until=None, topic=None, mongodb_uri="", bootstrap="")
+
+
+async def test_a_database_of_the_earlier_outbox_is_taken_over_without_losing_or_repeating_a_row(
+        infra_env, unique) -> None:
+    """Rows marked sent by the earlier relay stay sent; a pending one is published; its
+    per-row indexes go."""
+    from pymongo import ASCENDING, IndexModel
+
+    settings = load(ServiceSettings, service_name="producer", mongodb_database=f"old_{unique}")
+    client = make_client(settings.mongodb_uri)
+    db = client[settings.database_name]
+    await db[OUTBOX].create_indexes([
+        IndexModel([("status", ASCENDING), ("created_at", ASCENDING), ("idx", ASCENDING)]),
+        IndexModel([("sent_at", ASCENDING)], expireAfterSeconds=7 * 24 * 3600)])
+    case, now = f"OL{unique}", datetime.now(UTC)
+    sent, pending = submitted(case), submitted(case)
+    await db[OUTBOX].insert_many([{**outbox_row(sent, 0, now, None), "status": "sent", "sent_at": now},
+                                  {**outbox_row(pending, 1, now, None), "status": "pending"}])
+    await ensure_kit_indexes(db)
+    assert {ix["name"] async for ix in await db[OUTBOX].list_indexes()} == {"_id_", "created_at_idx"}
+    broker = make_broker(settings)
+    await broker.start()
+    try:
+        relay = OutboxRelay(db, broker)
+        assert await relay.run_once() == 1
+        await relay.close()
+    finally:
+        await broker.stop()
+    records = await read_all(settings.kafka_bootstrap_servers, TOPIC)
+    assert [dict(r.headers)["ce_id"].decode() for r in records if r.key == case.encode()] == ids(pending)
+    await client.close()

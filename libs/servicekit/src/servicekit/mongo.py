@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from contracts import Event, topic_for
 
@@ -38,7 +38,10 @@ async def ensure_kit_indexes(db: AsyncDatabase) -> None:
     existing = {ix["name"] async for ix in await db[OUTBOX].list_indexes()}
     for name in _LEGACY_OUTBOX_INDEXES:  # every insert would still pay for them
         if name in existing:
-            await db[OUTBOX].drop_index(name)
+            try:
+                await db[OUTBOX].drop_index(name)
+            except OperationFailure as exc:  # another replica dropped it first
+                log.info("outbox index %s not dropped here: %s", name, exc)
     await db[PROCESSED].create_indexes([
         IndexModel([("consumer", ASCENDING), ("event_id", ASCENDING)], unique=True),
     ])
