@@ -216,9 +216,7 @@ class ServiceKit(Generic[R]):
                         limit: int = 10_000) -> Republished:
         """Publish the retained outbox rows created in ``[since, until)`` again (see
         :func:`servicekit.outbox.republish`); served to operators at ``POST /ops/outbox/republish``."""
-        done = await republish(self.db, self.broker, since=since, until=until, topic=topic, limit=limit)
-        log.info("republished %d outbox rows since %s (until %s, topic %s)", done.published, since, until, topic)
-        return done
+        return await republish(self.db, self.broker, since=since, until=until, topic=topic, limit=limit)
 
     async def readiness(self) -> dict[str, Any]:
         checks: dict[str, Any] = {}

@@ -7,6 +7,7 @@ has no second effect."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
@@ -19,6 +20,7 @@ from servicekit.auth import Principal, Role, require
 from servicekit.outbox import Republished
 from servicekit.problems import Problem
 
+log = logging.getLogger(__name__)
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Republish = Callable[..., Awaitable[Republished]]
 KNOWN_TOPICS = frozenset(t.name for t in TOPICS)
@@ -74,6 +76,8 @@ def ops_router(republish: Republish) -> APIRouter:
             raise Problem(422, "Invalid request", f"Invalid fields: topic ({body.topic!r} is not a registry topic)",
                           errors=[{"field": "topic", "message": "not a topic of the registry", "type": "value_error"}])
         done = await republish(since=body.since, until=body.until, topic=body.topic, limit=body.limit)
+        log.warning("operator %s republished %d outbox rows from %s (until %s, topic %s)", who.sub, done.published,
+                    body.since.isoformat(), body.until.isoformat() if body.until else "now", body.topic or "all")
         return RepublishOut(published=done.published, more=done.more, next_since=done.next_since,
                             first_event_id=done.first.id if done.first else None,
                             last_event_id=done.last.id if done.last else None)
