@@ -162,11 +162,14 @@ async def test_deadline_warning_and_overdue_are_visible_and_fire_once(infra_env,
             return action in [h["action"] for h in (await status_of(reg, case))["history"]]
 
         await eventually(lambda: history_has("deadline_warning"))
+        actions = [h["action"] for h in (await status_of(reg, case))["history"]]
+        assert actions.index("licence_re_requested") < actions.index("deadline_warning")  # asked again first
         clock.set(datetime(2026, 11, 27, 16, 1, tzinfo=UTC))  # past midnight Friday local
         await eventually(lambda: history_has("overdue"))
         overdue = (await reg.get("/cases", params={"view": "overdue"}, headers=helper)).json()
         assert [c["case_number"] for c in overdue] == [case] and overdue[0]["overdue"] is True
         outbox = reg.kit.db["outbox"]
+        assert await outbox.count_documents({"key": case, "topic": "registration.step-requested.v1"}) == 2
         assert await outbox.count_documents({"key": case, "topic": "registration.deadline-warning.v1"}) == 1
         assert await outbox.count_documents({"key": case, "topic": "registration.case-overdue.v1"}) == 1
         assert (await reg.get("/cases", headers=APPLICANT)).status_code == 403

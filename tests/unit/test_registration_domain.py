@@ -148,6 +148,43 @@ def test_a_decision_for_a_stale_attempt_or_unrequested_step_is_refused():
         case.decide(step=Step.LICENCE, attempt=1, decision="rejected", now=T0, reviewer="r", reason="名称不合规")
 
 
+def test_the_same_answer_again_changes_nothing_even_once_the_case_is_closed():
+    """A department answers a re-request (or a retry) with the answer it gave before."""
+    case = accepted()
+    approve(case, Step.LICENCE)
+    case.pull_events()
+    before = (case.uscc, len(case.history), case.steps[Step.LICENCE])
+    case.decide(step=Step.LICENCE, attempt=1, decision="approved", now=T0, reviewer="r")
+    assert facts(case) == [] and (case.uscc, len(case.history), case.steps[Step.LICENCE]) == before
+    rejected = accepted()
+    rejected.decide(step=Step.LICENCE, attempt=1, decision="rejected", now=T0, reviewer="r", reason="名称含禁用字词")
+    rejected.pull_events()
+    rejected.decide(step=Step.LICENCE, attempt=1, decision="rejected", now=T0, reviewer="r", reason="名称含禁用字词")
+    assert facts(rejected) == [] and rejected.status is Status.REJECTED
+
+
+def test_unanswered_requests_are_asked_again_with_the_same_attempt_once_the_case_is_open():
+    case = accepted()
+    approve(case, Step.LICENCE)
+    case.decide(step=Step.TAX, attempt=1, decision="returned", now=T0, reviewer="r",
+                reasons=[{"field": "tax.taxpayer_type", "reason": "营业额超过小规模纳税人标准"}])
+    approve(case, Step.SEAL)
+    case.pull_events()
+    assert case.re_request(T0) == [Step.SOCIAL_SECURITY]  # not the approved, not the returned (the applicant's turn)
+    assert case.pull_events() == [StepRequested(
+        step=Step.SOCIAL_SECURITY, department=Department.HUMAN_RESOURCES_SOCIAL_SECURITY, attempt=1, due_at=DUE,
+        unified_social_credit_code=CODE, form=case.form_for(Step.SOCIAL_SECURITY), re_request=True)]
+    assert case.steps[Step.SOCIAL_SECURITY].attempt == 1 and case.history[-1].action == "social_security_re_requested"
+    approve(case, Step.SOCIAL_SECURITY)  # its answer to the first request still counts
+    case.decide(step=Step.SOCIAL_SECURITY, attempt=1, decision="approved", now=T0, reviewer="r")  # and to the second
+    assert case.steps[Step.SOCIAL_SECURITY].status is StepStatus.APPROVED
+    case.pull_events()
+    closed = accepted()
+    closed.decide(step=Step.LICENCE, attempt=1, decision="rejected", now=T0, reviewer="r", reason="名称含禁用字词")
+    closed.pull_events()
+    assert closed.re_request(T0) == [] and facts(closed) == []
+
+
 def test_correction_pauses_only_the_returned_step_and_asks_nothing_twice():
     case = accepted()
     approve(case, Step.LICENCE)

@@ -226,6 +226,12 @@ async def test_acceptance_arms_both_deadlines_and_a_rejection_cancels_them_and_f
     assert uow.repos.timers.pending == {
         f"{case}:warning": ("deadline_warning", due - timedelta(hours=4), {"case_number": case}),
         f"{case}:overdue": ("case_overdue", due, {"case_number": case})}
+    reg.re_request_before = timedelta(hours=2)
+    other = await accepted_case(reg, "兰州另一家科技有限公司")  # re-requesting first: the warning comes after
+    assert {k: v for k, v in uow.repos.timers.pending.items() if k.startswith(other)} == {
+        f"{other}:re-request": ("step_re_request", due - timedelta(hours=6), {"case_number": other}),
+        f"{other}:overdue": ("case_overdue", due, {"case_number": other})}
+    await reg.decide(reviewer(Step.LICENCE), other, Step.LICENCE, decision="rejected", reason="名称含禁用字词")
     rejected = await reg.decide(reviewer(Step.LICENCE), case, Step.LICENCE, decision="rejected", reason="名称含禁用字词")
     assert rejected.status is Status.REJECTED and uow.repos.timers.pending == {}
     await accepted_case(reg)  # the same name again
@@ -294,3 +300,51 @@ async def test_a_conflict_that_keeps_happening_propagates_after_the_retries() ->
         await reg.assign_helper(Principal("s-1", Role.SUPERVISOR), case, helper_id="h-1")
     assert cases.races == 99 - uow.conflict_attempts
     assert cases.rows[case].helper_id is None
+
+
+@dataclass(frozen=True)
+class Fired:
+    kind: str
+    payload: dict[str, str]
+
+
+async def test_unanswered_steps_are_requested_again_before_the_case_is_escalated() -> None:
+    reg, uow = registration()
+    reg.re_request_before = timedelta(hours=2)
+    case = await accepted_case(reg)
+    await reg.decide_many([answer(case, Step.LICENCE), answer(case, Step.SEAL)])
+    before = len(uow.emitted)
+    await uow.run(lambda tx: reg.on_timer(tx, Fired("step_re_request", {"case_number": case})))
+    again = emitted(uow, ev.StepRequestedV1)[-2:]
+    assert len(uow.emitted) == before + 2 and not emitted(uow, ev.DeadlineWarningV1)  # not escalated yet
+    assert [(e.step, e.attempt, e.re_request) for e in again] == [("tax", 1, True), ("social_security", 1, True)]
+    assert uow.repos.timers.pending[f"{case}:warning"] == (
+        "deadline_warning", T0 + timedelta(days=1, hours=-4), {"case_number": case})
+    # The department answers both requests; the second answer has no effect and is not refused.
+    first, repeat = answer(case, Step.TAX), answer(case, Step.TAX)
+    assert await reg.decide_many([first, repeat]) == {}
+    assert [e.causation_id for e in emitted(uow, ev.StepApprovedV1) if e.step == "tax"] == [first.event_id]
+    await uow.run(lambda tx: reg.on_timer(tx, Fired("deadline_warning", {"case_number": case})))
+    assert emitted(uow, ev.DeadlineWarningV1)[0].pending_steps == ["social_security"]
+
+
+async def test_a_closed_case_is_neither_requested_again_nor_warned() -> None:
+    reg, uow = registration()
+    reg.re_request_before = timedelta(hours=2)
+    case = await accepted_case(reg)
+    await reg.decide_many([answer(case, Step.LICENCE, decision="rejected", reason="名称含禁用字词")])
+    before = len(uow.emitted)
+    await uow.run(lambda tx: reg.on_timer(tx, Fired("step_re_request", {"case_number": case})))
+    assert len(uow.emitted) == before and uow.repos.timers.pending == {}
+
+
+def test_the_simulated_departments_answer_a_request_asked_again_with_the_same_event() -> None:
+    from devstack.simulators import Script
+
+    script = Script.parse(["tax@1=tax.taxpayer_type"], [])
+    request = make(ev.StepRequestedV1, "QY1", step="tax", department="tax", attempt=1, due_at=T0, form={})
+    first = script.answer(request)
+    again = script.answer(request.model_copy(update={"event_id": "another", "re_request": True}))
+    assert again == first and first.decision == "returned"  # same ce_id: the consumer's idempotency drops it
+    corrected = script.answer(request.model_copy(update={"attempt": 2}))
+    assert corrected.event_id != first.event_id and corrected.decision == "approved"

@@ -72,6 +72,9 @@ class StepRequestedV1(Event):
     due_at: datetime = Field(description="The case's time limit (UTC).")
     unified_social_credit_code: str | None = Field(default=None, description="The company's code once the licence is issued.")
     form: dict[str, Any] = Field(description="The part of the form this department needs (may hold personal data).")
+    re_request: bool = Field(default=False, description="True when the same attempt is asked again because no answer "
+                             "came in time; answer it like the first request (an answer already given: the same answer "
+                             "again, which has no second effect).")
 
 
 class StepApprovedV1(Event):

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
 import pymongo
@@ -33,7 +33,9 @@ from servicekit.idempotency import ensure_indexes as ensure_idempotency_indexes
 from servicekit.idempotency import install as install_idempotency
 from servicekit.messaging import DeadLetters, OutboxRelay, make_broker, subscribe, subscribe_batch, subscribe_many
 from servicekit.metrics import Metrics
-from servicekit.mongo import OUTBOX, ensure_kit_indexes, make_client
+from servicekit.mongo import ensure_kit_indexes, make_client
+from servicekit.ops import ops_router
+from servicekit.outbox import Republished, republish
 from servicekit.problems import install_problem_handlers, problem_response
 from servicekit.telemetry import current_trace_id, setup_logging, setup_tracing
 from servicekit.timers import Sweeper, Timer, TimerStore
@@ -161,12 +163,16 @@ class ServiceKit(Generic[R]):
             await build(self._db)
         self.relay = OutboxRelay(self._db, self.broker, poll_seconds=self.settings.outbox_poll_seconds,
                                  on_published=self.metrics.outbox_published.inc,
-                                 linger_seconds=self.settings.outbox_linger_seconds, client=self._client)
+                                 linger_seconds=self.settings.outbox_linger_seconds, client=self._client,
+                                 retention=timedelta(hours=self.settings.outbox_retention_hours),
+                                 cleanup_seconds=self.settings.outbox_cleanup_seconds,
+                                 catchup_grace=timedelta(seconds=self.settings.outbox_catchup_grace_seconds))
         self._uow.attach(self._client, self._db)
         if self.settings.kafka_create_topics:
             await ensure_topics(self.settings.kafka_bootstrap_servers)
         await self.broker.start()
         self.relay.worker.start()
+        self.relay.cleaner.start()
         if self.timer_handler is not None:
             store = TimerStore(self._db)
             await store.ensure_indexes()
@@ -200,7 +206,9 @@ class ServiceKit(Generic[R]):
             await self.sweeper.stop()
         log.debug("sweeper stopped at %.2fs", time.perf_counter() - t0)
         if self.relay:
+            await self.relay.cleaner.stop()
             await self.relay.worker.stop()
+            await self.relay.close()
         log.debug("relay stopped at %.2fs", time.perf_counter() - t0)
         try:
             await asyncio.wait_for(self.broker.stop(), timeout=10)
@@ -209,6 +217,12 @@ class ServiceKit(Generic[R]):
         if self._client is not None:
             await self._client.close()
         log.info("%s stopped in %.2fs", self.settings.service_name, time.perf_counter() - t0)
+
+    async def republish(self, *, since: datetime, until: datetime | None = None, topic: str | None = None,
+                        limit: int = 10_000) -> Republished:
+        """Publish the retained outbox rows created in ``[since, until)`` again (see
+        :func:`servicekit.outbox.republish`); served to operators at ``POST /ops/outbox/republish``."""
+        return await republish(self.db, self.broker, since=since, until=until, topic=topic, limit=limit)
 
     async def readiness(self) -> dict[str, Any]:
         checks: dict[str, Any] = {}
@@ -282,7 +296,7 @@ class ServiceKit(Generic[R]):
 
         @health.get("/healthz", summary="Liveness")
         async def healthz() -> JSONResponse:
-            loops = [kit.relay.worker] if kit.relay else []
+            loops = [kit.relay.worker, kit.relay.cleaner] if kit.relay else []
             loops += [kit.sweeper.worker] if kit.sweeper else []
             ok = kit.started and bool(loops) and all(w.running for w in [*loops, *kit.workers])
             return JSONResponse({"status": "ok" if ok else "failing"}, status_code=200 if ok else 503)
@@ -294,10 +308,11 @@ class ServiceKit(Generic[R]):
             return JSONResponse({"status": "ready" if ok else "not ready", **checks}, status_code=200 if ok else 503)
 
         app.include_router(health)
+        app.include_router(ops_router(self.republish))
 
         async def refresh_gauges() -> None:
-            if kit.started:
-                self.metrics.outbox_pending.set(await self.db[OUTBOX].count_documents({"status": "pending"}))
+            if kit.started and kit.relay is not None:
+                self.metrics.outbox_pending.set(await kit.relay.pending())
 
         self.metrics.install(app, refresh_gauges)
         for r in routers:

@@ -54,6 +54,13 @@ class ServiceSettings(BaseSettings):
     calendar_override_dir: str = ""
     outbox_poll_seconds: float = 0.5
     outbox_linger_seconds: float = 0.01  # after a wake-up, gather commits for this long before relaying
+    outbox_retention_hours: float = Field(default=7 * 24.0, gt=0, description="Published outbox rows are kept this "
+                                          "long (to be published again: POST /ops/outbox/republish), then deleted.")
+    outbox_cleanup_seconds: float = Field(default=60.0, gt=0, description="How often the relay deletes rows past "
+                                          "retention (behind its watermark only).")
+    outbox_catchup_grace_seconds: float = Field(default=120.0, ge=0, description="When the relay cannot resume its "
+                                                "change stream, it publishes again the rows created this long before "
+                                                "its watermark (longer than any transaction).")
     sweep_interval_seconds: float = 5.0
     consumer_max_attempts: int = 3
     unavailable_backoff_seconds: float = Field(default=2.0, description="A consumer whose database or broker is "

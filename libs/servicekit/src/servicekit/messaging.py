@@ -4,26 +4,30 @@ retries, idempotency hooks and a dead-letter topic."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from contracts import Event, InvalidEvent, dead_letter_topic, topic_for
 from servicekit.config import ServiceSettings
 from servicekit.mongo import OUTBOX, Lease
-from servicekit.telemetry import RepeatFilter, attached
+from servicekit.outbox import Position, RelayRecord, delete_published, publish_rows, range_filter, rows_between
+from servicekit.telemetry import RepeatFilter
 from servicekit.unavailable import is_unavailable
 from servicekit.worker import Worker
 
@@ -305,56 +309,147 @@ def subscribe_batch(
 
 
 class OutboxRelay:
-    """Publishes pending outbox rows in order and marks them sent.
+    """Publishes the outbox's new rows in commit order and records how far it got in ONE
+    watermark document per pass: rows are written once and never updated.
 
-    One replica relays at a time (a lease). A crash after publishing and before
-    marking means a row is published again with the same ``ce_id``; consumers are
-    idempotent on it. Runs as a :class:`~servicekit.worker.Worker`: woken right after
-    each commit that wrote events, polls otherwise, and on stop lets the pass in progress
-    finish and then publishes what is still pending."""
+    New rows come from a change stream on the outbox, in commit order, so a transaction
+    that wrote its rows early and committed late is read after the rows committed before
+    it, never skipped behind a watermark of creation times. Once the broker acknowledged a
+    pass, one write records the stream's resume token and the last row's position
+    (:class:`~servicekit.outbox.RelayRecord`). Rows are kept for ``retention`` and then
+    deleted behind the watermark by :attr:`cleaner` (never by a TTL index), so that they can
+    be published again (:func:`servicekit.outbox.republish`).
+
+    One replica relays at a time (a lease). A crash after publishing and before recording
+    publishes that pass again from the recorded token, with the same ``ce_id``; consumers
+    are idempotent on it. With no watermark yet, or one the stream can no longer resume
+    from (the database's oplog dropped it), the relay opens a new stream and catches up from
+    the retained rows created since the recorded position minus ``catchup_grace`` (longer
+    than any transaction takes from writing its rows to committing): also safe to repeat.
+
+    Runs as a :class:`~servicekit.worker.Worker`: woken right after each commit that wrote
+    events, polls otherwise, and on stop lets the pass in progress finish and then
+    publishes what is still new."""
 
     def __init__(self, db: AsyncDatabase, broker: KafkaBroker, *, poll_seconds: float = 0.5,
                  batch: int = 500, owner: str | None = None, on_published: Callable[[int], None] | None = None,
-                 linger_seconds: float = 0.0, client: AsyncMongoClient | None = None) -> None:
-        """With ``client``, the rows of a pass are marked sent in one transaction."""
+                 linger_seconds: float = 0.0, client: AsyncMongoClient | None = None,
+                 retention: timedelta = timedelta(days=7), catchup_grace: timedelta = timedelta(minutes=2),
+                 cleanup_seconds: float = 60.0, cleanup_batch: int = 1000, idle_record_seconds: float = 60.0,
+                 await_ms: int = 1) -> None:
+        """With ``client``, retention deletes a batch in one transaction (one durable commit)."""
         self.client = client
         self.db, self.broker, self.batch = db, broker, batch
         self.lease = Lease(db, "outbox-relay", owner or uuid.uuid4().hex)
+        self.record = RelayRecord(db)
+        self.retention, self.catchup_grace, self.cleanup_batch = retention, catchup_grace, cleanup_batch
+        self.idle_record_seconds, self.await_ms = idle_record_seconds, await_ms
+        self.position: Position | None = None  # the last row published and recorded
+        self._stream: Any = None
+        self._recorded_token: Any = None
+        self._recorded_at = 0.0
+        self._history_lost = False
         self.worker = Worker("outbox-relay", self.relay_pass, interval=poll_seconds, batch=batch,
                              linger=linger_seconds, after_pass=on_published, drain=self.relay_pass)
+        self.cleaner = Worker("outbox-retention", self.cleanup_pass, interval=cleanup_seconds, batch=cleanup_batch)
 
     def notify(self) -> None:
         self.worker.notify()
 
     async def relay_pass(self) -> int:
         """One pass if this replica holds the lease: how many rows it published."""
-        return await self.run_once() if await self.lease.acquire() else 0
+        if await self.lease.acquire():
+            return await self.run_once()
+        await self.close()  # another replica relays; resume from its record if the lease comes back
+        return 0
 
     async def run_once(self) -> int:
-        rows = await (
-            self.db[OUTBOX]
-            .find({"status": "pending"})
-            .sort([("status", ASCENDING), ("created_at", ASCENDING), ("idx", ASCENDING)])
-            .limit(self.batch)
-            .to_list()
-        )
-        if not rows:
+        """Publish what committed since the last pass (up to ``batch`` rows), then record it."""
+        try:
+            caught_up = await self._open() if self._stream is None else 0
+            rows: list[dict[str, Any]] = []
+            while len(rows) < self.batch:
+                change = await self._stream.try_next()
+                if change is None:
+                    break
+                rows.append(change["fullDocument"])
+            token = self._stream.resume_token
+            if rows:
+                await publish_rows(self.broker, rows)
+                await self._save(token, Position.of(rows[-1]), len(rows))
+            elif token != self._recorded_token and time.monotonic() - self._recorded_at >= self.idle_record_seconds:
+                await self._save(token, None, 0)  # quiet: keep the token inside the oplog's window
+            return caught_up + len(rows)
+        except asyncio.CancelledError:
+            self._stream = None  # what it read unrecorded is read again from the record
+            raise
+        except Exception as exc:
+            if isinstance(exc, OperationFailure) and exc.code in _HISTORY_LOST:
+                self._history_lost = True
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Close the change stream (the next pass resumes from the record)."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                await stream.close()
+
+    async def pending(self) -> int:
+        """Rows created after the last one recorded as published (an estimate for the gauge)."""
+        if self.position is None:
+            return await self.db[OUTBOX].count_documents(range_filter(None, unsent_only=True))
+        return await self.db[OUTBOX].count_documents({"created_at": {"$gt": self.position.created_at}})
+
+    async def cleanup_pass(self) -> int:
+        """Delete a batch of rows older than ``retention`` AND behind the watermark: a row the
+        relay has not published is never deleted, however old."""
+        if self.position is None or not await self.lease.acquire():
             return 0
-        futures = []
-        for row in rows:  # issued in order: per-partition order is kept by the producer
-            with attached(row.get("traceparent")):
-                futures.append(await self.broker.publish(
-                    row["body"], row["topic"], key=row["key"].encode(), headers=row["headers"], no_confirm=True
-                ))
-        await asyncio.gather(*futures)
-        sent = ({"_id": {"$in": [r["_id"] for r in rows]}}, {"$set": {"status": "sent", "sent_at": datetime.now(UTC)}})
-        if self.client is None:
-            await self.db[OUTBOX].update_many(*sent)
-        else:  # one transaction: one durable commit for the pass; SecantusDB commits each row of a bare update_many
-            async with self.client.start_session() as session:
+        before = min(datetime.now(UTC) - self.retention, self.position.created_at)
+        return await delete_published(self.db, before, batch=self.cleanup_batch, client=self.client)
 
-                async def mark(s: Any) -> None:
-                    await self.db[OUTBOX].update_many(*sent, session=s)
+    async def _watch(self, token: Any) -> Any:
+        return await self.db[OUTBOX].watch([{"$match": {"operationType": "insert"}}], resume_after=token,
+                                           max_await_time_ms=self.await_ms)
 
-                await session.with_transaction(mark)
-        return len(rows)
+    async def _open(self) -> int:
+        """Resume the stream from the record, or catch up from the retained rows: how many
+        rows catching up published."""
+        state = await self.record.load()
+        self.position = state.position if state else None
+        if state is not None and state.token is not None and not self._history_lost:
+            try:
+                self._stream = await self._watch(state.token)
+                self._recorded_token = state.token
+                return 0
+            except OperationFailure as exc:
+                log.warning("outbox relay cannot resume from its watermark (%s): catching up from the log", exc)
+        stream = await self._watch(None)  # from now on: what commits while catching up comes through it
+        since = state.position.created_at - self.catchup_grace if state and state.position else None
+        published = 0
+        try:
+            async for rows in rows_between(self.db, range_filter(since, unsent_only=True), batch=self.batch):
+                await publish_rows(self.broker, rows)
+                published += len(rows)
+                self.position = Position.of(rows[-1])
+            await self._save(stream.resume_token, self.position, published)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await stream.close()
+            raise
+        if published:
+            log.info("outbox relay caught up: %d rows since %s published again", published, since or "the start")
+        self._stream, self._history_lost = stream, False
+        return published
+
+    async def _save(self, token: Any, position: Position | None, published: int) -> None:
+        await self.record.save(token, position, published)
+        self._recorded_token, self._recorded_at = token, time.monotonic()
+        if position is not None:
+            self.position = position
+
+
+# ChangeStreamHistoryLost, ChangeStreamFatalError: the recorded token cannot be resumed from.
+_HISTORY_LOST = frozenset({280, 286})

@@ -1,6 +1,7 @@
-"""MongoDB plumbing: the client, the kit's collections and indexes (outbox,
-idempotent-consumer markers, leases), outbox rows and leases. The unit of work that
-writes them is :mod:`servicekit.uow`."""
+"""MongoDB plumbing: the client, the kit's collections and indexes (outbox, the outbox
+relay's watermark, idempotent-consumer markers, leases), outbox rows and leases. The unit
+of work that writes them is :mod:`servicekit.uow`; the retained outbox log (watermark,
+republishing, retention) is :mod:`servicekit.outbox`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any, TypeVar
 
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from contracts import Event, topic_for
 
@@ -18,8 +19,11 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 OUTBOX = "outbox"
+RELAY = "outbox_relay"  # the relay's watermark: one small document per service database
 PROCESSED = "processed_events"
 LEASES = "leases"
+# Indexes of the earlier outbox (a "status" per row, flipped to "sent"; a TTL on sent_at).
+_LEGACY_OUTBOX_INDEXES = ("status_1_created_at_1_idx_1", "sent_at_1")
 
 
 def make_client(uri: str) -> AsyncMongoClient:
@@ -28,11 +32,16 @@ def make_client(uri: str) -> AsyncMongoClient:
 
 
 async def ensure_kit_indexes(db: AsyncDatabase) -> None:
-    await db[OUTBOX].create_indexes([
-        IndexModel([("status", ASCENDING), ("created_at", ASCENDING), ("idx", ASCENDING)]),
-        # housekeeping of rows already sent (never used as a timer)
-        IndexModel([("sent_at", ASCENDING)], expireAfterSeconds=7 * 24 * 3600),
-    ])
+    # Rows are never updated: the relay reads new rows from a change stream and records a
+    # watermark; this index serves republishing, catching up and retention (by time).
+    await db[OUTBOX].create_indexes([IndexModel([("created_at", ASCENDING), ("idx", ASCENDING)], name="created_at_idx")])
+    existing = {ix["name"] async for ix in await db[OUTBOX].list_indexes()}
+    for name in _LEGACY_OUTBOX_INDEXES:  # every insert would still pay for them
+        if name in existing:
+            try:
+                await db[OUTBOX].drop_index(name)
+            except OperationFailure as exc:  # another replica dropped it first
+                log.info("outbox index %s not dropped here: %s", name, exc)
     await db[PROCESSED].create_indexes([
         IndexModel([("consumer", ASCENDING), ("event_id", ASCENDING)], unique=True),
     ])
@@ -50,7 +59,6 @@ def outbox_row(event: Event, idx: int, now: datetime, traceparent: str | None) -
         "traceparent": traceparent,
         "created_at": now,
         "idx": idx,
-        "status": "pending",
     }
 
 

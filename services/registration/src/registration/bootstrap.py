@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     registration = Registration(
         uow=kit.uow, calendar=WorkdayCalendar.from_settings(settings), clock=kit.clock,
         warning_before=timedelta(hours=settings.warning_before_hours),
+        re_request_before=timedelta(hours=settings.re_request_before_hours),
         at_risk_within=timedelta(hours=settings.at_risk_within_hours))
     consumers.register(kit, registration)
     return kit.create_app(

@@ -36,6 +36,7 @@ from servicekit.principal import Principal
 
 CONSUMER = "registration"
 TIME_LIMIT_WORKDAYS = 1
+RE_REQUEST, WARNING, OVERDUE = "step_re_request", "deadline_warning", "case_overdue"  # timer kinds
 View = Literal["at_risk", "overdue"]
 
 EVENTS = EventMap("/one-window/registration", {
@@ -70,14 +71,18 @@ def _events(case: Case, now: datetime, cause: Event | None = None) -> list[Event
 
 
 def _deadline_timers(case_number: str) -> list[str]:
-    return [f"{case_number}:warning", f"{case_number}:overdue"]
+    return [f"{case_number}:re-request", f"{case_number}:warning", f"{case_number}:overdue"]
 
 
 class Registration:
     def __init__(self, *, uow: UnitOfWork[Repositories], calendar: Calendar, clock: Clock,
-                 warning_before: timedelta, at_risk_within: timedelta) -> None:
+                 warning_before: timedelta, at_risk_within: timedelta,
+                 re_request_before: timedelta = timedelta(0)) -> None:
+        """``re_request_before`` (> 0): that long before the deadline warning, steps still
+        unanswered are requested again, and the warning is armed only then."""
         self.uow, self.calendar, self.clock = uow, calendar, clock
         self.warning_before, self.at_risk_within = warning_before, at_risk_within
+        self.re_request_before = re_request_before
 
     # -- applicants and the window -------------------------------------------------------
     async def submit(self, caller: Principal, form: CompanyForm | ChangeForm, *, channel: Channel,
@@ -119,10 +124,13 @@ class Registration:
             if not case.check_at_window(staff_id=caller.sub, now=now, due_at=due, defects=defects):
                 return case  # the same check again: the case answers it, nothing is written
             if case.status is Status.ACCEPTED:  # accepted once: its deadline timers cannot exist yet
-                warning, overdue = _deadline_timers(case_number)
-                await tx.repos.timers.schedule_new([
-                    (warning, "deadline_warning", max(now, due - self.warning_before), {"case_number": case_number}),
-                    (overdue, "case_overdue", due, {"case_number": case_number})])
+                re_request, warning, overdue = _deadline_timers(case_number)
+                first = (warning, WARNING, due - self.warning_before)
+                if self.re_request_before > timedelta(0):  # the warning is armed when the re-request fires
+                    first = (re_request, RE_REQUEST, first[2] - self.re_request_before)
+                payload = {"case_number": case_number}
+                await tx.repos.timers.schedule_new([(first[0], first[1], max(now, first[2]), payload),
+                                                    (overdue, OVERDUE, due, payload)])
             await _save(tx, case, now)
             return case
 
@@ -231,13 +239,21 @@ class Registration:
         return await self.uow.run(work)
 
     async def on_timer(self, tx: Tx[Repositories], timer: DueTimer) -> None:
-        """A deadline timer fired (exactly once, inside the sweeper's transaction)."""
+        """A deadline timer fired (exactly once, inside the sweeper's transaction). Re-request
+        first: steps still unanswered are asked again, then the deadline warning is armed."""
         now = self.clock.now()
         try:
             case = await tx.repos.cases.get(timer.payload["case_number"])
         except NotFound:
             return
-        changed = case.warn(now) if timer.kind == "deadline_warning" else case.mark_overdue(now)
+        if timer.kind == RE_REQUEST:
+            changed = bool(case.re_request(now))
+            if case.status is Status.ACCEPTED and case.due_at is not None:
+                await tx.repos.timers.schedule(f"{case.case_number}:warning", WARNING,
+                                               max(now, case.due_at - self.warning_before),
+                                               {"case_number": case.case_number})
+        else:
+            changed = case.warn(now) if timer.kind == WARNING else case.mark_overdue(now)
         if changed:
             await _save(tx, case, now)
 

@@ -1,4 +1,4 @@
-"""``python -m devstack up|down|status|logs|topics|token|generate|new-service|images``: the embedded platform from the command line.
+"""``python -m devstack up|down|status|logs|topics|token|generate|new-service|images|republish``: the embedded platform from the command line.
 
     up       start broker, database and all services under honcho in the background; wait
              until every /readyz answers; print the docs URLs (idempotent)
@@ -10,6 +10,8 @@
     generate write (--check: verify) the files generated from services/services.toml
     new-service  add a service to the list and render its folder from the template
     images   build every service's image with deploy/Dockerfile (--dry-run: print the commands)
+    republish  publish a service's retained outbox rows of a time range again (consumers are
+             idempotent on ce_id; POST /ops/outbox/republish does the same on a running service)
 
 Settings come from the environment; see ``devstack.stack``.
 """
@@ -257,6 +259,29 @@ def cmd_images(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_republish(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from devstack import republish
+
+    base = stack.StackConfig.from_env()
+    cfg = base.load_running() if stack.running_pid(base) is not None else base
+    try:
+        since = republish.parse_time(args.since)
+        until = republish.parse_time(args.until) if args.until else None
+        print(f"republishing {args.service}'s outbox rows created since {since.isoformat()}"
+              f"{f' until {until.isoformat()}' if until else ''}{f' on {args.topic}' if args.topic else ''} ...")
+        total = asyncio.run(republish.run(
+            args.service, since=since, until=until, topic=args.topic, database=args.database,
+            mongodb_uri=args.mongodb_uri or os.environ.get("MONGODB_URI") or cfg.mongodb_uri,
+            bootstrap=args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or cfg.kafka_bootstrap))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{total} rows published again")
+    return 0
+
+
 def _env_int(name: str, default: int | None) -> int | None:
     value = os.environ.get(name)
     return int(value) if value else default
@@ -325,6 +350,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", default="latest")
     p.add_argument("--dry-run", action="store_true", help="print the commands only")
     p.set_defaults(func=cmd_images)
+
+    p = sub.add_parser("republish", help="publish a service's retained outbox rows of a time range again")
+    p.add_argument("--service", required=True, help="whose outbox (a name of services/services.toml)")
+    p.add_argument("--since", required=True, help="from (inclusive): ISO 8601 with an offset, or 15m / 2h / 1d ago")
+    p.add_argument("--until", help="to (exclusive), same forms; default: now")
+    p.add_argument("--topic", help="only this registry topic")
+    p.add_argument("--database", help="the service's database (default: <PREFIX>MONGODB_DATABASE or its name)")
+    p.add_argument("--mongodb-uri", help="default: $MONGODB_URI or the embedded platform's")
+    p.add_argument("--bootstrap", help="default: $KAFKA_BOOTSTRAP_SERVERS or the embedded platform's")
+    p.set_defaults(func=cmd_republish)
     return parser
 
 

@@ -4,7 +4,9 @@ Plays every partner agency of company start-up: consumes ``StepRequestedV1`` and
 answers each with ``StepDecidedV1`` on the bus, as a real agency's system would.
 By default every step is approved at once; ``--return STEP@ATTEMPT=FIELD`` returns a
 step for correction on that attempt (e.g. ``tax@1=tax.taxpayer_type``) and
-``--reject STEP`` rejects it.
+``--reject STEP`` rejects it. A request asked again (``re_request``, or delivered twice)
+gets the answer it got the first time, the same event (same ``ce_id``): idempotent, as a
+department's system must be.
 
     python -m devstack.simulators [--return tax@1=tax.taxpayer_type] [--delay 0]
 """
@@ -16,6 +18,7 @@ import asyncio
 import logging
 import secrets
 import signal
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from faststream.kafka import KafkaBroker
@@ -40,6 +43,8 @@ class Script:
     returns: dict[tuple[str, int], str] = field(default_factory=dict)  # (step, attempt) -> field
     rejects: set[str] = field(default_factory=set)
     delay: float = 0.0
+    answers: OrderedDict[tuple[str, str, int], StepDecidedV1] = field(default_factory=OrderedDict)
+    remember: int = 10_000  # answers kept to repeat (the oldest are forgotten first)
 
     @classmethod
     def parse(cls, returns: list[str], rejects: list[str], delay: float = 0.0) -> Script:
@@ -51,6 +56,17 @@ class Script:
         return cls(parsed, set(rejects), delay)
 
     def answer(self, request: StepRequestedV1) -> StepDecidedV1:
+        """The answer to ``request``; the same event again for a request already answered."""
+        key = (request.case_number, request.step, request.attempt)
+        if key in self.answers:
+            self.answers.move_to_end(key)
+            return self.answers[key]
+        self.answers[key] = decided = self._decide(request)
+        while len(self.answers) > self.remember:
+            self.answers.popitem(last=False)
+        return decided
+
+    def _decide(self, request: StepRequestedV1) -> StepDecidedV1:
         common = dict(step=request.step, department=request.department, attempt=request.attempt,
                       reviewer_id=f"sim-{request.department}", source=SOURCE, subject=request.subject,
                       case_number=request.case_number)
@@ -84,7 +100,8 @@ def build(settings: ServiceSettings, script: Script) -> KafkaBroker:
         decided = script.answer(request)
         body, headers = decided.to_wire()
         await broker.publish(body, out, key=decided.case_number.encode(), headers=headers)
-        log.info("%s %s@%s → %s", request.case_number, request.step, request.attempt, decided.decision)
+        log.info("%s %s@%s%s → %s", request.case_number, request.step, request.attempt,
+                 " (asked again)" if request.re_request else "", decided.decision)
 
     subscribe(broker, settings, StepRequestedV1, on_step_requested)
     return broker

@@ -97,6 +97,9 @@ class StepStatus(StrEnum):
     REJECTED = "rejected"
 
 
+_OUTCOME = {"approved": StepStatus.APPROVED, "returned": StepStatus.RETURNED, "rejected": StepStatus.REJECTED}
+
+
 @dataclass
 class StepState:
     status: StepStatus = StepStatus.WAITING
@@ -345,6 +348,19 @@ class Case(Aggregate):
         self._log(now, "helper_assigned", by, helper_id)
         return True
 
+    def re_request(self, now: datetime) -> list[Step]:
+        """Ask again, with the same attempt, every step whose request is still unanswered
+        (before the case is escalated). Returned steps wait for the applicant, and steps
+        not requested yet, are not asked. Returns the steps asked again."""
+        if self.status is not Status.ACCEPTED:
+            return []
+        asked = [s for s, st in self.steps.items() if st.status is StepStatus.REQUESTED]
+        for step in asked:
+            state = self.steps[step]
+            self._log(now, f"{step}_re_requested", "system", f"attempt {state.attempt}: no answer yet")
+            self.record(self._step_requested(step, state, re_request=True))
+        return asked
+
     def warn(self, now: datetime) -> bool:
         """The deadline warning; once, and only for an open accepted case."""
         if self.status is not Status.ACCEPTED or self.warned:
@@ -376,9 +392,12 @@ class Case(Aggregate):
         state = self.steps[step]
         state.status, state.attempt, state.requested_at, state.reasons = StepStatus.REQUESTED, state.attempt + 1, now, []
         self._log(now, f"{step}_requested", "system", f"attempt {state.attempt}")
-        self.record(facts.StepRequested(step=step, department=STEP_DEPARTMENT[step], attempt=state.attempt,
-                                        due_at=self._due(), unified_social_credit_code=self.uscc,
-                                        form=self.form_for(step)))
+        self.record(self._step_requested(step, state))
+
+    def _step_requested(self, step: Step, state: StepState, *, re_request: bool = False) -> facts.StepRequested:
+        return facts.StepRequested(step=step, department=STEP_DEPARTMENT[step], attempt=state.attempt,
+                                   due_at=self._due(), unified_social_credit_code=self.uscc,
+                                   form=self.form_for(step), re_request=re_request)
 
     def form_for(self, step: Step) -> dict[str, Any]:
         """Only the part of the form the department needs."""

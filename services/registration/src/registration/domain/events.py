@@ -51,6 +51,7 @@ class StepRequested(DomainEvent):
     due_at: datetime
     unified_social_credit_code: str | None
     form: dict[str, Any]
+    re_request: bool = False  # the same attempt asked again: no answer came in time
 
 
 @dataclass(frozen=True, kw_only=True)

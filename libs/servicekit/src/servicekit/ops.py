@@ -1,0 +1,88 @@
+"""The operator API every service gets from the kit (``/ops``, operator role only).
+
+``POST /ops/outbox/republish`` publishes again the service's retained outbox rows of a time
+range (:func:`servicekit.outbox.republish`): after a broker lost acknowledged events, an
+operator replays them; consumers are idempotent on ``ce_id``, so what they already handled
+has no second effect."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from contracts.topics import TOPICS
+from servicekit.auth import Principal, Role, require
+from servicekit.outbox import Republished
+from servicekit.problems import Problem
+
+log = logging.getLogger(__name__)
+Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
+Republish = Callable[..., Awaitable[Republished]]
+KNOWN_TOPICS = frozenset(t.name for t in TOPICS)
+
+
+class RepublishIn(BaseModel):
+    """Which retained outbox rows to publish again: created in ``[since, until)``, of ``topic`` if given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime = Field(description="From this time (inclusive; with a UTC offset).")
+    until: AwareDatetime | None = Field(default=None, description="Up to this time (exclusive); default: now.")
+    topic: str | None = Field(default=None, min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$",
+                              description="Only this topic (a registry topic the service produces).")
+    limit: int = Field(default=10_000, ge=1, le=100_000,
+                       description="At most this many rows; when more remain, `next_since` says where to go on.")
+
+    @field_validator("until")
+    @classmethod
+    def _after_since(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
+        since = info.data.get("since")
+        if until is not None and since is not None and until <= since:
+            raise ValueError("must be after since")
+        return until
+
+
+class RepublishOut(BaseModel):
+    published: int = Field(description="Rows published again (each acknowledged by the broker), in order.")
+    more: bool = Field(description="Rows of the range remain (the limit was reached).")
+    next_since: datetime | None = Field(default=None, description="Where to go on when `more`.")
+    first_event_id: str | None = Field(default=None, description="ce_id of the first row published.")
+    last_event_id: str | None = Field(default=None, description="ce_id of the last row published.")
+
+
+_PROBLEMS: dict[int | str, dict[str, object]] = {
+    401: {"description": "No or invalid bearer token (problem+json)"},
+    403: {"description": "Not an operator (problem+json)"},
+    422: {"description": "Invalid or unknown fields, named (problem+json)"},
+}
+
+
+def ops_router(republish: Republish) -> APIRouter:
+    """The ``/ops`` routes over the kit's ``republish(since=, until=, topic=, limit=)``."""
+    router = APIRouter(prefix="/ops", tags=["operations"])
+
+    @router.post("/outbox/republish", response_model=RepublishOut, responses=_PROBLEMS,
+                 summary="Publish the retained outbox rows of a time range again (operators)")
+    async def republish_outbox(body: RepublishIn, who: Operator) -> RepublishOut:
+        """Publishes again, in order and with the same `ce_id`, key and headers, the outbox rows
+        the service created in the range (kept for its retention period). Safe to repeat:
+        consumers are idempotent on `ce_id`."""
+        if body.topic is not None and body.topic not in KNOWN_TOPICS:
+            raise Problem(422, "Invalid request", f"Invalid fields: topic ({body.topic!r} is not a registry topic)",
+                          errors=[{"field": "topic", "message": "not a topic of the registry", "type": "value_error"}])
+        done = await republish(since=body.since, until=body.until, topic=body.topic, limit=body.limit)
+        log.warning("operator %s republished %d outbox rows from %s (until %s, topic %s)", who.sub, done.published,
+                    body.since.isoformat(), body.until.isoformat() if body.until else "now", body.topic or "all")
+        return RepublishOut(published=done.published, more=done.more, next_since=done.next_since,
+                            first_event_id=done.first.id if done.first else None,
+                            last_event_id=done.last.id if done.last else None)
+
+    return router
+
+
+__all__ = ["RepublishIn", "RepublishOut", "ops_router"]
