@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo
 
 from contracts.topics import TOPICS
 from servicekit.auth import Principal, Role, require
+from servicekit.idempotency import Once
 from servicekit.outbox import Republished
 from servicekit.problems import Problem
 
@@ -62,25 +63,34 @@ _PROBLEMS: dict[int | str, dict[str, object]] = {
 }
 
 
+async def _logged(who: Principal, body: RepublishIn, run: Awaitable[Republished]) -> Republished:
+    done = await run
+    log.warning("operator %s republished %d outbox rows from %s (until %s, topic %s)", who.sub, done.published,
+                body.since.isoformat(), body.until.isoformat() if body.until else "now", body.topic or "all")
+    return done
+
+
+def _out(done: Republished) -> RepublishOut:
+    return RepublishOut(published=done.published, more=done.more, next_since=done.next_since,
+                        first_event_id=done.first.id if done.first else None,
+                        last_event_id=done.last.id if done.last else None)
+
+
 def ops_router(republish: Republish) -> APIRouter:
     """The ``/ops`` routes over the kit's ``republish(since=, until=, topic=, limit=)``."""
     router = APIRouter(prefix="/ops", tags=["operations"])
 
     @router.post("/outbox/republish", response_model=RepublishOut, responses=_PROBLEMS,
                  summary="Publish the retained outbox rows of a time range again (operators)")
-    async def republish_outbox(body: RepublishIn, who: Operator) -> RepublishOut:
+    async def republish_outbox(body: RepublishIn, who: Operator, once: Once) -> RepublishOut:
         """Publishes again, in order and with the same `ce_id`, key and headers, the outbox rows
         the service created in the range (kept for its retention period). Safe to repeat:
         consumers are idempotent on `ce_id`."""
         if body.topic is not None and body.topic not in KNOWN_TOPICS:
             raise Problem(422, "Invalid request", f"Invalid fields: topic ({body.topic!r} is not a registry topic)",
                           errors=[{"field": "topic", "message": "not a topic of the registry", "type": "value_error"}])
-        done = await republish(since=body.since, until=body.until, topic=body.topic, limit=body.limit)
-        log.warning("operator %s republished %d outbox rows from %s (until %s, topic %s)", who.sub, done.published,
-                    body.since.isoformat(), body.until.isoformat() if body.until else "now", body.topic or "all")
-        return RepublishOut(published=done.published, more=done.more, next_since=done.next_since,
-                            first_event_id=done.first.id if done.first else None,
-                            last_event_id=done.last.id if done.last else None)
+        return await once(_logged(who, body, republish(since=body.since, until=body.until, topic=body.topic,
+                                                       limit=body.limit)), _out)
 
     return router
 
