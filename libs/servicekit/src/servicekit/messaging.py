@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def make_broker(settings: ServiceSettings, middlewares: Sequence[Any] = ()) -> KafkaBroker:
-    """acks=all always; idempotence is a setting (Apache Kafka: on; Tansu cannot)."""
+    """acks=all always; idempotence is a setting (on by default; Tansu cannot)."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         acks="all",
