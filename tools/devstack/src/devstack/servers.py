@@ -228,6 +228,12 @@ def start_broker(host: str = "127.0.0.1", port: int | None = None, data_dir: Pat
             raise
         log_path = log_path or data_dir / "broker.log"
         env = dict(os.environ)
+        # A JVM of ~200 MB must not outlive a test session or bench that crashed or was
+        # killed: SIGTERM it when its parent dies (Linux; the forking thread must live as
+        # long as the process, hence only from the main thread).
+        setpriv = shutil.which("setpriv")
+        if setpriv and threading.current_thread() is threading.main_thread():
+            cmd = [setpriv, "--pdeathsig", "TERM", *cmd]
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
