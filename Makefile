@@ -24,6 +24,8 @@ SYNC_STAMP := $(VENV)/.synced
 KAFKA_POM := tools/kafka/pom.xml
 KAFKA_LIB := $(TOOLS)/kafka/lib
 KAFKA_STAMP := $(TOOLS)/kafka/.fetched
+# DEVSTACK_BROKER=tansu (opt-in, memory only; docs/decisions.md 13) needs no Java and no jars.
+BROKER_STAMP := $(if $(filter tansu,$(DEVSTACK_BROKER)),,$(KAFKA_STAMP))
 PYPROJECTS := pyproject.toml $(wildcard contracts/pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
 
 # Never fetch a Python build: use the machine's interpreter.
@@ -75,7 +77,7 @@ $(KAFKA_STAMP): $(KAFKA_POM) | $(UV_STAMP)
 	mvn -q -B -f $(KAFKA_POM) dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/$(KAFKA_LIB)
 	touch $@
 
-install: $(SYNC_STAMP) $(KAFKA_STAMP) ## install uv, the workspace (.venv/) and the broker's jars (cheap when up to date)
+install: $(SYNC_STAMP) $(BROKER_STAMP) ## install uv, the workspace (.venv/) and the broker's jars (cheap when up to date)
 	@:
 
 # ---------------------------------------------------------------------------------- platform

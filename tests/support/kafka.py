@@ -25,9 +25,9 @@ async def read_all(bootstrap: str, topic: str, timeout: float = 3.0) -> list:
                                 auto_offset_reset="earliest")
     await consumer.start()
     try:
-        loop = asyncio.get_running_loop()
-        until = loop.time() + timeout
-        while not consumer.assignment() and loop.time() < until:
+        for _ in range(int(timeout / 0.01)):
+            if consumer.assignment():
+                break
             await asyncio.sleep(0.01)
         tps = sorted(consumer.assignment()) or [TopicPartition(topic, 0)]
         if not consumer.assignment():
