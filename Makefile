@@ -1,7 +1,9 @@
 # One Window: the two commands are `make run` and `make test`.
 #
-# Needs only Python 3.11 and make: `install` creates .tools/ (a venv with a pinned uv from
-# PyPI) and syncs the workspace into .venv from uv.lock. Everything else runs in .venv.
+# Needs Python 3.11, make, Java 17+ and Maven: `install` creates .tools/ (a venv with a pinned
+# uv from PyPI), syncs the workspace into .venv from uv.lock and copies the embedded broker's
+# jars (Apache Kafka, pinned in tools/kafka/pom.xml) from Maven Central into .tools/kafka/lib.
+# Everything else runs in .venv.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -19,6 +21,11 @@ UV := $(TOOLS)/bin/uv
 UV_STAMP := $(TOOLS)/.uv-$(UV_VERSION)
 VENV := .venv
 SYNC_STAMP := $(VENV)/.synced
+KAFKA_POM := tools/kafka/pom.xml
+KAFKA_LIB := $(TOOLS)/kafka/lib
+KAFKA_STAMP := $(TOOLS)/kafka/.fetched
+# DEVSTACK_BROKER=tansu (opt-in, memory only; docs/decisions.md 13) needs no Java and no jars.
+BROKER_STAMP := $(if $(filter tansu,$(DEVSTACK_BROKER)),,$(KAFKA_STAMP))
 PYPROJECTS := pyproject.toml $(wildcard contracts/pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
 
 # Never fetch a Python build: use the machine's interpreter.
@@ -55,7 +62,22 @@ $(SYNC_STAMP): $(UV_STAMP) uv.lock $(PYPROJECTS)
 	$(UV) sync --frozen --all-packages --python $(PYTHON)
 	touch $@
 
-install: $(SYNC_STAMP) ## install uv into .tools/ and the workspace into .venv/ (cheap when up to date)
+# The embedded broker: Apache Kafka's jars (no build, only dependency:copy-dependencies).
+# Order-only on UV_STAMP: that rule wipes .tools/, so it must run first.
+$(KAFKA_STAMP): $(KAFKA_POM) | $(UV_STAMP)
+	@v=$$( (java -version 2>&1 || true) | sed -n 's/.*version "\([0-9][0-9]*\).*/\1/p' | head -1); \
+	 if [ -z "$$v" ] || [ "$$v" -lt 17 ]; then \
+	   echo "error: the embedded broker (Apache Kafka 4) needs Java 17 or newer;" \
+	        "found: $$( (command -v java >/dev/null && java -version 2>&1 | head -1) || echo 'no java on PATH')." \
+	        "Install a JDK/JRE 17+ (e.g. apt-get install openjdk-17-jre-headless) or set PATH." >&2; exit 1; fi
+	@command -v mvn >/dev/null || { echo "error: fetching the embedded broker's jars needs Maven 3 (mvn) and" \
+	   "Java 17; install Maven (e.g. apt-get install maven)." >&2; exit 1; }
+	@echo "==> fetching Apache Kafka jars from Maven Central into $(KAFKA_LIB)/ ($(KAFKA_POM))"
+	rm -rf $(KAFKA_LIB)
+	mvn -q -B -f $(KAFKA_POM) dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/$(KAFKA_LIB)
+	touch $@
+
+install: $(SYNC_STAMP) $(BROKER_STAMP) ## install uv, the workspace (.venv/) and the broker's jars (cheap when up to date)
 	@:
 
 # ---------------------------------------------------------------------------------- platform

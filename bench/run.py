@@ -4,7 +4,7 @@
     python bench/run.py --smoke           # CI: tiny, every part exercised, bench/results/smoke.json
     python bench/run.py -n 200 --profile registration,db   # cProfile the processes (figures distorted)
 
-Starts its own Tansu broker and SecantusDB (storage folder, ``--sync-on-commit``) in a
+Starts its own broker (Apache Kafka; ``DEVSTACK_BROKER=tansu``: Tansu) and SecantusDB (storage folder, ``--sync-on-commit``) in a
 temporary directory; runs registration and the department simulator as processes;
 measures the raw limits, an idle window, a pass at the target arrival rate and a
 max-throughput pass; then accounts database writes (oplog) and bus bytes per case.
@@ -44,7 +44,15 @@ from bench.registration import Client, PassResult, hops, run_pass, timings, utcn
 from bench.stats import summary_ms  # noqa: E402
 from contracts.events.registration import CaseCompletedV1  # noqa: E402
 from contracts.topics import topic_for  # noqa: E402
-from devstack.servers import Embedded, broker_command, db_command, free_port, start_embedded, wait_port  # noqa: E402
+from devstack.servers import (  # noqa: E402
+    Embedded,
+    broker_description,
+    db_command,
+    free_port,
+    start_broker,
+    start_embedded,
+    wait_port,
+)
 from devstack.topics import ensure_topics  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -95,18 +103,16 @@ def start_servers(tmp: Path, profile_db: Path | None) -> Embedded:
     storage, logs = tmp / "db", tmp / "logs"
     storage.mkdir(parents=True, exist_ok=True)
     if profile_db is None:
-        return start_embedded(storage=str(storage), log_dir=logs)
-    # same commands as start_embedded, the database under cProfile
-    host, kport, dport = "127.0.0.1", free_port(), free_port()
-    env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
-    broker = subprocess.Popen(broker_command(host, kport), stdout=open(logs / "broker.log", "ab"),
-                              stderr=subprocess.STDOUT, env=env)
+        return start_embedded(storage=str(storage), log_dir=logs, kafka_dir=tmp / "kafka")
+    # same as start_embedded, the database under cProfile
+    host, dport = "127.0.0.1", free_port()
     cmd = db_command(host, dport, str(storage))
+    logs.mkdir(parents=True, exist_ok=True)
     db = subprocess.Popen([sys.executable, "-m", "cProfile", "-o", str(profile_db), *cmd[1:]],
                           stdout=open(logs / "db.log", "ab"), stderr=subprocess.STDOUT)
-    wait_port(host, kport, 30, broker, "Tansu broker")
+    broker = start_broker(host, None, tmp / "kafka", logs / "broker.log")
     wait_port(host, dport, 60, db, "SecantusDB")
-    return Embedded(broker, db, f"{host}:{kport}", f"mongodb://{host}:{dport}/?directConnection=true")
+    return Embedded(broker, db, f"mongodb://{host}:{dport}/?directConnection=true")
 
 
 def start_all(procs: list[Proc]) -> None:
@@ -203,6 +209,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     (tmp / "logs").mkdir()
     print(f"bench: {args.mode}, N={args.cases}, work dir {tmp}", flush=True)
     servers = start_servers(tmp, prof_dir / "db.prof" if "db" in args.profile else None)
+    res["broker"] = broker_description(servers.broker_kind)
     procs: list[Proc] = []
     mongo: AsyncMongoClient | None = None
     watcher: Watcher | None = None
@@ -221,7 +228,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await ensure_topics(servers.kafka_bootstrap)
         env = {"KAFKA_BOOTSTRAP_SERVERS": servers.kafka_bootstrap, "MONGODB_URI": servers.mongodb_uri,
                "KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "200",
-               "REGISTRATION_MONGODB_DATABASE": REG_DB, "KAFKA_CREATE_TOPICS": "false"}
+               "REGISTRATION_MONGODB_DATABASE": REG_DB, "KAFKA_CREATE_TOPICS": "false", **servers.client_env}
         mongo = AsyncMongoClient(servers.mongodb_uri, serverSelectionTimeoutMS=5000, appname="bench-accounting")
         pipeline_start = utcnow() - timedelta(seconds=1)
 

@@ -2,7 +2,8 @@
 
 Order: the environment (`KAFKA_BOOTSTRAP_SERVERS` and `MONGODB_URI`) when set;
 otherwise testcontainers (Apache Kafka in KRaft mode, MongoDB as a single-node replica
-set) when a Docker engine answers; otherwise the embedded servers (Tansu, SecantusDB).
+set) when a Docker engine answers; otherwise the embedded servers (Apache Kafka in KRaft
+mode from `make install`'s jars, SecantusDB; `DEVSTACK_BROKER=tansu`: Tansu).
 If none can start, the session fails with the reason: no tier is skipped silently.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -19,13 +20,16 @@ class Infra:
     kafka_bootstrap: str
     mongodb_uri: str
     kind: str  # "environment" | "testcontainers" | "embedded"
+    client_env: dict[str, str] = field(default_factory=dict)  # what the broker needs of clients
 
     @property
     def consumer_env(self) -> dict[str, str]:
-        """Consumer timings suited to the broker (Tansu joins groups in session_timeout/2)."""
+        """Client settings suited to the broker. The embedded broker allows the services'
+        2 s session (group.min.session.timeout.ms in config/kafka/server.properties); a
+        broker with the defaults rejects sessions under 6 s."""
         if self.kind == "embedded":
-            return {"KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "200"}
-        return {"KAFKA_SESSION_TIMEOUT_MS": "10000", "KAFKA_HEARTBEAT_INTERVAL_MS": "1000"}
+            return {"KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "200", **self.client_env}
+        return {"KAFKA_SESSION_TIMEOUT_MS": "10000", "KAFKA_HEARTBEAT_INTERVAL_MS": "1000", **self.client_env}
 
 
 def _docker_answers() -> bool:
@@ -70,6 +74,6 @@ def real_servers() -> Iterator[Infra]:
 
     servers = start_embedded()
     try:
-        yield Infra(servers.kafka_bootstrap, servers.mongodb_uri, "embedded")
+        yield Infra(servers.kafka_bootstrap, servers.mongodb_uri, "embedded", servers.client_env)
     finally:
         servers.stop()

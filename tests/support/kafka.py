@@ -19,15 +19,20 @@ async def produce(bootstrap: str, topic: str, body: bytes, headers: dict[str, st
 
 async def read_all(bootstrap: str, topic: str, timeout: float = 3.0) -> list:
     """Every record currently in ``topic`` (all partitions), read from the beginning."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    # Subscribed without a group id, the consumer takes every partition of the topic itself
+    # (Apache Kafka sends metadata only for the topics a client asks about).
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
     await consumer.start()
     try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        if not parts:
-            await consumer.force_metadata_update() if hasattr(consumer, "force_metadata_update") else None
-            parts = consumer.partitions_for_topic(topic) or {0}
-        tps = [TopicPartition(topic, p) for p in parts]
-        consumer.assign(tps)
+        for _ in range(int(timeout / 0.01)):
+            if consumer.assignment():
+                break
+            await asyncio.sleep(0.01)
+        tps = sorted(consumer.assignment()) or [TopicPartition(topic, 0)]
+        if not consumer.assignment():
+            consumer.unsubscribe()
+            consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)
         records = []

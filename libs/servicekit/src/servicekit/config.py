@@ -37,10 +37,12 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     kafka_enable_idempotence: bool = Field(
-        default=False, description="On for Apache Kafka; the embedded Tansu broker cannot do it."
+        default=True, description="Producer idempotence (with acks=all). Off only for a broker that "
+        "cannot do it (Tansu: DEVSTACK_BROKER=tansu sets KAFKA_ENABLE_IDEMPOTENCE=false)."
     )
-    # Tuned for the embedded broker (a group join takes session_timeout/2 there).
-    # Apache Kafka rejects session timeouts under group.min.session.timeout.ms (6 s).
+    # Short, for fast group joins and failover on the embedded broker (which allows them:
+    # group.min.session.timeout.ms=500 in config/kafka/server.properties). A broker with
+    # the defaults rejects session timeouts under group.min.session.timeout.ms (6 s).
     kafka_session_timeout_ms: int = 2000
     kafka_heartbeat_interval_ms: int = 200
     kafka_fetch_max_wait_ms: int = 50

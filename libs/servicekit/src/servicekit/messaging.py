@@ -37,7 +37,7 @@ log.addFilter(RepeatFilter())  # a failure that repeats (an outage) is logged on
 
 
 def make_broker(settings: ServiceSettings, middlewares: Sequence[Any] = ()) -> KafkaBroker:
-    """acks=all always; idempotence is a setting (Apache Kafka: on; Tansu cannot). The
+    """acks=all always; idempotence is a setting (on by default; Tansu cannot). The
     broker's log repeats a failure at most once per 30 s (with the count it held back)."""
     logger = logging.getLogger(f"{settings.service_name}.broker")
     if not any(isinstance(f, RepeatFilter) for f in logger.filters):

@@ -27,7 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from devstack import stack
-from devstack.servers import port_open
+from devstack.servers import TANSU_WARNING, broker_description, broker_kind, port_open
 
 
 def _rel(cfg: stack.StackConfig, path: Path) -> str:
@@ -40,7 +40,8 @@ def _rel(cfg: stack.StackConfig, path: Path) -> str:
 def _print_table(cfg: stack.StackConfig, elapsed: float | None, note: str) -> None:
     rows = [(s.name, s.docs_url) for s in cfg.services]
     rows += [
-        ("broker", f"{cfg.kafka_bootstrap}  (Kafka API, Tansu, memory only)"),
+        ("broker", f"{cfg.kafka_bootstrap}  ({broker_description()}"
+                   f"{', data in ' + _rel(cfg, cfg.var_dir / 'kafka') if broker_kind() == 'kafka' else ''})"),
         ("database", f"{cfg.mongodb_uri}  (SecantusDB, data in {_rel(cfg, cfg.db_dir)})"),
         ("log", _rel(cfg, cfg.log_file)),
     ]
@@ -95,6 +96,17 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("Stop that process, or choose other ports (DEVSTACK_BROKER_PORT, DEVSTACK_DB_PORT, "
               "<SERVICE>_PORT).", file=sys.stderr)
         return 2
+
+    if broker_kind() == "kafka":
+        from devstack import kafka
+
+        try:
+            kafka.check()
+        except kafka.KafkaSetupError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    else:
+        print(f"warning: {TANSU_WARNING}", file=sys.stderr)
 
     stack.write_files(cfg)
     proc = stack.start_honcho(cfg)

@@ -2,14 +2,15 @@
 
 ``up`` writes ``var/Procfile`` and ``var/platform.env`` and starts honcho detached (its
 own session, output to ``var/log/platform.log``, pid in ``var/run/platform.pid``). The
-processes are ``broker`` (Tansu), ``db`` (SecantusDB, data in ``var/db``) and one uvicorn
+processes are ``broker`` (Apache Kafka, data in ``var/kafka``; see ``devstack.kafka``),
+``db`` (SecantusDB, data in ``var/db``) and one uvicorn
 per service, each launched through ``devstack.wait_then`` so it starts only once the
 broker and the database listen and the topics exist.
 
-Why one honcho for everything: Tansu keeps topics and offsets in memory only. If it
-restarts, every topic is gone and the services' consumers never recover, so the services
-must restart with it. Honcho stops all processes when any one of them exits, which gives
-exactly that: after a crash, ``make run`` starts the whole platform again.
+Why one honcho for everything: honcho stops all processes when any one of them exits,
+so after a crash ``make run`` starts the whole platform again. (With the opt-in Tansu
+broker, ``DEVSTACK_BROKER=tansu``, this is required: it keeps topics and offsets in memory
+only, and the services' consumers never recover from its restart.)
 
 Every process of a platform carries ``DEVSTACK_PLATFORM=<var dir>`` in its environment;
 that is how ``down`` and ``up`` find leftovers of a crashed run (e.g. honcho killed with
@@ -20,7 +21,8 @@ Settings (environment): ``DEVSTACK_HOST`` (127.0.0.1), ``DEVSTACK_BROKER_PORT`` 
 ``services/services.toml``; the service's env prefix), ``DEVSTACK_SERVICES`` (comma list,
 default every service of the list), ``DEVSTACK_VAR_DIR`` (``<root>/var``),
 ``DEVSTACK_ROOT`` (the workspace root, found from the current directory by default),
-``KAFKA_SESSION_TIMEOUT_MS`` / ``KAFKA_HEARTBEAT_INTERVAL_MS`` (2000 / 200: tuned for Tansu).
+``KAFKA_SESSION_TIMEOUT_MS`` / ``KAFKA_HEARTBEAT_INTERVAL_MS`` (2000 / 200: fast group joins),
+``DEVSTACK_BROKER`` (``kafka``; ``tansu``: memory only).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from pathlib import Path
 import httpx
 
 from devstack import catalog
-from devstack.servers import broker_command, db_command
+from devstack.servers import broker_client_env, broker_command, db_command
 
 DEFAULT_BROKER_PORT = 19092
 DEFAULT_DB_PORT = 27018
@@ -188,7 +190,7 @@ def process_env(cfg: StackConfig) -> dict[str, str]:
         MARKER: cfg.var,
         "KAFKA_BOOTSTRAP_SERVERS": cfg.kafka_bootstrap,
         "MONGODB_URI": cfg.mongodb_uri,
-        "KAFKA_ENABLE_IDEMPOTENCE": "false",  # Tansu cannot do producer idempotence
+        **broker_client_env(),  # Tansu (opt-in) cannot do producer idempotence
         "PYTHONUNBUFFERED": "1",
         "RUST_LOG": os.environ.get("RUST_LOG", "warn"),
         **cfg.consumer_env,
@@ -203,7 +205,7 @@ def process_env(cfg: StackConfig) -> dict[str, str]:
 def procfile_lines(cfg: StackConfig) -> dict[str, list[str]]:
     py = sys.executable
     lines = {
-        "broker": broker_command(cfg.host, cfg.broker_port),
+        "broker": broker_command(cfg.host, cfg.broker_port, cfg.var_dir / "kafka"),
         "db": db_command(cfg.host, cfg.db_port, str(cfg.db_dir), sync_on_commit=True),
     }
     deps = [cfg.kafka_bootstrap, f"{cfg.host}:{cfg.db_port}"]
