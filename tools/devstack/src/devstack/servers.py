@@ -237,11 +237,11 @@ def start_broker(host: str = "127.0.0.1", port: int | None = None, data_dir: Pat
             cmd = [setpriv, "--pdeathsig", "TERM", *cmd]
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    out: int | IO[bytes] = open(log_path, "ab") if log_path else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
     finally:
-        if log_path:
+        if not isinstance(out, int):
             out.close()
     broker = Broker(proc, f"{host}:{port}", kind, data_dir, log_path, owns)
     if wait is not None:
