@@ -76,6 +76,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     pid = stack.running_pid(cfg)
     if pid is not None:
         running = cfg.load_running()
+        differs = stack.differences(running, cfg)
+        if differs:
+            print(f"the platform is already running (honcho pid {pid}) with other settings: {'; '.join(differs)}. "
+                  "Run `make stop` first, then `make run` again.", file=sys.stderr)
+            return 2
         print(f"the platform is already running (honcho pid {pid}); checking readiness ...")
         ok, reason = stack.wait_ready(running, args.timeout, pid=pid)
         if not ok:

@@ -42,6 +42,7 @@ from pathlib import Path
 import httpx
 
 from devstack import catalog
+from devstack.gateways import GatewayProcess
 from devstack.servers import broker_client_env, broker_command, db_command
 
 DEFAULT_BROKER_PORT = 19092
@@ -173,6 +174,18 @@ class StackConfig:
             return self
 
 
+def differences(running: StackConfig, wanted: StackConfig) -> list[str]:
+    """What ``wanted`` asks for that the running platform was not started with (a second
+    ``make run SIMULATE=1`` must not answer "already running" without the simulators)."""
+    out = []
+    if running.simulate_departments != wanted.simulate_departments:
+        out.append(f"simulated departments {'on' if running.simulate_departments else 'off'}, "
+                   f"asked {'on' if wanted.simulate_departments else 'off'}")
+    if {s.name for s in running.services} != {s.name for s in wanted.services}:
+        out.append(f"services {sorted(s.name for s in running.services)}, asked {sorted(s.name for s in wanted.services)}")
+    return out
+
+
 def find_root(start: Path | None = None) -> Path:
     """The uv workspace root above ``start`` (the current directory by default)."""
     here = (start or Path.cwd()).resolve()
@@ -199,18 +212,24 @@ def process_env(cfg: StackConfig) -> dict[str, str]:
         prefix = s.env_prefix or f"{s.name.upper()}_"
         env[f"{prefix}HOST"] = s.host
         env[f"{prefix}PORT"] = str(s.port)
+    # the message providers point at the local gateways, on whatever ports they were given
+    gateways = GatewayProcess(http_port=cfg.gateway_http_port, smtp_port=cfg.gateway_smtp_port)
+    env.update({k: v for k, v in gateways.settings_env().items() if k not in os.environ})
     return env
 
 
 def procfile_lines(cfg: StackConfig) -> dict[str, list[str]]:
     py = sys.executable
+    # The servers the services use stop only after the services (devstack.outlive), also
+    # when the runner stops everything after a crash.
+    outlive = [py, "-m", "devstack.outlive", "--after", ",".join(f"{s.host}:{s.port}" for s in cfg.services), "--"]
     lines = {
-        "broker": broker_command(cfg.host, cfg.broker_port, cfg.var_dir / "kafka"),
-        "db": db_command(cfg.host, cfg.db_port, str(cfg.db_dir), sync_on_commit=True),
+        "broker": [*outlive, *broker_command(cfg.host, cfg.broker_port, cfg.var_dir / "kafka")],
+        "db": [*outlive, *db_command(cfg.host, cfg.db_port, str(cfg.db_dir), sync_on_commit=True)],
     }
     deps = [cfg.kafka_bootstrap, f"{cfg.host}:{cfg.db_port}"]
     # Local stand-ins for the SMS/push/WeChat gateway and the mail server (the default providers of the service that sends messages).
-    lines["gateways"] = [py, "-m", "devstack.gateways", "--http-port", str(cfg.gateway_http_port),
+    lines["gateways"] = [*outlive, py, "-m", "devstack.gateways", "--http-port", str(cfg.gateway_http_port),
                          "--smtp-port", str(cfg.gateway_smtp_port)]
     if cfg.simulate_departments:
         lines["departments"] = [py, "-m", "devstack.wait_then", "--topics", cfg.kafka_bootstrap, *deps, "--",
