@@ -1,16 +1,15 @@
 """The servers the services use outlive them: on the runner's SIGTERM (to every process
-group at once) the wrapped server keeps running while a service still listens, and stops
-once it is gone; a server that crashes ends its wrapper with its code."""
+group at once) the wrapped server keeps running while a service process of the platform
+is alive, and stops once it is gone; a server that crashes ends its wrapper with its code."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 
-from devstack.servers import free_port
+from devstack.stack import MARKER
 from tests.support.waiting import wait_for
 
 SERVER = """
@@ -24,29 +23,33 @@ while True:
 
 
 def test_the_server_stops_only_after_the_service_is_gone(tmp_path) -> None:
-    service = socket.create_server(("127.0.0.1", free_port()))
-    port = service.getsockname()[1]
+    env = {**os.environ, MARKER: str(tmp_path)}  # one platform: the wrapper's and the service's marker
+    # a service as the runner starts it: its own session, launched through devstack.wait_then
+    service = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "devstack.wait_then"],
+                               env=env, start_new_session=True)
     state = tmp_path / "state"
     log = tmp_path / "wrapper.log"
-    wrapper = subprocess.Popen([sys.executable, "-m", "devstack.outlive", "--after", f"127.0.0.1:{port}",
-                                "--grace", "30", "--", sys.executable, "-c", SERVER, str(state)],
-                               start_new_session=True, stderr=log.open("wb"))
+    wrapper = subprocess.Popen([sys.executable, "-m", "devstack.outlive", "--grace", "60", "--",
+                                sys.executable, "-c", SERVER, str(state)],
+                               env=env, start_new_session=True, stderr=log.open("wb"))
     try:
         wait_for(lambda: state.exists() and state.read_text() == "running", what="the server running")
         os.killpg(wrapper.pid, signal.SIGTERM)  # what honcho does to every process group at once
         # the wrapper got it (it is still waiting for the service) and the server did not
         wait_for(lambda: "outlive: stopping" in log.read_text(), what="the wrapper waiting for the service")
         assert state.read_text() == "running" and wrapper.poll() is None
-        service.close()  # the service has stopped
+        service.kill()  # the service has stopped
+        service.wait()
         assert wrapper.wait(timeout=30) == 0
         assert state.read_text() == "stopped"
     finally:
-        service.close()
+        if service.poll() is None:
+            service.kill()
         if wrapper.poll() is None:
             wrapper.kill()
 
 
 def test_a_server_that_exits_ends_its_wrapper_with_its_code(tmp_path) -> None:
-    wrapper = subprocess.Popen([sys.executable, "-m", "devstack.outlive", "--after", "", "--",
+    wrapper = subprocess.Popen([sys.executable, "-m", "devstack.outlive", "--",
                                 sys.executable, "-c", "import sys; sys.exit(7)"])
     assert wrapper.wait(timeout=30) == 7

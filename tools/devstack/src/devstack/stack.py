@@ -222,7 +222,7 @@ def procfile_lines(cfg: StackConfig) -> dict[str, list[str]]:
     py = sys.executable
     # The servers the services use stop only after the services (devstack.outlive), also
     # when the runner stops everything after a crash.
-    outlive = [py, "-m", "devstack.outlive", "--after", ",".join(f"{s.host}:{s.port}" for s in cfg.services), "--"]
+    outlive = [py, "-m", "devstack.outlive", "--"]
     lines = {
         "broker": [*outlive, *broker_command(cfg.host, cfg.broker_port, cfg.var_dir / "kafka")],
         "db": [*outlive, *db_command(cfg.host, cfg.db_port, str(cfg.db_dir), sync_on_commit=True)],
@@ -265,7 +265,17 @@ def pid_alive(pid: int) -> bool:
 
 def tagged_pids(cfg: StackConfig) -> list[int]:
     """Every live process started by this platform (found by the marker in its environment)."""
-    needle = cfg.marker.encode()
+    return platform_pids(cfg.marker)
+
+
+def service_pids(marker: str) -> list[int]:
+    """The platform's service processes (and the simulators): what the servers must outlive."""
+    return _procfile_processes(platform_pids(marker))[0]
+
+
+def platform_pids(marker: str) -> list[int]:
+    """Every live process whose environment carries ``marker`` (``DEVSTACK_PLATFORM=<var>``)."""
+    needle = marker.encode()
     found = []
     me = os.getpid()
     with contextlib.suppress(OSError):
