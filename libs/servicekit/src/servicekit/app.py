@@ -37,7 +37,7 @@ from servicekit.mongo import ensure_kit_indexes, make_client
 from servicekit.ops import ops_router
 from servicekit.outbox import Republished, republish
 from servicekit.problems import install_problem_handlers, problem_response
-from servicekit.telemetry import current_trace_id, setup_logging, setup_tracing
+from servicekit.telemetry import current_trace_id, in_fresh_context, setup_logging, setup_tracing
 from servicekit.timers import Sweeper, Timer, TimerStore
 from servicekit.topics import ensure_topics
 from servicekit.unavailable import is_unavailable
@@ -73,6 +73,14 @@ class Provide(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Provide({self.name!r})"
+
+
+class _App(FastAPI):
+    """Every HTTP request starts from an empty trace context, outside every middleware
+    (OpenTelemetry's included): see :func:`servicekit.telemetry.in_fresh_context`."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await in_fresh_context(scope, lambda: super(_App, self).__call__(scope, receive, send))
 
 
 class ServiceKit(Generic[R]):
@@ -263,7 +271,7 @@ class ServiceKit(Generic[R]):
             finally:
                 await kit.stop()
 
-        app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+        app = _App(title=title, description=description, version=version, lifespan=lifespan)
         app.state.kit = self
         app.state.provided = dict(provide or {})
         app.state.token_codec = TokenCodec(self.settings.jwt_secret, self.settings.jwt_audience)

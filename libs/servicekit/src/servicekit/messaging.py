@@ -27,7 +27,7 @@ from contracts import Event, InvalidEvent, dead_letter_topic, topic_for
 from servicekit.config import ServiceSettings
 from servicekit.mongo import OUTBOX, Lease
 from servicekit.outbox import Position, RelayRecord, delete_published, publish_rows, range_filter, rows_between
-from servicekit.telemetry import RepeatFilter
+from servicekit.telemetry import RepeatFilter, cause_traces, link_to, tracer
 from servicekit.unavailable import is_unavailable
 from servicekit.worker import Worker
 
@@ -131,7 +131,8 @@ class DeadLetters:
             headers.update({"dlq_value_truncated": "true", "dlq_value_size": str(len(value)),
                             "dlq_value_sha256": hashlib.sha256(value).hexdigest()})
             value = value[: self.max_value_bytes]
-        await self.broker.publish(value, self.topic, key=rec.key, headers=headers)
+        await self.broker.publish(value, self.topic, key=rec.key, headers=headers,
+                                  correlation_id=headers.get("ce_correlationid"))
         if self.on_dead_letter is not None:
             self.on_dead_letter(str(rec.topic))
         log.warning("dead-lettered %s[%s]@%s: %s", rec.topic, rec.partition, rec.offset, reason)
@@ -290,10 +291,18 @@ def subscribe_batch(
                 await dlq.send_record(rec, str(exc), group)
         if not events:
             return
+        # one span for the batch, linked to each message's own context; what an event causes
+        # continues that event's trace (its traceparent goes with the outbox rows it causes)
+        traces = {e.event_id: tp.decode(errors="replace") for e, rec in zip(events, records, strict=True)
+                  if (tp := _headers(rec).get("traceparent"))}
+        links = [link for tp in traces.values() if (link := link_to(tp)) is not None]
         try:
-            async for attempt in _retrying(settings):
-                with attempt:
-                    refused = await handler(events) or {}
+            with (tracer().start_as_current_span(f"{spec.name} process batch", links=links,
+                                                 attributes={"messaging.batch.message_count": len(events)}),
+                  cause_traces(traces)):
+                async for attempt in _retrying(settings):
+                    with attempt:
+                        refused = await handler(events) or {}
         except Exception as exc:
             await _unavailable_or(exc, settings)
             for rec in records:

@@ -89,12 +89,16 @@ class RelayRecord:
 
 async def publish_rows(broker: KafkaBroker, rows: Sequence[Mapping[str, Any]]) -> None:
     """Publish ``rows`` as they were written (body, key, headers, trace), issued in order so
-    that the producer keeps per-partition order, then wait for every acknowledgement."""
+    that the producer keeps per-partition order, then wait for every acknowledgement.
+
+    FastStream always writes a ``correlation_id`` header (a random id unless given one);
+    it is given the event's ``ce_correlationid``, so that the two never differ."""
     futures = []
     for row in rows:
         with attached(row.get("traceparent")):
             futures.append(await broker.publish(row["body"], row["topic"], key=row["key"].encode(),
-                                                headers=row["headers"], no_confirm=True))
+                                                headers=row["headers"], no_confirm=True,
+                                                correlation_id=row["headers"].get("ce_correlationid")))
     await asyncio.gather(*futures)
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -60,6 +61,60 @@ def attached(traceparent: str | None) -> Iterator[None]:
         yield
     finally:
         otel_context.detach(token)
+
+
+async def in_fresh_context(scope: Any, call: Any) -> None:
+    """Run one ASGI request from an EMPTY trace context (``call()`` is the app).
+
+    uvicorn reads a kept-open connection from a callback registered while the previous
+    request's task ran (``transport.resume_reading()`` inside that task, cpython#140947),
+    so the next request's task is created in a copy of the previous request's context,
+    current span included. OpenTelemetry's ASGI middleware then extracts an absent
+    ``traceparent`` *onto that context* and the new request becomes a child of the last
+    one: same trace id. Starting every request from an empty context gives a request
+    without ``traceparent`` a new trace and one with a valid ``traceparent`` that trace,
+    whatever server runs the app."""
+    if scope.get("type") not in ("http", "websocket"):
+        await call()
+        return
+    token = otel_context.attach(otel_context.Context())
+    try:
+        await call()
+    finally:
+        otel_context.detach(token)
+
+
+# A batch consumer handles the events of many journeys in one call and one transaction;
+# each event it consumed keeps its own trace: what it causes is written to the outbox with
+# the consumed event's ``traceparent`` (see :func:`cause_traces`), not the batch's.
+_cause_traces: ContextVar[Mapping[str, str] | None] = ContextVar("cause_traces", default=None)
+
+
+@contextmanager
+def cause_traces(by_event_id: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, an event caused by one of these events (its ``causation_id``)
+    is stored with that event's ``traceparent``."""
+    token = _cause_traces.set(by_event_id)
+    try:
+        yield
+    finally:
+        _cause_traces.reset(token)
+
+
+def traceparent_for(causation_id: str | None, default: str | None) -> str | None:
+    """The trace an emitted event continues: its cause's, if a batch consumer recorded one."""
+    causes = _cause_traces.get()
+    if causes and causation_id and causation_id in causes:
+        return causes[causation_id]
+    return default
+
+
+def link_to(traceparent: str | None) -> trace.Link | None:
+    """A span link to the context a ``traceparent`` names (None if it names none)."""
+    if not traceparent:
+        return None
+    ctx = trace.get_current_span(propagate.extract({"traceparent": traceparent})).get_span_context()
+    return trace.Link(ctx) if ctx.is_valid else None
 
 
 def tracer(name: str = "one-window") -> trace.Tracer:

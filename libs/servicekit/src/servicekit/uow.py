@@ -33,7 +33,7 @@ from servicekit import idempotency
 from servicekit.aggregate import ConcurrentUpdate
 from servicekit.mongo import OUTBOX, PROCESSED, outbox_row
 from servicekit.ports import Transaction
-from servicekit.telemetry import current_traceparent, tracer
+from servicekit.telemetry import current_traceparent, traceparent_for, tracer
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -174,7 +174,7 @@ class MongoUnitOfWork(Generic[R]):
         if not tx.events:
             return False
         now = datetime.now(UTC)
-        await self.db[OUTBOX].insert_many([outbox_row(e, i, now, traceparent) for i, e in enumerate(tx.events)],
+        await self.db[OUTBOX].insert_many([outbox_row(e, i, now, traceparent_for(e.causation_id, traceparent)) for i, e in enumerate(tx.events)],
                                           session=session)
         return True
 

@@ -99,7 +99,8 @@ def build(settings: ServiceSettings, script: Script) -> KafkaBroker:
             await asyncio.sleep(script.delay)
         decided = script.answer(request)
         body, headers = decided.to_wire()
-        await broker.publish(body, out, key=decided.case_number.encode(), headers=headers)
+        await broker.publish(body, out, key=decided.case_number.encode(), headers=headers,
+                             correlation_id=decided.correlation_id)  # FastStream's header = ce_correlationid
         log.info("%s %s@%s%s → %s", request.case_number, request.step, request.attempt,
                  " (asked again)" if request.re_request else "", decided.decision)
 
