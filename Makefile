@@ -147,8 +147,9 @@ images: install ## docker build one image per service from deploy/Dockerfile (ma
 schemas: install ## rewrite the committed JSON-Schema snapshots of the events
 	$(RUN) python -m contracts.schemas write
 
-asyncapi: install ## regenerate docs/asyncapi.json
+asyncapi: install ## regenerate docs/asyncapi.json and deploy/kafka/acls.sh (both from the topic registry)
 	$(RUN) python -m contracts.asyncapi -o docs/asyncapi.json
+	$(RUN) python -m contracts.acls > deploy/kafka/acls.sh
 
 openapi: install ## regenerate docs/openapi/<service>.json from the code
 	$(RUN) python -m devstack.openapi

@@ -198,6 +198,15 @@ def _operation(action: str, service: str, cid: str, message: str, summary: str) 
     }
 
 
+def _visibility(private: bool) -> dict[str, str]:
+    """The channel's tag: private topics are read only by their listed consumers (Kafka ACLs)."""
+    if private:
+        return {"name": "private", "description": "Carries full personal data (ID or phone numbers) or a "
+                "department's own data: only the producer and the listed consumers may read it (Kafka ACLs, "
+                "deploy/kafka/acls.sh)."}
+    return {"name": "public", "description": "No full ID or phone number: any platform service may read it."}
+
+
 def build(topics: Sequence[TopicSpec] = TOPICS, services: Sequence[str] = SERVICES) -> dict[str, Any]:
     """The AsyncAPI 3.0.0 document (a plain dict, deterministic for a given registry)."""
     channels: dict[str, Any] = {}
@@ -216,7 +225,9 @@ def build(topics: Sequence[TopicSpec] = TOPICS, services: Sequence[str] = SERVIC
             {name: name},
             title=name,
             description=spec.description,
-            **{"x-producer": spec.producer, "x-consumers": list(spec.consumers)},
+            tags=[_visibility(spec.private)],
+            **{"x-producer": spec.producer, "x-consumers": list(spec.consumers),
+               "x-visibility": "private" if spec.private else "public"},
         )
         operations[f"{spec.producer}_send_{name}"] = _operation(
             "send", spec.producer, cid, name, f"{spec.producer} publishes {name} (through its outbox)."
@@ -251,6 +262,8 @@ def build(topics: Sequence[TopicSpec] = TOPICS, services: Sequence[str] = SERVIC
             {DEAD_LETTER_MESSAGE: DEAD_LETTER_MESSAGE},
             title=f"{service} dead letters",
             description=f"Messages the {service} service could not process (raw, with the reason in headers).",
+            tags=[_visibility(True)],
+            **{"x-visibility": "private"},
         )
         if service in consuming:
             operations[f"{service}_send_dead_letter"] = _operation(

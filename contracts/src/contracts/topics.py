@@ -24,6 +24,10 @@ class TopicSpec:
     consumers: tuple[str, ...] = ()
     partitions: int = DEFAULT_PARTITIONS
     description: str = ""
+    private: bool = False
+    """Private: carries full personal data (ID or phone numbers) or a department's own data;
+    only its producer and listed consumers may read it (Kafka ACLs, ``contracts.acls``).
+    Public: no full ID or phone number; any platform service may read it."""
 
     @property
     def version(self) -> int:
@@ -36,7 +40,8 @@ def _kebab(name: str) -> str:
 
 
 def _topic(
-    producer: str, event: type[Event], consumers: tuple[str, ...] = (), partitions: int = DEFAULT_PARTITIONS
+    producer: str, event: type[Event], consumers: tuple[str, ...] = (), partitions: int = DEFAULT_PARTITIONS,
+    *, private: bool = False,
 ) -> TopicSpec:
     major = re.search(r"V(\d+)$", event.__name__)
     if major is None:
@@ -48,14 +53,15 @@ def _topic(
         consumers=consumers,
         partitions=partitions,
         description=(event.__doc__ or "").strip().splitlines()[0],
+        private=private,
     )
 
 
 TOPICS: tuple[TopicSpec, ...] = (
-    _topic("registration", reg.ApplicationSubmittedV1, consumers=("notifications",)),
+    _topic("registration", reg.ApplicationSubmittedV1, consumers=("notifications",), private=True),  # full phone
     _topic("registration", reg.ApplicationIncompleteV1, consumers=("notifications",)),
     _topic("registration", reg.ApplicationAcceptedV1, consumers=("notifications",)),
-    _topic("registration", reg.StepRequestedV1, consumers=("notifications",)),
+    _topic("registration", reg.StepRequestedV1, consumers=("notifications",), private=True),  # the form: ID numbers
     _topic("registration", reg.StepApprovedV1, consumers=("notifications",)),
     _topic("registration", reg.StepReturnedV1, consumers=("notifications",)),
     _topic("registration", reg.LicenceIssuedV1, consumers=("notifications",)),
@@ -63,7 +69,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     _topic("registration", reg.CaseRejectedV1, consumers=("notifications",)),
     _topic("registration", reg.DeadlineWarningV1, consumers=("notifications",)),
     _topic("registration", reg.CaseOverdueV1, consumers=("notifications",)),
-    _topic("departments", reg.StepDecidedV1, consumers=("registration",)),
+    _topic("departments", reg.StepDecidedV1, consumers=("registration",), private=True),  # a department's answer
     _topic("notifications", ntf.MessageDeliveryFailedV1),
     _topic("notifications", ntf.WebhookDeadLetteredV1),
 )
@@ -89,6 +95,10 @@ def dead_letter_topic(service: str) -> str:
 SERVICES: tuple[str, ...] = ("registration", "approvals", "ratings", "notifications", "crossregion")
 # Producers outside this platform: partner agencies' systems answering on the bus.
 EXTERNAL_PRODUCERS: tuple[str, ...] = ("departments",)
+
+
+# Fields that hold full personal data: a public topic's event has none of them.
+PERSONAL_DATA_FIELDS = frozenset({"applicant_phone", "phone", "id_number", "form"})
 
 
 def all_topic_names() -> dict[str, int]:
