@@ -74,6 +74,13 @@ class InMemoryCases:
             case.version += 1
             self._store(case)
 
+    async def rename(self, case: Case, old_name: str) -> None:
+        if self.names.get(case.form.company_name, case.case_number) != case.case_number:
+            raise NameTaken(case.form.company_name)
+        self.names[case.form.company_name] = case.case_number
+        if self.names.get(old_name) == case.case_number and old_name != case.form.company_name:
+            del self.names[old_name]
+
     async def release_name(self, case: Case) -> None:
         if self.names.get(case.form.company_name) == case.case_number:
             del self.names[case.form.company_name]
