@@ -16,7 +16,7 @@ from servicekit.clock import FrozenClock
 from servicekit.config import load
 from tests.support.apps import running
 from tests.support.auth import bearer
-from tests.support.forms import company_form
+from tests.support.forms import company_form, id_number
 from tests.support.waiting import eventually
 
 
@@ -173,3 +173,68 @@ async def test_deadline_warning_and_overdue_are_visible_and_fire_once(infra_env,
         assert await outbox.count_documents({"key": case, "topic": "registration.deadline-warning.v1"}) == 1
         assert await outbox.count_documents({"key": case, "topic": "registration.case-overdue.v1"}) == 1
         assert (await reg.get("/cases", headers=APPLICANT)).status_code == 403
+
+
+async def test_id_numbers_and_division_codes_are_checked_each_refusal_naming_what_is_wrong(settings, unique):
+    async with running(create_app(settings)) as reg:
+        person = {"name": "赵六", "id_number": "620102197001011234"}  # born before 620102 existed: valid
+        r = await reg.post("/cases", headers=APPLICANT,
+                           json={"form": company_form(f"天水{unique}果业有限公司", legal_representative=person)})
+        assert r.status_code == 201, r.text
+        bad = company_form(f"张掖{unique}农业有限公司", address={"division_code": "899999", "detail": "甘州区1号"},
+                           legal_representative={"name": "赵六", "id_number": "620102197001011235"},
+                           employees=[{"name": "钱七", "id_number": id_number("19700231")},
+                                      {"name": "孙八", "id_number": id_number(region="899999")}])
+        r = await reg.post("/cases", json={"form": bad}, headers=APPLICANT)
+        assert r.status_code == 422, r.text
+        errors = {e["field"]: e["message"] for e in r.json()["errors"]}
+        assert "899999 is not an administrative division code" in errors["form.address.division_code"]
+        assert "wrong check character" in errors["form.legal_representative.id_number"]
+        assert "birth date 19700231 is not a date" in errors["form.employees.0.id_number"]
+        assert "region code 899999" in errors["form.employees.1.id_number"]
+
+
+async def test_a_reviewer_returns_only_its_fields_and_a_new_name_is_checked_held_and_relicensed(settings, unique):
+    async with running(create_app(settings)) as reg:
+        other = await submit_and_accept(reg, f"酒泉{unique}新能源有限公司")
+        case = await submit_and_accept(reg, f"武威{unique}文旅有限公司")
+        market = bearer("r-ms", Role.REVIEWER, department="market_supervision")
+        tax = bearer("r-tax", Role.REVIEWER, department="tax")
+        r = await reg.post(f"/cases/{other}/steps/licence/decision", json={"decision": "approved"}, headers=market)
+        r = await reg.post(f"/cases/{other}/steps/tax/decision", headers=tax, json={
+            "decision": "returned", "reasons": [{"field": "company_name", "reason": "与税务登记不一致"}]})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reasons.0.field", r.text
+        assert "company_name" in r.json()["errors"][0]["message"]
+        assert {s["step"]: s["status"] for s in (await status_of(reg, other))["steps"]}["tax"] == "requested"
+        r = await reg.post(f"/cases/{case}/steps/licence/decision", headers=market, json={
+            "decision": "returned", "reasons": [{"field": "company_name", "reason": "名称含禁用字词"}]})
+        assert r.status_code == 200, r.text
+        r = await reg.post(f"/cases/{case}/corrections", headers=APPLICANT,
+                           json={"step": "licence", "fields": {"company_name": f"酒泉{unique}新能源有限公司"}})
+        assert r.status_code == 409 and r.json()["errors"][0]["field"] == "company_name", r.text
+        r = await reg.post(f"/cases/{case}/corrections", headers=APPLICANT,
+                           json={"step": "licence", "fields": {"company_name": f"武威{unique}文化旅游有限公司"}})
+        assert r.status_code == 200, r.text
+        licence = {s["step"]: s for s in r.json()["steps"]}["licence"]
+        assert licence["status"] == "requested" and licence["attempt"] == 2
+        assert r.json()["company_name"] == f"武威{unique}文化旅游有限公司"
+        r = await reg.post("/cases", json={"form": company_form(f"武威{unique}文旅有限公司")}, headers=bearer("u-9"))
+        assert r.status_code == 201, r.text  # the old name was released
+
+
+async def test_only_listed_materials_are_taken_and_window_staff_may_supplement(settings, unique):
+    async with running(create_app(settings)) as reg:
+        r = await reg.post("/cases", json={"form": company_form(f"白银{unique}矿业有限公司", materials=[])},
+                           headers=APPLICANT)
+        case = r.json()["case_number"]
+        r = await reg.post(f"/cases/{case}/window-check", json={}, headers=STAFF)
+        assert r.json()["status"] == "incomplete"
+        r = await reg.post(f"/cases/{case}/materials", json={"materials": ["foo"]}, headers=APPLICANT)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "materials.0", r.text
+        assert "'foo'" in r.json()["errors"][0]["message"]
+        assert (await status_of(reg, case))["status"] == "incomplete"
+        r = await reg.post(f"/cases/{case}/materials", headers=bearer("w-2", Role.WINDOW_STAFF), json={
+            "materials": ["legal_representative_id", "address_proof", "articles_of_association", "investor_ids"]})
+        assert r.status_code == 200 and r.json()["status"] == "submitted", r.text
+        r = await reg.post(f"/cases/{case}/window-check", json={}, headers=STAFF)
+        assert r.json()["status"] == "accepted"

@@ -18,6 +18,8 @@ from registration.domain import (
     CorrectionNotAllowed,
     Department,
     InvalidState,
+    MaterialNotListed,
+    ReturnNotAllowed,
     StaleDecision,
     Status,
     Step,
@@ -262,7 +264,7 @@ def test_the_same_supplement_correction_or_helper_again_changes_nothing():
     everything = ["legal_representative_id", "address_proof", "articles_of_association", "investor_ids"]
     assert case.supplement(materials=everything, now=T0) is True
     assert case.supplement(materials=everything, now=T0) is False and case.status is Status.SUBMITTED
-    with pytest.raises(InvalidState):  # something new, when not asked for
+    with pytest.raises(MaterialNotListed):  # not a material this case needs: refused in any state
         case.supplement(materials=["other"], now=T0)
     case.check_at_window(staff_id="w-1", now=T0, due_at=DUE)
     approve(case, Step.LICENCE)
@@ -317,6 +319,10 @@ ACTIONS = st.lists(
 )
 
 
+OWN_FIX = {Step.LICENCE: ("business_scope", ["软件开发"]), Step.SEAL: ("seal_order.seals", ["official"]),
+           Step.TAX: ("tax.invoice_types", ["vat_general"]), Step.SOCIAL_SECURITY: ("employees", [])}
+
+
 @settings(max_examples=300, deadline=None)
 @given(ACTIONS)
 def test_no_sequence_moves_a_case_backwards_or_completes_it_with_a_step_missing(actions):
@@ -325,14 +331,14 @@ def test_no_sequence_moves_a_case_backwards_or_completes_it_with_a_step_missing(
     for step, action in actions:
         state = case.steps[step]
         try:
+            field, value = OWN_FIX[step]
             if action == "correct":
-                field = state.reasons[0]["field"] if state.reasons else "business_scope"
-                case.correct(step=step, fields={field: ["软件开发"]}, now=T0)
+                case.correct(step=step, fields={field: value}, now=T0)
             else:
                 attempt = state.attempt + (1 if action == "stale" else 0)
                 decision = "approved" if action == "stale" else action
                 case.decide(step=step, attempt=attempt, decision=decision, now=T0, reviewer="r",
-                            reasons=[{"field": "business_scope", "reason": "请规范表述"}],
+                            reasons=[{"field": field, "reason": "请规范表述"}],
                             uscc=CODE if case.needs_code(step, decision) else None)
         except (InvalidState, CorrectionNotAllowed):
             pass
@@ -342,3 +348,125 @@ def test_no_sequence_moves_a_case_backwards_or_completes_it_with_a_step_missing(
             assert all(s.status is StepStatus.APPROVED for s in case.steps.values())
         if any(case.steps[s].status is not StepStatus.WAITING for s in AFTER_LICENCE):
             assert case.steps[Step.LICENCE].status is StepStatus.APPROVED and case.uscc is not None
+
+
+# -- ID numbers and division codes (issue 10) ------------------------------------------------
+def _id_errors(number: str) -> list[str]:
+    form = company_form(legal_representative={"name": "张三", "id_number": number})
+    try:
+        CompanyForm.model_validate(form)
+    except ValidationError as exc:
+        return [e["msg"] for e in exc.errors() if e["loc"] == ("legal_representative", "id_number")]
+    return []
+
+
+def test_an_id_number_issued_under_a_region_code_newer_than_its_holder_is_valid():
+    # 620102 (城关区) exists since 1983; its holder was born in 1970: the code is the one issued under
+    assert _id_errors("620102197001011234") == []
+    assert _id_errors(id_number("20150101", "123", "110103")) == []  # 崇文区, retired in 2010: still its number
+
+
+@pytest.mark.parametrize(("number", "message"), [
+    ("620102197001011235", "wrong check character"),
+    (id_number("19700231"), "birth date 19700231 is not a date"),
+    (id_number("20990101"), "birth date 2099-01-01 is in the future"),
+    (id_number("18991231"), "birth date 1899-12-31 is before 1900"),
+    (id_number(region="899999"), "region code 899999 is not an administrative division code"),
+    ("62010219700101123", "must be 18 characters, not 17"),
+    ("62010219700101A234", "17 digits then a digit or X"),
+])
+def test_each_id_number_refusal_says_what_is_wrong(number, message):
+    errors = _id_errors(number)
+    assert len(errors) == 1 and message in errors[0], errors
+    assert ";" not in errors[0]  # only what is wrong with this number, not a generic list
+
+
+def test_division_codes_are_checked_against_every_year_of_the_code_list():
+    def errors(code: str) -> list[str]:
+        try:
+            CompanyForm.model_validate(company_form(address={"division_code": code, "detail": "城关区张掖路1号"}))
+        except ValidationError as exc:
+            return [e["msg"] for e in exc.errors()]
+        return []
+
+    assert errors("620102") == [] and errors("620000") == []
+    assert errors("110103") == []  # 崇文区, merged away in 2010: it was a code, and a form may carry it
+    assert len(errors("899999")) == 1 and "899999 is not an administrative division code" in errors("899999")[0]
+
+
+def test_a_stored_form_is_read_back_without_the_code_list_lookups():
+    data = company_form(address={"division_code": "899999", "detail": "城关区张掖路1号"})
+    with pytest.raises(ValidationError):
+        CompanyForm.model_validate(data)
+    assert CompanyForm.model_validate(data, context={"stored": True}).address.division_code == "899999"
+
+
+# -- correction scope and re-licensing (issue 10) -------------------------------------------------
+def test_a_department_returns_only_its_own_fields():
+    case = accepted()
+    approve(case, Step.LICENCE)
+    case.pull_events()
+    with pytest.raises(ReturnNotAllowed) as exc:
+        case.decide(step=Step.TAX, attempt=1, decision="returned", now=T0, reviewer="r",
+                    reasons=[{"field": "tax.taxpayer_type", "reason": "x"}, {"field": "company_name", "reason": "y"},
+                             {"field": "junk", "reason": "z"}])
+    assert [e["field"] for e in exc.value.errors] == ["reasons.1.field", "reasons.2.field"]
+    assert "'company_name' belongs to the licence step" in exc.value.errors[0]["message"]
+    assert case.steps[Step.TAX].status is StepStatus.REQUESTED and facts(case) == []
+    with pytest.raises(ReturnNotAllowed):  # the seal is public security's, not social security's
+        case.decide(step=Step.SOCIAL_SECURITY, attempt=1, decision="returned", now=T0, reviewer="r",
+                    reasons=[{"field": "seal_order.seals", "reason": "x"}])
+    fresh = accepted()  # the licence returns what it registers
+    assert fresh.decide(step=Step.LICENCE, attempt=1, decision="returned", now=T0, reviewer="r",
+                        reasons=[{"field": "company_name", "reason": "名称含禁用字词"},
+                                 {"field": "shareholders.1.id_number", "reason": "号码有误"}])
+
+
+def test_a_fix_that_changes_what_the_licence_registers_re_requests_the_licence_then_the_rest():
+    case = accepted()
+    approve(case, Step.LICENCE)
+    approve(case, Step.SEAL)
+    # a return recorded before departments were held to their own fields
+    tax = case.steps[Step.TAX]
+    tax.status, tax.reasons = StepStatus.RETURNED, [{"field": "company_name", "reason": "与税务登记不一致"}]
+    case.pull_events()
+    case.correct(step=Step.TAX, fields={"company_name": "兰州新名字科技有限公司"}, now=T0)
+    assert [(type(e), e.step, e.attempt) for e in case.pull_events()] == [(StepRequested, Step.LICENCE, 2)]
+    assert case.steps[Step.LICENCE].status is StepStatus.REQUESTED
+    assert {case.steps[s].status for s in AFTER_LICENCE} == {StepStatus.WAITING}
+    assert case.history[-2].action == "licence_re_requested" and "company_name" in case.history[-2].detail
+    with pytest.raises(InvalidState):  # the seal's old approval no longer counts
+        case.decide(step=Step.SEAL, attempt=1, decision="approved", now=T0, reviewer="r", result={"x": "y"})
+    approve(case, Step.LICENCE)
+    issued = [e for e in case.pull_events() if isinstance(e, LicenceIssued)]
+    assert [(e.company_name, e.unified_social_credit_code) for e in issued] == [("兰州新名字科技有限公司", CODE)]
+    assert {s: case.steps[s].attempt for s in AFTER_LICENCE} == {Step.SEAL: 2, Step.TAX: 2, Step.SOCIAL_SECURITY: 2}
+    for step in AFTER_LICENCE:
+        approve(case, step)
+    assert case.status is Status.COMPLETED and case.form.company_name == "兰州新名字科技有限公司"
+
+
+def test_a_fix_of_a_departments_own_section_asks_only_that_step_again():
+    case = accepted()
+    approve(case, Step.LICENCE)
+    case.decide(step=Step.SEAL, attempt=1, decision="returned", now=T0, reviewer="r",
+                reasons=[{"field": "seal_order.seals", "reason": "发票专用章需另行申请"}])
+    case.pull_events()
+    case.correct(step=Step.SEAL, fields={"seal_order.seals": ["official", "finance"]}, now=T0)
+    assert [(e.step, e.attempt) for e in case.pull_events()] == [(Step.SEAL, 2)]
+    assert case.steps[Step.LICENCE].status is StepStatus.APPROVED
+
+
+# -- materials (issue 10) ---------------------------------------------------------------------------
+def test_a_material_not_on_the_cases_list_is_refused_and_changes_nothing():
+    case = new_case(materials=[])
+    case.check_at_window(staff_id="w-1", now=T0, due_at=DUE)
+    case.pull_events()
+    with pytest.raises(MaterialNotListed) as exc:
+        case.supplement(materials=["address_proof", "foo"], now=T0)
+    assert exc.value.errors[0]["field"] == "materials.1" and "'foo'" in exc.value.errors[0]["message"]
+    assert "articles_of_association" in exc.value.errors[0]["message"]
+    assert case.status is Status.INCOMPLETE and case.form.materials == []
+    everything = ["legal_representative_id", "address_proof", "articles_of_association", "investor_ids"]
+    assert case.supplement(materials=everything, now=T0, by="w-2") is True
+    assert case.status is Status.SUBMITTED and case.history[-1].actor == "w-2"

@@ -15,9 +15,11 @@ from registration.domain import (
     Case,
     CompanyForm,
     InvalidState,
+    MaterialNotListed,
     NameTaken,
     NotFound,
     NotYourDepartment,
+    ReturnNotAllowed,
     StaleDecision,
     Status,
     Step,
@@ -73,6 +75,13 @@ class InMemoryCases:
         for case in cases:
             case.version += 1
             self._store(case)
+
+    async def rename(self, case: Case, old_name: str) -> None:
+        if self.names.get(case.form.company_name, case.case_number) != case.case_number:
+            raise NameTaken(case.form.company_name)
+        self.names[case.form.company_name] = case.case_number
+        if self.names.get(old_name) == case.case_number and old_name != case.form.company_name:
+            del self.names[old_name]
 
     async def release_name(self, case: Case) -> None:
         if self.names.get(case.form.company_name) == case.case_number:
@@ -348,3 +357,50 @@ def test_the_simulated_departments_answer_a_request_asked_again_with_the_same_ev
     assert again == first and first.decision == "returned"  # same ce_id: the consumer's idempotency drops it
     corrected = script.answer(request.model_copy(update={"attempt": 2}))
     assert corrected.event_id != first.event_id and corrected.decision == "approved"
+
+
+async def test_window_staff_supplement_materials_for_the_applicant_only_listed_ones() -> None:
+    reg, uow = registration()
+    submission = await reg.submit(APPLICANT, CompanyForm.model_validate(company_form(materials=[])), channel="web")
+    case = submission.case.case_number
+    await reg.check_at_window(STAFF, case)
+    version = uow.repos.cases.rows[case].version
+    with pytest.raises(MaterialNotListed):
+        await reg.supplement(APPLICANT, case, materials=["foo"])
+    assert uow.repos.cases.rows[case].status is Status.INCOMPLETE and uow.repos.cases.rows[case].version == version
+    with pytest.raises(NotFound):  # another applicant
+        await reg.supplement(Principal("u-2", Role.APPLICANT), case, materials=["address_proof"])
+    done = await reg.supplement(Principal("w-2", Role.WINDOW_STAFF), case, materials=[
+        "legal_representative_id", "address_proof", "articles_of_association", "investor_ids"])
+    assert done.status is Status.SUBMITTED and done.history[-1].actor == "w-2"
+
+
+async def test_a_department_returning_anothers_field_is_refused_over_http_and_dead_lettered() -> None:
+    reg, uow = registration()
+    case = await accepted_case(reg)
+    await reg.decide(reviewer(Step.LICENCE), case, Step.LICENCE, decision="approved")
+    with pytest.raises(ReturnNotAllowed):
+        await reg.decide(reviewer(Step.TAX), case, Step.TAX, decision="returned",
+                         reasons=[{"field": "company_name", "reason": "x"}])
+    refused = await reg.decide_many([answer(case, Step.TAX, decision="returned",
+                                            reasons=[{"field": "company_name", "reason": "x"}])])
+    assert list(refused) == [0] and "ReturnNotAllowed" in refused[0]
+    assert uow.repos.cases.rows[case].steps[Step.TAX].status.value == "requested"
+
+
+async def test_a_corrected_company_name_is_checked_and_held_and_the_old_one_released() -> None:
+    reg, uow = registration()
+    taken = await accepted_case(reg, "兰州已有名称科技有限公司")
+    case = await accepted_case(reg)
+    await reg.decide(reviewer(Step.LICENCE), case, Step.LICENCE, decision="returned",
+                     reasons=[{"field": "company_name", "reason": "名称含禁用字词"}])
+    version = uow.repos.cases.rows[case].version
+    with pytest.raises(NameTaken):
+        await reg.correct(APPLICANT, case, step=Step.LICENCE, fields={"company_name": "兰州已有名称科技有限公司"})
+    assert uow.repos.cases.rows[case].version == version
+    assert uow.repos.cases.names["兰州已有名称科技有限公司"] == taken
+    fixed = await reg.correct(APPLICANT, case, step=Step.LICENCE, fields={"company_name": "兰州改名科技有限公司"})
+    assert fixed.steps[Step.LICENCE].attempt == 2 and fixed.form.company_name == "兰州改名科技有限公司"
+    assert uow.repos.cases.names.get("兰州改名科技有限公司") == case
+    assert "兰州一窗科技有限公司" not in uow.repos.cases.names  # free for another company
+    await accepted_case(reg, "兰州一窗科技有限公司")

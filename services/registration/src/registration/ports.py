@@ -31,6 +31,10 @@ class CaseRepository(Protocol):
     async def save_many(self, cases: list[Case]) -> None:
         """Replace each case if its version is unchanged (one bulk write); raises ConcurrentUpdate otherwise."""
 
+    async def rename(self, case: Case, old_name: str) -> None:
+        """Hold the case's (new) company name and release ``old_name``; raises NameTaken when
+        another case holds the new one."""
+
     async def release_name(self, case: Case) -> None: ...
     async def open_due_before(self, before: datetime, limit: int) -> list[Case]: ...
     async def next_code_sequence(self, division_code: str) -> int: ...

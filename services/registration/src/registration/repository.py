@@ -28,6 +28,7 @@ from servicekit.aggregate import ConcurrentUpdate
 from servicekit.timers import SessionTimers
 
 CASES, NAMES, COUNTERS = "cases", "company_names", "counters"
+STORED = {"stored": True}  # forms read back skip the code-list lookups (domain.forms)
 
 
 async def ensure_indexes(db: AsyncDatabase[Any]) -> None:
@@ -106,6 +107,19 @@ class MongoCaseRepository:
             raise ConcurrentUpdate(f"case {case.case_number} changed meanwhile")
         case.version += 1
 
+    async def rename(self, case: Case, old_name: str) -> None:
+        old, new = normalise_name(old_name), normalise_name(case.form.company_name)
+        if old == new:  # the same name written otherwise (spaces, full-width): the same hold
+            await self.db[NAMES].update_one({"_id": old, "case_number": case.case_number},
+                                            {"$set": {"name": case.form.company_name}}, session=self.session)
+            return
+        try:
+            await self.db[NAMES].insert_one({"_id": new, "case_number": case.case_number,
+                                             "name": case.form.company_name}, session=self.session)
+        except DuplicateKeyError as exc:
+            raise NameTaken(case.form.company_name) from exc
+        await self.db[NAMES].delete_one({"_id": old, "case_number": case.case_number}, session=self.session)
+
     async def release_name(self, case: Case) -> None:
         await self.db[NAMES].delete_one({"_id": normalise_name(case.form.company_name),
                                          "case_number": case.case_number}, session=self.session)
@@ -143,7 +157,7 @@ def _from_doc(d: dict[str, Any]) -> Case:
     form_cls = ChangeForm if d["kind"] == "change" else CompanyForm
     steps = {Step(k): StepState(**{**v, "status": StepStatus(v["status"])}) for k, v in d["steps"].items()}
     return Case(
-        case_number=d["_id"], kind=d["kind"], form=form_cls.model_validate(d["form"]), applicant_id=d["applicant_id"],
+        case_number=d["_id"], kind=d["kind"], form=form_cls.model_validate(d["form"], context=STORED), applicant_id=d["applicant_id"],
         channel=d["channel"], submitted_at=d["submitted_at"], applicant_phone=d.get("applicant_phone"),
         status=Status(d["status"]), steps=steps, accepted_at=d.get("accepted_at"), due_at=d.get("due_at"),
         closed_at=d.get("closed_at"), staff_id=d.get("staff_id"), helper_id=d.get("helper_id"), uscc=d.get("uscc"),

@@ -140,20 +140,27 @@ class Registration:
         now = self.clock.now()
 
         async def work(tx: Tx[Repositories]) -> Case:
-            case = _owned_by(await tx.repos.cases.get(case_number), caller.sub)
-            if case.supplement(materials=materials, now=now):
+            case = await tx.repos.cases.get(case_number)
+            if not caller.is_staff:  # window staff supplement for the applicant they serve
+                _owned_by(case, caller.sub)
+            if case.supplement(materials=materials, now=now, by=caller.sub):
                 await _save(tx, case, now)
             return case
 
         return await self.uow.run(work)
 
     async def correct(self, caller: Principal, case_number: str, *, step: Step, fields: dict[str, Any]) -> Case:
-        """The applicant corrects exactly what a department returned; only that step is asked again."""
+        """The applicant corrects exactly what a department returned; only that step is asked again
+        (the licence, if the fix changes what it registers). A new company name is checked and
+        held like the first one (NameTaken: nothing changes), and the old one is released."""
         now = self.clock.now()
 
         async def work(tx: Tx[Repositories]) -> Case:
             case = _owned_by(await tx.repos.cases.get(case_number), caller.sub)
+            name = case.form.company_name
             if case.correct(step=step, fields=fields, now=now):
+                if case.kind == "establishment" and case.form.company_name != name:
+                    await tx.repos.cases.rename(case, name)
                 await _save(tx, case, now)
             return case
 

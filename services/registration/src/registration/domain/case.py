@@ -54,6 +54,24 @@ class CorrectionNotAllowed(DomainError):
         self.errors = errors
 
 
+class ReturnNotAllowed(DomainError):
+    """A department returned fields that are not its own (or not fields of the form)."""
+
+    def __init__(self, step: Step, errors: list[dict[str, str]]) -> None:
+        super().__init__(f"the {step.value} step may return only its own fields")
+        self.errors = errors
+
+
+class MaterialNotListed(DomainError):
+    """A supplement named a material the case does not need (not on its required list)."""
+
+    def __init__(self, unknown: list[tuple[int, str]], listed: Sequence[str]) -> None:
+        super().__init__("only the materials this case needs can be supplemented")
+        self.errors = [{"field": f"materials.{i}",
+                        "message": f"{name!r} is not a material this case needs (one of: {', '.join(listed)})"}
+                       for i, name in unknown]
+
+
 class NotFound(DomainError):
     """No such case (or not the caller's)."""
 
@@ -87,6 +105,17 @@ OPEN = (Status.SUBMITTED, Status.INCOMPLETE, Status.ACCEPTED)
 
 
 AFTER_LICENCE = (Step.SEAL, Step.TAX, Step.SOCIAL_SECURITY)
+
+# What each department may return for correction: its own part of the form (top-level
+# fields). The licence owns every fact it registers (name, type, address, capital, scope,
+# legal representative, shareholders: what a licence change changes, too); the others own
+# their section. The materials are the window's; a change's credit code is not corrected.
+OWN_FIELDS: dict[Step, frozenset[str]] = {
+    Step.SEAL: frozenset({"seal_order"}),
+    Step.TAX: frozenset({"tax"}),
+    Step.SOCIAL_SECURITY: frozenset({"employees"}),
+}
+NOT_RETURNABLE = frozenset({"materials", "unified_social_credit_code"})
 
 
 class StepStatus(StrEnum):
@@ -203,17 +232,22 @@ class Case(Aggregate):
             return not missing
         return self.status is Status.INCOMPLETE and self.missing == missing
 
-    def supplement(self, *, materials: list[str], now: datetime) -> bool:
-        """The applicant adds what the window listed; the application goes back to the window.
-        Materials the case already has, once it is no longer incomplete (a retry), change
-        nothing: False."""
+    def supplement(self, *, materials: list[str], now: datetime, by: str | None = None) -> bool:
+        """The applicant (or window staff for them: ``by``) adds what the window listed; the
+        application goes back to the window. Only materials on the case's required list are
+        taken (anything else is refused, and nothing changes). Materials the case already
+        has, once it is no longer incomplete (a retry), change nothing: False."""
+        listed = required_materials(self.form)
+        unknown = [(i, m) for i, m in enumerate(materials) if m not in listed]
+        if unknown:
+            raise MaterialNotListed(unknown, list(listed))
         if self.status is not Status.INCOMPLETE and set(materials) <= set(self.form.materials):
             return False
         self._require(Status.INCOMPLETE)
         merged = sorted(set(self.form.materials) | set(materials))
         self.form = self.form.model_copy(update={"materials": merged})
         self.status = Status.SUBMITTED
-        self._log(now, "supplemented", self.applicant_id, ", ".join(materials))
+        self._log(now, "supplemented", by or self.applicant_id, ", ".join(materials))
         return True
 
     # -- departments --------------------------------------------------------------------
@@ -238,6 +272,7 @@ class Case(Aggregate):
         elif decision == "returned":
             if not reasons:
                 raise DomainError("a returned step must name the fields to correct")
+            self._check_returnable(step, reasons)
             state.status, state.reasons = StepStatus.RETURNED, [dict(r) for r in reasons]
             self._log(now, f"{step}_returned", reviewer, "; ".join(f"{r['field']}: {r['reason']}" for r in reasons))
             self.record(facts.StepReturned(step=step, department=department, applicant_id=self.applicant_id,
@@ -251,6 +286,26 @@ class Case(Aggregate):
         else:
             raise DomainError(f"unknown decision {decision!r}")
         return True
+
+    def returnable(self, step: Step) -> frozenset[str]:
+        """The top-level form fields ``step``'s department may return for correction."""
+        if step is Step.LICENCE:
+            return frozenset(type(self.form).model_fields) - NOT_RETURNABLE - frozenset().union(*OWN_FIELDS.values())
+        return OWN_FIELDS[step]
+
+    def _check_returnable(self, step: Step, reasons: Sequence[Mapping[str, str]]) -> None:
+        own = self.returnable(step)
+        errors = []
+        for i, r in enumerate(reasons):
+            top = r["field"].split(".")[0]
+            if top in own:
+                continue
+            owner = next((s for s in self.steps if top in self.returnable(s)), None)
+            message = (f"{r['field']!r} belongs to the {owner.value} step, not {step.value}" if owner
+                       else f"{r['field']!r} is not a field {step.value} can return")
+            errors.append({"field": f"reasons.{i}.field", "message": message})
+        if errors:
+            raise ReturnNotAllowed(step, errors)
 
     def needs_code(self, step: Step, decision: str) -> bool:
         return step is Step.LICENCE and decision == "approved" and self.uscc is None
@@ -297,8 +352,12 @@ class Case(Aggregate):
 
     # -- corrections (补正) ----------------------------------------------------------------
     def correct(self, *, step: Step, fields: dict[str, Any], now: datetime) -> bool:
-        """Apply the applicant's fixes to exactly the fields the department named. The same
-        correction again, once applied (a retry), changes nothing: False."""
+        """Apply the applicant's fixes to exactly the fields the department named, and ask that
+        step again. A fix that changes what the licence registers (a return recorded before
+        departments were held to their own fields) re-requests the licence instead, and the
+        steps after it wait for the licence to be issued again: no step stays approved on
+        facts the licence no longer has. The same correction again, once applied (a retry),
+        changes nothing: False."""
         state = self.steps.get(step)
         if state is not None and state.status is not StepStatus.RETURNED and self._corrected(step, fields):
             return False
@@ -313,12 +372,21 @@ class Case(Aggregate):
             errors += [{"field": f, "message": "asked for by the department but not corrected"} for f in missing]
             raise CorrectionNotAllowed("correct exactly the fields the department returned", errors)
         try:
-            self.form = self._with(fields)
+            form = self._with(fields)
         except ValidationError as exc:
             errors = [{"field": ".".join(map(str, e["loc"])) or "form", "message": e["msg"]} for e in exc.errors()]
             raise CorrectionNotAllowed("the corrected form is not valid", errors) from exc
+        relicence = sorted(f for f in self.returnable(Step.LICENCE) if getattr(form, f) != getattr(self.form, f))
+        self.form = form
         self._log(now, f"{step}_corrected", self.applicant_id, ", ".join(sorted(fields)))
-        self._request(step, now)
+        if step is not Step.LICENCE and relicence and self.steps[Step.LICENCE].status is not StepStatus.WAITING:
+            for later in AFTER_LICENCE:
+                if later in self.steps:
+                    self.steps[later].status, self.steps[later].reasons = StepStatus.WAITING, []
+            self._log(now, "licence_re_requested", "system", "changed: " + ", ".join(relicence))
+            self._request(Step.LICENCE, now)
+        else:
+            self._request(step, now)
         return True
 
     def _with(self, fields: dict[str, Any]) -> CompanyForm | ChangeForm:

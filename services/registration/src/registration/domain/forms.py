@@ -1,28 +1,53 @@
 """The one application form (一次填报) and the licence-change form. Pure validation:
-every bad field is reported at once by pydantic; ID numbers are checked by GB 11643."""
+every bad field is reported at once by pydantic; ID numbers are checked by GB 11643 and
+division codes against GB/T 2260 (``registration.domain.divisions``).
+
+A form read back from the database is validated with ``context={"stored": True}``: the
+code-list lookups are skipped there (the form was checked when it was saved), so a case
+stays readable whatever the list or the rules become."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
-from stdnum.cn import ric
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from contracts.vocabulary import DivisionCode, Phone
 from registration.domain.codes import validate_uscc
+from registration.domain.divisions import division_problem, id_number_problems
 
 CompanyType = Literal["limited_company", "joint_stock_company", "sole_proprietorship", "partnership", "branch"]
 Seal = Literal["official", "finance", "invoice", "contract", "legal_representative"]
 InvoiceType = Literal["vat_general", "vat_special", "electronic_general", "electronic_special"]
 
 
-@functools.lru_cache(maxsize=4096)  # a case is re-validated at every load; stdnum's region lookup is slow
-def _id_number(value: str) -> str:
+_BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and info.context.get("stored") is True
+
+
+@functools.lru_cache(maxsize=4096)  # the same people are validated again and again (forms, corrections)
+def _checked_id_number(value: str, today: dt.date) -> str:
+    problems = id_number_problems(value, today)
+    if problems:
+        raise ValueError("not a valid resident ID number: " + "; ".join(problems))
+    return value
+
+
+def _id_number(value: str, info: ValidationInfo) -> str:
     value = value.strip().upper()
-    if not ric.is_valid(value):
-        raise ValueError("not a valid resident ID number (GB 11643: 18 characters, check character)")
+    return value if _stored(info) else _checked_id_number(value, dt.datetime.now(_BEIJING).date())
+
+
+def _division_code(value: str, info: ValidationInfo) -> str:
+    problem = None if _stored(info) else division_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -32,6 +57,7 @@ def _uscc(value: str) -> str:
 
 IdNumber = Annotated[str, AfterValidator(_id_number)]
 USCC = Annotated[str, AfterValidator(_uscc)]
+Division = Annotated[DivisionCode, AfterValidator(_division_code)]
 
 
 class _Form(BaseModel):
@@ -54,7 +80,7 @@ class Employee(_Form):
 
 
 class Address(_Form):
-    division_code: DivisionCode
+    division_code: Division
     detail: str = Field(min_length=4, max_length=200, description="Street address.")
 
 
