@@ -27,6 +27,9 @@ from tests.support.kafka import read_all
 from tests.support.waiting import eventually
 
 DUE = datetime(2026, 3, 4, 16, 0, tzinfo=UTC)
+# What the simulated DNS answers for the agencies' hosts: a public address (the mock transport
+# answers for it; nothing leaves the machine).
+PUBLIC = "93.184.215.14"
 FORM = {"legal_representative": {"name": "王五", "id_number": "620102199001011234", "phone": "13912345678"}}
 
 
@@ -38,11 +41,21 @@ class Agencies:
         self.script: dict[str, list[httpx.Response]] = defaultdict(list)
         self.received: dict[str, list[dict]] = defaultdict(list)
         self.bad_signatures = 0
+        self.connected: list[str] = []  # the addresses requests went to
+        self.dns: dict[str, list[str]] = {}  # the simulated DNS (no real lookups)
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        if host in self.dns:
+            return self.dns[host]
+        if host.endswith(".test"):
+            return [PUBLIC]
+        raise OSError(f"no such host {host}")
 
     def handler(self, request: httpx.Request) -> httpx.Response:
-        host = request.url.host
+        host = request.headers["host"]  # the webhook client connects to the address it checked
         if host not in self.secrets:  # a provider gateway: accept
             return httpx.Response(200, json={"id": "ok"})
+        self.connected.append(request.url.host)
         try:
             event = Webhook(self.secrets[host]).verify(request.content, dict(request.headers))
         except WebhookVerificationError:
@@ -62,11 +75,11 @@ def agencies() -> Agencies:
 def settings(infra_env, unique) -> Settings:
     return load(Settings, mongodb_database=f"ntf_{unique}", default_quiet_hours="off", webhook_poll_seconds=0.1,
                 webhook_retry_schedule_seconds=[0.1, 0.1], webhook_jitter=0.0, feed_settle_seconds=0,
-                delivery_poll_seconds=1)
+                delivery_poll_seconds=1, webhook_allow_http=True)
 
 
 def app(settings, agencies):
-    return create_app(settings, transport=httpx.MockTransport(agencies.handler))
+    return create_app(settings, transport=httpx.MockTransport(agencies.handler), resolver=agencies.resolve)
 
 
 def agency(agency_id: str) -> dict[str, str]:
@@ -274,3 +287,84 @@ async def test_replay_the_feed_from_a_cursor(infra_env, unique, settings, agenci
         assert json.dumps(again).count("620102199001011234") == 0
         assert (await ntf.get(url, params={"after": "garbage!"}, headers=me)).status_code == 422
         assert (await ntf.get(url, headers=agency("public_security"))).status_code == 404
+
+
+# -- outbound policy (SSRF): the platform never posts to its own or internal addresses --------------
+INTERNAL_URLS = [
+    "http://127.0.0.1:8004/subscriptions", "http://[::1]:8004/", "http://10.0.0.1/hook", "http://0.0.0.0/",
+    "http://169.254.169.254/latest/meta-data/", "http://localhost:8090/received", "http://[::ffff:127.0.0.1]/",
+    "http://2130706433/", "http://100.64.0.1/", "http://[fd00::1]/", "http://tax:secret@tax.test/hook",
+]
+
+
+async def test_webhooks_to_internal_addresses_are_refused_naming_the_field(infra_env, settings, agencies):
+    async with running(app(settings, agencies)) as ntf:
+        for url in INTERNAL_URLS:
+            r = await ntf.post("/subscriptions", headers=agency("tax"),
+                               json={"event_types": [reg.StepRequestedV1.ce_type], "webhook_url": url})
+            assert r.status_code == 422, (url, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json")
+            [err] = r.json()["errors"]
+            assert err["field"] == "webhook_url" and err["message"].startswith("refused by outbound policy: "), url
+        assert (await ntf.get("/subscriptions", headers=agency("tax"))).json() == []
+    assert agencies.connected == []
+
+
+async def test_production_takes_https_only(infra_env, settings, agencies):
+    async with running(app(settings.model_copy(update={"webhook_allow_http": False}), agencies)) as ntf:
+        r = await ntf.post("/subscriptions", headers=agency("tax"),
+                           json={"event_types": [reg.StepRequestedV1.ce_type], "webhook_url": "http://tax.test/hook"})
+        assert r.status_code == 422
+        assert r.json()["errors"] == [{"field": "webhook_url",
+                                       "message": "refused by outbound policy: must be an absolute https URL"}]
+        ok = await ntf.post("/subscriptions", headers=agency("tax"),
+                            json={"event_types": [reg.StepRequestedV1.ce_type], "webhook_url": "https://tax.test/h"})
+        assert ok.status_code == 201
+
+
+async def test_a_host_that_later_resolves_to_an_internal_address_is_refused_at_send_time(
+        infra_env, unique, settings, agencies):
+    """DNS rebinding: public when subscribed, private (or mixed) when sent. Nothing is connected to."""
+    case = f"WS{unique}"
+    async with running(app(settings, agencies)) as ntf:
+        rebinding = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1], case)
+        mixed = await subscribe(ntf, agencies, "public_security", [reg.StepRequestedV1], case,
+                                filters={"department": "public_security"})
+        agencies.dns["tax.test"] = ["10.0.0.7"]
+        agencies.dns["public-security.test"] = [PUBLIC, "127.0.0.1"]
+        await publish(infra_env.kafka_bootstrap, requested(case, "tax"), requested(case, "public_security"))
+        [d] = await eventually(lambda: _final(ntf, "tax", rebinding))
+        assert (d["status"], d["attempts"], d["last_status_code"]) == ("dead_lettered", 3, None)
+        assert {h["error"] for h in d["history"]} == {"refused by outbound policy: private address"}
+        [d] = await eventually(lambda: _final(ntf, "public_security", mixed))
+        assert d["last_error"] == "refused by outbound policy: loopback address"
+    assert agencies.connected == [] and not agencies.received
+
+
+async def test_a_delivery_shows_the_status_code_and_a_fixed_reason_never_the_body(
+        infra_env, unique, settings, agencies):
+    case = f"WB{unique}"
+    secret_body = "internal reply: token=abc123 db=mongodb://10.0.0.5"
+    agencies.script["tax.test"] = [httpx.Response(500, text=secret_body),
+                                   httpx.Response(302, headers={"Location": "http://169.254.169.254/"}),
+                                   httpx.Response(401, json={"detail": secret_body})]
+    async with running(app(settings, agencies)) as ntf:
+        sub = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1], case)
+        await publish(infra_env.kafka_bootstrap, requested(case, "tax"))
+        [d] = await eventually(lambda: _final(ntf, "tax", sub))
+        assert [(h["status_code"], h["error"]) for h in d["history"]] == [
+            (500, "HTTP 500"), (302, "HTTP 302 (redirects are not followed)"), (401, "HTTP 401")]
+        assert (d["last_status_code"], d["last_error"]) == (401, "HTTP 401")
+        feed = await ntf.get(f"/subscriptions/{sub['subscription_id']}/events", headers=agency("tax"))
+        text = (await ntf.get(f"/subscriptions/{sub['subscription_id']}/deliveries", headers=agency("tax"))).text
+        assert "abc123" not in text + feed.text
+    assert set(agencies.connected) == {PUBLIC}  # the redirect was not followed
+
+
+async def test_unreachable_and_unknown_hosts_get_fixed_reasons(infra_env, unique, settings, agencies):
+    case = f"WU{unique}"
+    async with running(app(settings, agencies)) as ntf:
+        sub = await subscribe(ntf, agencies, "tax", [reg.StepRequestedV1], case, webhook_url="http://nowhere.invalid/h")
+        await publish(infra_env.kafka_bootstrap, requested(case, "tax"))
+        [d] = await eventually(lambda: _final(ntf, "tax", sub))
+        assert {h["error"] for h in d["history"]} == {"DNS lookup failed"}

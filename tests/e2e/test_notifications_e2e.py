@@ -27,15 +27,16 @@ def gateways(tmp_path):
 
 
 def test_a_step_reaches_phone_mailbox_and_agency_exactly_once(infra, unique, start_service, gateways, tmp_path):
+    # A partner agency (tax) subscribes; its receiver is its own process and fails 3 times per webhook.
+    receiver = ReceiverProcess(secret="", fail_first=3, log_path=tmp_path / "receiver.log")
     ntf = start_service(
         "notifications", **gateways.settings_env(),
+        # the receiver is local: http and its address are allowed for this test only (production: https, public)
+        NOTIFICATIONS_WEBHOOK_ALLOW_HTTP="true", NOTIFICATIONS_OUTBOUND_ALLOW=f'["127.0.0.1:{receiver.port}"]',
         NOTIFICATIONS_DEFAULT_QUIET_HOURS="off", NOTIFICATIONS_DELIVERY_POLL_SECONDS="0.2",
         NOTIFICATIONS_WEBHOOK_POLL_SECONDS="0.1", NOTIFICATIONS_WEBHOOK_JITTER="0",
         NOTIFICATIONS_WEBHOOK_RETRY_SCHEDULE_SECONDS="[0.2, 0.2, 0.2, 0.2, 0.2]")
     case, applicant = f"E2E{unique}", f"u-{unique}"
-
-    # A partner agency (tax) subscribes; its receiver is its own process and fails 3 times per webhook.
-    receiver = ReceiverProcess(secret="", fail_first=3, log_path=tmp_path / "receiver.log")
     r = httpx.post(f"{ntf.url}/subscriptions", headers=bearer("tax-system", Role.PARTNER_AGENCY, agency_id="tax"),
                    json={"event_types": [reg.StepRequestedV1.ce_type, reg.StepReturnedV1.ce_type],
                          # only this test's case: earlier tests' events on the shared broker stay out

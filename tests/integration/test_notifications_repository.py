@@ -13,6 +13,7 @@ from notifications.domain import Claim, Delivery, DeliveryStatus, Message, Messa
 from notifications.repository import MongoRepositories, ensure_indexes
 from servicekit.aggregate import ConcurrentUpdate
 from servicekit.mongo import make_client
+from servicekit.outbound import OutboundPolicy
 from tests.support.events import make
 
 T0 = datetime(2026, 3, 4, 2, 0, tzinfo=UTC)
@@ -62,7 +63,7 @@ async def test_a_claimed_write_at_a_moved_version_is_a_conflict(repos):
 async def test_cancelling_takes_a_claimed_delivery_from_its_pass_and_stale_subscriptions_conflict(repos):
     sub = Subscription.create(subscription_id="sub_1", agency_id="tax", event_types=[reg.StepRequestedV1.ce_type],
                               filters={}, webhook_url="https://tax.example/hook", secret="whsec_x", now=T0,
-                              allow_http=False)
+                              check_url=OutboundPolicy().refusal)
     await repos.subscriptions.add(sub)
     event = make(reg.StepRequestedV1, "C-1", step="tax", department="tax", attempt=1, due_at=T0, form={})
     await repos.deliveries.add_many([Delivery.fan_out(sub, event, "{}", T0)])

@@ -15,6 +15,7 @@ from notifications.service import Inbound, Messages, Partners, WebhookDispatch
 from servicekit.aggregate import ConcurrentUpdate
 from servicekit.auth import Principal, Role
 from servicekit.clock import FrozenClock
+from servicekit.outbound import OutboundPolicy
 from tests.support.events import make
 from tests.unit.notifications_fakes import unit_of_work
 
@@ -46,7 +47,7 @@ class UseCases:
                                on_new_work=lambda: self.woken.append(1))
         self.messages = Messages(uow=self.uow, clock=clock)
         self.partners = Partners(uow=self.uow, clock=clock, new_secret=lambda: "whsec_" + "A" * 43,
-                                 allow_http=False, feed_settle=timedelta(0))
+                                 outbound=OutboundPolicy(), feed_settle=timedelta(0))
 
 
 # -- events in ------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from notifications.domain import (
 from notifications.service import SOURCE, structured
 from notifications.service.events import alerts
 from notifications.webhooks import new_secret, parse_retry_after, signed_headers
+from servicekit.outbound import OutboundPolicy
 
 T0 = datetime(2026, 3, 4, 2, 0, tzinfo=UTC)
 FAST = WebhookPolicy(schedule_seconds=(1, 2, 4), jitter=0.0, max_retry_after_seconds=60)
@@ -47,7 +48,8 @@ def agency_payload(event, *, entitled: bool) -> str:
 
 def subscription(**kw) -> Subscription:
     args = {"subscription_id": "sub_1", "agency_id": "public_security", "event_types": [STEP_TYPE], "filters": {},
-            "webhook_url": "https://agency.example/hook", "secret": new_secret(), "now": T0, "allow_http": False}
+            "webhook_url": "https://agency.example/hook", "secret": new_secret(), "now": T0,
+            "check_url": OutboundPolicy().refusal}
     return Subscription.create(**(args | kw))
 
 
@@ -139,11 +141,15 @@ def test_retry_after_header_as_seconds_or_date(header, seconds):
 def test_subscriptions_validate_everything_at_once():
     with pytest.raises(InvalidRequest) as err:
         Subscription.create(subscription_id="s", agency_id="tax", event_types=["no.such.type"],
-                            filters={"Bad Key": "x"}, webhook_url="ftp://x", secret=None, now=T0, allow_http=False)
+                            filters={"Bad Key": "x"}, webhook_url="ftp://x", secret=None, now=T0,
+                            check_url=OutboundPolicy().refusal)
     assert {e["field"] for e in err.value.errors} == {"event_types.0", "filters.Bad Key", "webhook_url", "secret"}
     with pytest.raises(InvalidRequest):
         subscription(webhook_url="http://plain.example/hook")  # http only where allowed
-    assert subscription(webhook_url="http://127.0.0.1/hook", allow_http=True).webhook_url
+    dev = OutboundPolicy(allow_http=True, allow=("127.0.0.1:9000",))
+    assert subscription(webhook_url="http://127.0.0.1:9000/hook", check_url=dev.refusal).webhook_url
+    with pytest.raises(InvalidRequest):
+        subscription(webhook_url="http://127.0.0.1:9001/hook", check_url=dev.refusal)  # another port
 
 
 def test_filters_match_event_attributes():

@@ -54,6 +54,9 @@ class ServiceSettings(BaseSettings):
     otel_exporter: str = Field(default="none", description="none | console | otlp")
     log_level: str = "INFO"
     calendar_override_dir: str = ""
+    outbound_allow: list[str] = Field(default=[], description="Development/test only: hosts (`host`, `host:port`) "
+                                      "or networks (CIDR) that requests to URLs others named (webhooks) may reach "
+                                      "although they are not public (servicekit.outbound). Empty in production.")
     outbox_poll_seconds: float = 0.5
     outbox_linger_seconds: float = 0.01  # after a wake-up, gather commits for this long before relaying
     outbox_retention_hours: float = Field(default=7 * 24.0, gt=0, description="Published outbox rows are kept this "

@@ -31,6 +31,8 @@ from notifications.webhooks import HttpWebhookSender, new_secret
 from servicekit.app import ServiceKit
 from servicekit.clock import Clock
 from servicekit.config import load
+from servicekit.outbound import OutboundPolicy, Resolver
+from servicekit.outbound_http import outbound_client
 from servicekit.telemetry import current_trace_id
 
 
@@ -64,16 +66,22 @@ def http_client(settings: Settings, transport: httpx.AsyncBaseTransport | None) 
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None,
-               transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
-    """``transport`` replaces the network for the providers and webhooks (tests)."""
+               transport: httpx.AsyncBaseTransport | None = None, resolver: Resolver | None = None) -> FastAPI:
+    """``transport`` replaces the network for the providers and webhooks, ``resolver`` the
+    DNS for webhook hosts (tests)."""
     s = settings or load(Settings)
     rules = rules_from(s)
     kit = ServiceKit(s, bind=MongoRepositories.bind, indexes=[ensure_indexes], clock=clock)
     uow, clock = kit.uow, kit.clock
     http = http_client(s, transport)
+    # webhook URLs are named by partner agencies: their own client, policy enforced (SSRF)
+    outbound = OutboundPolicy.of(allow_http=s.webhook_allow_http, allow=s.outbound_allow, resolver=resolver)
+    webhook_http = outbound_client(outbound, timeout=s.webhook_timeout_seconds, inner=transport,
+                                   max_connections=s.webhook_concurrency * 2)
 
     async def close_http(_: ServiceKit[Any]) -> None:
         await http.aclose()
+        await webhook_http.aclose()
 
     kit.on_stop.append(close_http)  # after the workers have stopped
     dispatchers = [
@@ -81,7 +89,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
             uow=uow, rules=rules, clock=clock, providers=ProviderDirectory(s, http), batch=s.delivery_batch,
             concurrency=s.delivery_concurrency).run_once, interval=s.delivery_poll_seconds, batch=s.delivery_batch),
         kit.add_worker("webhook-dispatcher", WebhookDispatch(
-            uow=uow, clock=clock, sender=HttpWebhookSender(http, timeout=s.webhook_timeout_seconds),
+            uow=uow, clock=clock, sender=HttpWebhookSender(webhook_http, timeout=s.webhook_timeout_seconds),
             policy=webhook_policy_from(s), batch=s.webhook_batch, concurrency=s.webhook_concurrency).run_once,
             interval=s.webhook_poll_seconds, batch=s.webhook_batch),
     ]
@@ -101,7 +109,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
         provide={
             api.messages_use_cases: Messages(uow=uow, clock=clock),
             api.partner_use_cases: Partners(uow=uow, clock=clock, new_secret=new_secret,
-                                            allow_http=s.webhook_allow_http,
+                                            outbound=outbound,
                                             feed_settle=timedelta(seconds=s.feed_settle_seconds)),
         },
     )

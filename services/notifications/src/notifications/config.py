@@ -67,5 +67,6 @@ class Settings(ServiceSettings):
     webhook_poll_seconds: float = 1.0
     webhook_batch: int = 200
     webhook_concurrency: int = 16
-    webhook_allow_http: bool = Field(default=True, description="Allow http:// webhook URLs (off in production).")
+    webhook_allow_http: bool = Field(default=False, description="Allow http:// webhook URLs (development only; "
+                                     "production: https only). Local receivers also need `outbound_allow`.")
     feed_settle_seconds: float = Field(default=1.0, description="The replay feed holds back entries this young.")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import secrets
+import ssl
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -17,6 +19,8 @@ import httpx
 from standardwebhooks import Webhook
 
 from notifications.ports import WebhookResponse
+from servicekit.outbound import OutboundRefused
+from servicekit.outbound_http import ResolveError
 
 CONTENT_TYPE = "application/cloudevents+json"
 
@@ -48,7 +52,47 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max((when - now).total_seconds(), 0.0)
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def failure_reason(exc: Exception) -> str:
+    """A short fixed reason for a request that got no HTTP answer (never what a receiver
+    sent: the delivery record is shown to the agency)."""
+    if isinstance(exc, OutboundRefused):
+        return str(exc)  # "refused by outbound policy: <fixed reason>"
+    if isinstance(exc, ResolveError):
+        return "DNS lookup failed"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        causes = list(_causes(exc))
+        if any(isinstance(c, ssl.SSLError) for c in causes):
+            return "TLS error"
+        if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in str(exc).lower():
+            return "connection refused"
+        return "connection failed"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "protocol error"
+    return "network error"
+
+
+def answer_reason(status_code: int) -> str:
+    """The fixed reason for a non-2xx answer: its status code only, never its body."""
+    if 300 <= status_code < 400:
+        return f"HTTP {status_code} (redirects are not followed)"
+    return f"HTTP {status_code}"
+
+
 class HttpWebhookSender:
+    """Posts over a client that enforces the outbound policy
+    (``servicekit.outbound_http.outbound_client``: checked, pinned address, no redirects)."""
+
     def __init__(self, client: httpx.AsyncClient, *, timeout: float = 10.0) -> None:
         self.client, self.timeout = client, timeout
 
@@ -57,7 +101,7 @@ class HttpWebhookSender:
             resp = await self.client.post(url, content=payload.encode(),
                                           headers=signed_headers(secret, webhook_id, payload, now),
                                           timeout=self.timeout)
-        except httpx.HTTPError as exc:
-            return WebhookResponse(None, None, f"{type(exc).__name__}: {exc}"[:300])
-        error = None if resp.is_success else f"HTTP {resp.status_code}: {resp.text[:200]}"
+        except (httpx.HTTPError, OutboundRefused) as exc:
+            return WebhookResponse(None, None, failure_reason(exc))
+        error = None if resp.is_success else answer_reason(resp.status_code)
         return WebhookResponse(resp.status_code, parse_retry_after(resp.headers.get("retry-after"), now), error)

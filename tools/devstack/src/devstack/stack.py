@@ -215,6 +215,11 @@ def process_env(cfg: StackConfig) -> dict[str, str]:
     # the message providers point at the local gateways, on whatever ports they were given
     gateways = GatewayProcess(http_port=cfg.gateway_http_port, smtp_port=cfg.gateway_smtp_port)
     env.update({k: v for k, v in gateways.settings_env().items() if k not in os.environ})
+    # a local webhook receiver (python -m devstack.webhook_receiver --port 9000): http and that
+    # address only; production has neither (servicekit.outbound)
+    for key, value in {"NOTIFICATIONS_WEBHOOK_ALLOW_HTTP": "true",
+                       "NOTIFICATIONS_OUTBOUND_ALLOW": '["127.0.0.1:9000", "localhost:9000"]'}.items():
+        env.setdefault(key, os.environ.get(key, value))
     return env
 
 

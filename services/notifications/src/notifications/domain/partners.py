@@ -26,12 +26,11 @@ import base64
 import binascii
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
 
 from contracts import TOPICS, Event
 from notifications.domain.errors import InvalidRequest, InvalidTransition
@@ -112,7 +111,8 @@ class Subscription(Aggregate):
     @classmethod
     def create(cls, *, subscription_id: str, agency_id: str, event_types: list[str],
                filters: Mapping[str, str | list[str]], webhook_url: str | None, secret: str | None,
-               now: datetime, allow_http: bool) -> Subscription:
+               now: datetime, check_url: Callable[[str], str | None]) -> Subscription:
+        """``check_url``: why a webhook URL is refused (the outbound policy), or None."""
         errors: list[dict[str, str]] = []
         if not event_types:
             errors.append({"field": "event_types", "message": "name at least one event type"})
@@ -126,10 +126,8 @@ class Subscription(Aggregate):
                 errors.append({"field": f"filters.{k}", "message": "a filter is attribute -> value or [values]"})
             norm[k] = values
         if webhook_url is not None:
-            parts = urlsplit(webhook_url)
-            schemes = ("https", "http") if allow_http else ("https",)
-            if parts.scheme not in schemes or not parts.hostname:
-                errors.append({"field": "webhook_url", "message": f"must be an absolute {' or '.join(schemes)} URL"})
+            if (refused := check_url(webhook_url)) is not None:
+                errors.append({"field": "webhook_url", "message": refused})
             if not secret:
                 errors.append({"field": "secret", "message": "a webhook needs a signing secret"})
         if errors:

@@ -22,6 +22,7 @@ from notifications.ports import Repositories, WebhookSender
 from notifications.service.dispatch import Dispatcher
 from notifications.service.events import alerts
 from servicekit.clock import Clock
+from servicekit.outbound import OutboundPolicy
 from servicekit.ports import Tx, UnitOfWork
 from servicekit.principal import Principal
 
@@ -34,13 +35,15 @@ def agency_scope(who: Principal) -> str | None:
 
 
 class Partners:
-    """``new_secret()`` makes a webhook signing secret; ``allow_http`` admits http:// webhook
-    URLs; the replay feed holds back entries younger than ``feed_settle``."""
+    """``new_secret()`` makes a webhook signing secret; ``outbound`` judges webhook URLs
+    (https only unless it allows http; public addresses only); the replay feed holds back
+    entries younger than ``feed_settle``. The URL's addresses are judged again at every
+    delivery (the sender's transport), after resolving its name."""
 
     def __init__(self, *, uow: UnitOfWork[Repositories], clock: Clock, new_secret: Callable[[], str],
-                 allow_http: bool, feed_settle: timedelta) -> None:
+                 outbound: OutboundPolicy, feed_settle: timedelta) -> None:
         self.uow, self.clock, self.new_secret = uow, clock, new_secret
-        self.allow_http, self.feed_settle = allow_http, feed_settle
+        self.outbound, self.feed_settle = outbound, feed_settle
 
     # -- subscriptions ----------------------------------------------------------------------
     async def subscribe(self, who: Principal, *, event_types: list[str], filters: dict[str, str | list[str]],
@@ -50,7 +53,7 @@ class Partners:
         subscription = Subscription.create(
             subscription_id=f"sub_{uuid.uuid4().hex}", agency_id=who.agency_id or "", event_types=event_types,
             filters=filters, webhook_url=webhook_url, secret=secret or (self.new_secret() if webhook_url else None),
-            now=self.clock.now(), allow_http=self.allow_http)
+            now=self.clock.now(), check_url=self.outbound.refusal)
 
         async def work(tx: Tx[Repositories]) -> Subscription:
             await tx.repos.subscriptions.add(subscription)
