@@ -98,7 +98,7 @@ async def test_a_version_conflict_that_persists_answers_409_problem_json(setting
         r = await reg.put(f"/cases/{case}/helper", json={"helper_id": "h-1"}, headers=SUPERVISOR)
         assert r.status_code == 409, r.text
         assert r.headers["content-type"] == "application/problem+json"
-        assert r.json()["status"] == 409 and r.json()["title"] == "ConcurrentUpdate"
+        assert r.json()["status"] == 409 and (r.json()["title"], r.json()["code"]) == ("Conflict", "ConcurrentUpdate")
         assert races.left == 100 - settings.conflict_attempts  # each run met a newer version
         assert (await stored(reg, case))["helper_id"] is None
 

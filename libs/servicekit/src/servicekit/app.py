@@ -31,6 +31,7 @@ from servicekit.config import ServiceSettings
 from servicekit.idempotency import IdempotencyStore
 from servicekit.idempotency import ensure_indexes as ensure_idempotency_indexes
 from servicekit.idempotency import install as install_idempotency
+from servicekit.limits import RequestLimits
 from servicekit.messaging import DeadLetters, OutboxRelay, make_broker, subscribe, subscribe_batch, subscribe_many
 from servicekit.metrics import Metrics
 from servicekit.mongo import ensure_kit_indexes, make_client
@@ -284,10 +285,9 @@ class ServiceKit(Generic[R]):
         async def unavailable(request: Request, exc: PyMongoError) -> JSONResponse:
             if not is_unavailable(exc):
                 log.exception("database error on %s", request.url.path)
-                return problem_response(request, 500, "Internal Server Error")
+                return problem_response(request, 500)
             log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
-            resp = problem_response(request, 503, "Service Unavailable",
-                                    "the database did not answer in time; try again shortly")
+            resp = problem_response(request, 503, detail="the database did not answer in time; try again shortly")
             resp.headers["Retry-After"] = str(kit.settings.retry_after_seconds)
             return resp
 
@@ -326,4 +326,7 @@ class ServiceKit(Generic[R]):
         for r in routers:
             app.include_router(r)
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+        # outermost of the app's middleware: an oversized request is refused before anything reads it
+        app.add_middleware(RequestLimits, max_body=self.settings.max_body_bytes,
+                           max_target=self.settings.max_target_bytes)
         return app

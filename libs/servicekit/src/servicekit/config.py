@@ -78,6 +78,10 @@ class ServiceSettings(BaseSettings):
                                        "of write conflicts included (client-side operation timeout).")
     idempotency_retention_hours: float = Field(default=24.0, description="How long an Idempotency-Key's first "
                                                "answer is kept for retries (TTL: housekeeping only).")
+    max_body_bytes: int = Field(default=256 * 1024, gt=0, description="Largest request body accepted (also when "
+                                "streamed without Content-Length); larger is 413 problem+json.")
+    max_target_bytes: int = Field(default=8 * 1024, gt=0, description="Longest request target (path and query) "
+                                  "accepted; longer is 414 problem+json.")
     idempotency_lock_seconds: float = Field(default=30.0, description="How long a request holds its "
                                             "Idempotency-Key before a retry may take it over (its holder died).")
 

@@ -83,7 +83,7 @@ def parse_key(raw: str) -> str:
     if len(key) >= 2 and key[0] == key[-1] == '"':
         key = key[1:-1].replace('\\"', '"').replace("\\\\", "\\")
     if not 0 < len(key) <= MAX_KEY or not all(" " <= c <= "~" for c in key):
-        raise Problem(422, "Invalid request", f"the {HEADER} header must be 1–{MAX_KEY} printable "
+        raise Problem(422, code="InvalidRequest", detail=f"the {HEADER} header must be 1–{MAX_KEY} printable "
                       "ASCII characters", errors=[{"field": HEADER, "message": "1–255 printable ASCII characters"}])
     return key
 
@@ -128,7 +128,7 @@ class Replayed(Exception):
 
 
 def superseded() -> Problem:
-    return Problem(409, "Superseded", f"a retry with the same {HEADER} took this request over",
+    return Problem(409, code="Superseded", detail=f"a retry with the same {HEADER} took this request over",
                    headers={"Retry-After": "1"})
 
 
@@ -163,13 +163,15 @@ class IdempotencyStore:
             if found is None:  # expired or released meanwhile: reserve again
                 continue
             if found["fingerprint"] != print_:
-                raise Problem(422, "Idempotency-Key reused", f"the {HEADER} {key!r} was used for another request "
+                raise Problem(422, code="IdempotencyKeyReused",
+                              detail=f"the {HEADER} {key!r} was used for another request "
                               f"to {request}: use a new key for a new request",
                               errors=[{"field": HEADER, "message": "already used with another request body"}])
             if found["state"] == "done":
                 return Answer(found["status"], found["body"], found.get("headers") or {})
             if found["locked_until"] > now:
-                raise Problem(409, "Request in progress", f"a request with this {HEADER} is still being processed",
+                raise Problem(409, code="RequestInProgress",
+                              detail=f"a request with this {HEADER} is still being processed",
                               headers={"Retry-After": "1"})
             # its holder died (the lock expired): take the key over, fencing the old holder out
             taken = await self.coll.update_one(
@@ -178,7 +180,7 @@ class IdempotencyStore:
             if taken.modified_count == 1:
                 log.info("%s %s: key taken over from a holder whose lock expired", sub, request)
                 return Reservation(found["_id"], token)
-        raise Problem(409, "Request in progress", f"a request with this {HEADER} is still being processed",
+        raise Problem(409, code="RequestInProgress", detail=f"a request with this {HEADER} is still being processed",
                       headers={"Retry-After": "1"})
 
     async def finish(self, reservation: Reservation, answer: Answer,

@@ -87,7 +87,8 @@ def ops_router(republish: Republish) -> APIRouter:
         the service created in the range (kept for its retention period). Safe to repeat:
         consumers are idempotent on `ce_id`."""
         if body.topic is not None and body.topic not in KNOWN_TOPICS:
-            raise Problem(422, "Invalid request", f"Invalid fields: topic ({body.topic!r} is not a registry topic)",
+            raise Problem(422, code="InvalidRequest",
+                          detail=f"Invalid fields: topic ({body.topic!r} is not a registry topic)",
                           errors=[{"field": "topic", "message": "not a topic of the registry", "type": "value_error"}])
         return await once(_logged(who, body, republish(since=body.since, until=body.until, topic=body.topic,
                                                        limit=body.limit)), _out)

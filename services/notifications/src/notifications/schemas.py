@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from contracts.vocabulary import PHONE_PATTERN
 from servicekit.masking import mask_personal_data
+from servicekit.text import Key, Line, RequestModel
+
+# Request bodies refuse unknown fields and bound every list, map and string (decision 23).
+MAX_EVENT_TYPES = 50
+MAX_FILTER_KEYS = 20
+MAX_FILTER_VALUES = 50
+MAX_URL = 2048
+EventType = Annotated[str, Line(max_length=200)]
+FilterValue = Annotated[str, Line(max_length=200)]
 
 ChannelName = Literal["sms", "app_push", "wechat", "email"]
 
@@ -62,12 +71,15 @@ class MessageOut(BaseModel):
                    history=[StatusChangeOut(at=h.at, status=h.status.value, note=h.note) for h in m.history])
 
 
-class PreferencesIn(BaseModel):
-    channels: list[ChannelName] = Field(min_length=1, description="Channels in order of preference; each gets the message.")
+class PreferencesIn(RequestModel):
+    channels: list[ChannelName] = Field(min_length=1, max_length=4,
+                                  description="Channels in order of preference; each gets the message.")
     phone: str | None = Field(default=None, pattern=PHONE_PATTERN, description="Mobile number for SMS.")
-    email: str | None = Field(default=None, max_length=254, description="Address for email.")
-    wechat_openid: str | None = Field(default=None, max_length=128, description="Mini-program openid for WeChat.")
-    quiet_hours: str | None = Field(default=None, description="Beijing time `HH:MM-HH:MM`, `off`, or omitted for the default.")
+    email: Annotated[str, Line(max_length=254)] | None = Field(default=None, description="Address for email.")
+    wechat_openid: Annotated[str, Line(max_length=128)] | None = Field(default=None,
+                                                                      description="Mini-program openid for WeChat.")
+    quiet_hours: Annotated[str, Line(max_length=16)] | None = Field(
+        default=None, description="Beijing time `HH:MM-HH:MM`, `off`, or omitted for the default.")
 
 
 class PreferencesOut(BaseModel):
@@ -89,11 +101,15 @@ class PreferencesOut(BaseModel):
                    quiet_hours=str(c.quiet_hours) if c.quiet_hours is not None else None, updated_at=c.updated_at)
 
 
-class SubscriptionIn(BaseModel):
-    event_types: list[str] = Field(min_length=1, description="CloudEvents types (see `GET /event-types`).")
-    filters: dict[str, str | list[str]] = Field(default={}, description="Attribute -> value or any of values, e.g. `{\"department\": \"tax\"}`.")
-    webhook_url: str | None = Field(default=None, description="Where to POST signed webhooks; omit for pull-only (feed).")
-    secret: str | None = Field(default=None, pattern=r"^whsec_[A-Za-z0-9+/=]{32,}$",
+class SubscriptionIn(RequestModel):
+    event_types: list[EventType] = Field(min_length=1, max_length=MAX_EVENT_TYPES,
+                                         description="CloudEvents types (see `GET /event-types`).")
+    filters: dict[Key, FilterValue | Annotated[list[FilterValue], Field(max_length=MAX_FILTER_VALUES)]] = Field(
+        default={}, max_length=MAX_FILTER_KEYS,
+        description="Attribute -> value or any of values, e.g. `{\"department\": \"tax\"}`.")
+    webhook_url: Annotated[str, Line(max_length=MAX_URL)] | None = Field(
+        default=None, description="Where to POST signed webhooks; omit for pull-only (feed).")
+    secret: str | None = Field(default=None, max_length=256, pattern=r"^whsec_[A-Za-z0-9+/=]{32,}$",
                                description="Your own `whsec_` signing secret; by default one is generated.")
 
 
@@ -166,8 +182,9 @@ class FeedOut(BaseModel):
                    next=next_cursor)
 
 
-class AgencyIn(BaseModel):
-    departments: list[str] = Field(default=[], description="Departments whose private events the agency may receive (its own id always).")
+class AgencyIn(RequestModel):
+    departments: list[Key] = Field(default=[], max_length=MAX_EVENT_TYPES,
+                                   description="Departments whose private events the agency may receive (its own id always).")
     personal_data: bool = Field(default=False, description="Entitled to ID and phone numbers unmasked.")
 
 

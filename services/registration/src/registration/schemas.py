@@ -3,60 +3,70 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from contracts.vocabulary import PHONE_PATTERN, Channel, Decision
 from registration.domain import STEP_DEPARTMENT, Case, ChangeForm, CompanyForm
+from servicekit.text import Key, Line, Paragraph, RequestModel
+
+# Request bodies refuse unknown fields (RequestModel) and bound every list, map and string
+# (decision 23); the body as a whole is bounded by the kit (256 KiB by default).
+MAX_ITEMS = 50
+FieldPath = Annotated[str, Line(max_length=200)]
+Reason = Annotated[str, Paragraph(max_length=2000)]
 
 
-class FieldReason(BaseModel):
-    field: str = Field(min_length=1, description="Dotted path of the form field.")
-    reason: str = Field(min_length=1)
+class FieldReason(RequestModel):
+    field: FieldPath = Field(description="Dotted path of the form field.")
+    reason: Reason
 
 
-class ApplicationIn(BaseModel):
+class ApplicationIn(RequestModel):
     """One form for company start-up (一次填报)."""
 
     form: CompanyForm
     channel: Channel = "web"
-    applicant_id: str | None = Field(default=None, description="Window staff only: whom they serve.")
+    applicant_id: Key | None = Field(default=None, description="Window staff only: whom they serve.")
     applicant_phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
 
 
-class ChangeIn(BaseModel):
+class ChangeIn(RequestModel):
     """A business licence change (营业执照变更)."""
 
     form: ChangeForm
     channel: Channel = "web"
-    applicant_id: str | None = None
+    applicant_id: Key | None = None
     applicant_phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
 
 
-class WindowCheckIn(BaseModel):
-    defects: list[FieldReason] = Field(default_factory=list, description="Further defects seen by the staff member.")
+class WindowCheckIn(RequestModel):
+    defects: list[FieldReason] = Field(default_factory=list, max_length=MAX_ITEMS,
+                                       description="Further defects seen by the staff member.")
 
 
-class MaterialsIn(BaseModel):
-    materials: list[str] = Field(min_length=1)
+class MaterialsIn(RequestModel):
+    materials: list[Key] = Field(min_length=1, max_length=MAX_ITEMS)
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(RequestModel):
     decision: Decision
-    attempt: int | None = Field(default=None, ge=1, description="The request attempt answered (default: current).")
-    reasons: list[FieldReason] = Field(default_factory=list)
-    reason: str | None = None
-    result: dict[str, Any] = Field(default_factory=dict)
+    attempt: int | None = Field(default=None, ge=1, le=1000,
+                                 description="The request attempt answered (default: current).")
+    reasons: list[FieldReason] = Field(default_factory=list, max_length=MAX_ITEMS)
+    reason: Reason | None = None
+    result: dict[Key, Any] = Field(default_factory=dict, max_length=MAX_ITEMS)
 
 
-class CorrectionIn(BaseModel):
+class CorrectionIn(RequestModel):
     step: Literal["licence", "seal", "tax", "social_security"]
-    fields: dict[str, Any] = Field(min_length=1, description="Dotted field path → corrected value.")
+    fields: dict[FieldPath, Any] = Field(min_length=1, max_length=MAX_ITEMS,
+                                            description="Dotted field path → corrected value.")
 
 
-class HelperIn(BaseModel):
-    helper_id: str = Field(min_length=1)
+class HelperIn(RequestModel):
+    helper_id: Key
 
 
 class StepOut(BaseModel):

@@ -239,6 +239,8 @@ def procfile_lines(cfg: StackConfig) -> dict[str, list[str]]:
     if cfg.simulate_departments:
         lines["departments"] = [py, "-m", "devstack.wait_then", "--topics", cfg.kafka_bootstrap, *deps, "--",
                                 py, "-m", "devstack.simulators"]
+    # uvicorn's default parser answers a request line over ~64 KiB with its own plain-text 400;
+    # shorter targets over the kit's max_target_bytes get the app's 414 problem+json (decision 23).
     for s in cfg.services:
         lines[s.name] = [py, "-m", "devstack.wait_then", "--topics", cfg.kafka_bootstrap, *deps, "--",
                          "uvicorn", s.app, "--host", s.host, "--port", str(s.port)]

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 from contracts.vocabulary import DivisionCode, Phone
 from registration.domain.codes import validate_uscc
 from registration.domain.divisions import division_problem, id_number_problems
+from servicekit.text import Line, Name
 
 CompanyType = Literal["limited_company", "joint_stock_company", "sole_proprietorship", "partnership", "branch"]
 Seal = Literal["official", "finance", "invoice", "contract", "legal_representative"]
@@ -58,6 +59,15 @@ def _uscc(value: str) -> str:
 IdNumber = Annotated[str, AfterValidator(_id_number)]
 USCC = Annotated[str, AfterValidator(_uscc)]
 Division = Annotated[DivisionCode, AfterValidator(_division_code)]
+# Text typed by people (servicekit.text, decision 23): stripped, length-limited, no control,
+# bidi or zero-width characters; names also no symbols and at least one letter or digit.
+CompanyName = Annotated[str, Name(max_length=60, min_length=4)]
+PersonName = Annotated[str, Name(max_length=50)]
+ScopeItem = Annotated[str, Line(max_length=200)]
+MaterialId = Annotated[str, Line(max_length=64)]
+# Amounts in 10k CNY (万元): at most 10,000,000 万元 (1000亿元), above any registered capital on record.
+MAX_CAPITAL = Decimal(10_000_000)
+MAX_MATERIALS = 50
 
 
 class _Form(BaseModel):
@@ -65,23 +75,24 @@ class _Form(BaseModel):
 
 
 class Person(_Form):
-    name: str = Field(min_length=1, max_length=50, description="Full name.")
+    name: PersonName = Field(description="Full name.")
     id_number: IdNumber = Field(description="Resident ID number (GB 11643).")
     phone: Phone | None = None
 
 
 class Shareholder(Person):
-    contribution: Decimal = Field(gt=0, max_digits=14, decimal_places=4, description="Subscribed capital, 10k CNY (万元).")
+    contribution: Decimal = Field(gt=0, le=MAX_CAPITAL, max_digits=14, decimal_places=4,
+                                  description="Subscribed capital, 10k CNY (万元).")
 
 
 class Employee(_Form):
-    name: str = Field(min_length=1, max_length=50)
+    name: PersonName
     id_number: IdNumber
 
 
 class Address(_Form):
     division_code: Division
-    detail: str = Field(min_length=4, max_length=200, description="Street address.")
+    detail: Annotated[str, Line(max_length=200, min_length=4)] = Field(description="Street address.")
 
 
 class SealOrder(_Form):
@@ -103,17 +114,20 @@ class TaxDetails(_Form):
 class CompanyForm(_Form):
     """Everything company start-up needs, asked once."""
 
-    company_name: str = Field(min_length=4, max_length=60, description="Company name (企业名称).")
+    company_name: CompanyName = Field(description="Company name (企业名称).")
     company_type: CompanyType
     address: Address
-    registered_capital: Decimal = Field(ge=0, max_digits=14, decimal_places=4, description="10k CNY (万元).")
-    business_scope: list[str] = Field(min_length=1, max_length=50, description="Business scope items (经营范围).")
+    registered_capital: Decimal = Field(ge=0, le=MAX_CAPITAL, max_digits=14, decimal_places=4,
+                                        description="10k CNY (万元); the investors' sum (0: a branch).")
+    business_scope: list[ScopeItem] = Field(min_length=1, max_length=50,
+                                            description="Business scope items (经营范围).")
     legal_representative: Person
     shareholders: list[Shareholder] = Field(min_length=1, max_length=50)
     seal_order: SealOrder
     tax: TaxDetails
     employees: list[Employee] = Field(default_factory=list, max_length=500, description="Employees to enrol in social security.")
-    materials: list[str] = Field(default_factory=list, description="Documents attached (see required_materials).")
+    materials: list[MaterialId] = Field(default_factory=list, max_length=MAX_MATERIALS,
+                                        description="Documents attached (see required_materials).")
 
     @model_validator(mode="after")
     def _consistent(self) -> CompanyForm:
@@ -137,12 +151,12 @@ class ChangeForm(_Form):
     """A business licence change (营业执照变更): address, scope, legal representative or capital."""
 
     unified_social_credit_code: USCC
-    company_name: str = Field(min_length=4, max_length=60)
+    company_name: CompanyName
     address: Address | None = None
-    business_scope: list[str] | None = Field(default=None, min_length=1, max_length=50)
+    business_scope: list[ScopeItem] | None = Field(default=None, min_length=1, max_length=50)
     legal_representative: Person | None = None
-    registered_capital: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
-    materials: list[str] = Field(default_factory=list)
+    registered_capital: Decimal | None = Field(default=None, gt=0, le=MAX_CAPITAL, max_digits=14, decimal_places=4)
+    materials: list[MaterialId] = Field(default_factory=list, max_length=MAX_MATERIALS)
 
     @property
     def changed(self) -> list[ChangeField]:
