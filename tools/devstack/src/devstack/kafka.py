@@ -166,7 +166,7 @@ def prepare(data_dir: Path, host: str = "127.0.0.1", port: int = 19092, controll
     config.write_text("# Written by devstack.kafka from config/kafka/server.properties on every start.\n" + text)
     if not (data / "meta.properties").is_file():
         cmd = java_command(java, "kafka.tools.StorageTool", "format", "--config", str(config),
-                           "--cluster-id", new_cluster_id(), "--ignore-formatted")
+                           f"--cluster-id={new_cluster_id()}", "--ignore-formatted")  # an id may start with '-' 
         env = dict(os.environ, KAFKA_LOG_LEVEL=os.environ.get("KAFKA_LOG_LEVEL", "WARN"))
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
         if done.returncode != 0 or not (data / "meta.properties").is_file():
