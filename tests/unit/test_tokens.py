@@ -195,3 +195,32 @@ async def test_claims_map_from_a_providers_names(issuer):
         r = await c.get("/me", headers={"Authorization": "Bearer " + issuer.sign(
             {**claims(issuer), "role": None, "ow": {"role": "reviewer", "dept": "market"}})})
     assert r.status_code == 200 and r.json()["department"] == "market"
+
+
+async def test_the_development_stack_trusts_its_issuer_and_devstack_token_signs_with_it(tmp_path, monkeypatch):
+    from devstack.stack import StackConfig, process_env, procfile_lines, write_files
+    from devstack.tokens import make_token
+
+    for var in ("JWT_ISSUER", "JWT_JWKS_URL"):
+        monkeypatch.delenv(var, raising=False)
+    cfg = StackConfig.from_env({"DEVSTACK_VAR_DIR": str(tmp_path / "var"), "DEVSTACK_ISSUER_PORT": "0"})
+    write_files(cfg)  # makes the key pair at first run
+    assert (cfg.issuer_dir / "current").exists()
+    assert "devstack.issuer" in procfile_lines(cfg)["issuer"]
+    env = process_env(cfg)
+    issuer = cfg.issuer
+    srv = issuer.serve_in_thread()  # as the `issuer` process would, on a free port
+    try:
+        settings = ServiceSettings(jwt_issuer=issuer.issuer, jwt_jwks_url=issuer.jwks_url)
+        assert env["JWT_ISSUER"] == cfg.issuer.issuer and env["JWT_JWKS_URL"].endswith("/.well-known/jwks.json")
+        token = make_token(sub="r-1", role="reviewer", department="tax",
+                           cfg=StackConfig.from_env({"DEVSTACK_VAR_DIR": str(tmp_path / "var"),
+                                                     "DEVSTACK_ISSUER_PORT": issuer.issuer.rsplit(":", 1)[1]}))
+        app = app_for(TokenVerifier(settings))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c:
+            r = await c.get("/me", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200 and r.json()["department"] == "tax"
+        assert (cfg.issuer_dir / f"{(cfg.issuer_dir / 'current').read_text()}.pem").stat().st_mode & 0o077 == 0
+    finally:
+        srv.shutdown()
+        srv.server_close()
