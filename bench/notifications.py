@@ -40,7 +40,8 @@ from bench.stats import summary_ms
 from contracts.envelope import Event
 from contracts.events import registration as reg
 from contracts.topics import topic_for
-from servicekit.auth import Principal, Role, TokenCodec
+from devstack.issuer import LocalIssuer
+from servicekit.auth import Role
 from servicekit.config import ServiceSettings, load
 
 SOURCE = "/one-window/bench"
@@ -170,7 +171,7 @@ async def skip_to_end(bootstrap: str, group: str) -> int:
 class Stack:
     """The notifications service, the provider stand-ins and an agency's webhook receiver."""
 
-    def __init__(self, env: dict[str, str], tmp: Path, profile_dir: Path | None = None) -> None:
+    def __init__(self, env: dict[str, str], tmp: Path, issuer: LocalIssuer, profile_dir: Path | None = None) -> None:
         from devstack.gateways import GatewayProcess
         from devstack.webhook_receiver import ReceiverProcess
 
@@ -180,10 +181,9 @@ class Stack:
         env = {**env, "NOTIFICATIONS_MONGODB_DATABASE": NTF_DB, "NOTIFICATIONS_DEFAULT_QUIET_HOURS": "off",
                **self.gateways.settings_env()}
         self.service: Proc = service("notifications", env, tmp / "logs", profile_dir)
-        settings = load(ServiceSettings)
-        codec = TokenCodec(settings.jwt_secret, settings.jwt_audience)
-        self.agency = {"Authorization": "Bearer " + codec.issue(
-            Principal("bench-agency", Role.PARTNER_AGENCY, agency_id="bench-agency"))}
+        self.agency = {"Authorization": "Bearer " + issuer.token(
+            sub="bench-agency", role=Role.PARTNER_AGENCY.value, agency_id="bench-agency",
+            audience=load(ServiceSettings).jwt_audience, ttl=timedelta(hours=12))}
 
     def start(self) -> None:
         self.gateways.start()

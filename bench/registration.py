@@ -18,7 +18,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -26,7 +26,8 @@ import httpx
 from bench.bus import Watcher
 from bench.procstat import Sampler, Usage
 from bench.stats import summary_ms
-from servicekit.auth import Principal, Role, TokenCodec
+from devstack.issuer import LocalIssuer
+from servicekit.auth import Role
 from servicekit.config import ServiceSettings, load
 from tests.support.forms import company_form
 
@@ -71,16 +72,18 @@ class PassResult:
         return {c.number.encode() for c in self.cases if c.number}
 
 
+TOKEN_TTL = timedelta(hours=12)  # the services' lifetime cap
+
+
 class Client:
     """The applicants and window staff, over HTTP."""
 
-    def __init__(self, base_url: str, max_connections: int = 64) -> None:
-        settings = load(ServiceSettings)
-        codec = TokenCodec(settings.jwt_secret, settings.jwt_audience)
-        self.applicant = {"Authorization": f"Bearer {codec.issue(Principal('bench-applicant', Role.APPLICANT))}",
-                          "Content-Type": "application/json"}
-        self.staff = {"Authorization": f"Bearer {codec.issue(Principal('bench-window', Role.WINDOW_STAFF))}",
-                      "Content-Type": "application/json"}
+    def __init__(self, base_url: str, issuer: LocalIssuer, max_connections: int = 64) -> None:
+        audience = load(ServiceSettings).jwt_audience
+        applicant = issuer.token(sub="bench-applicant", role=Role.APPLICANT.value, audience=audience, ttl=TOKEN_TTL)
+        staff = issuer.token(sub="bench-window", role=Role.WINDOW_STAFF.value, audience=audience, ttl=TOKEN_TTL)
+        self.applicant = {"Authorization": f"Bearer {applicant}", "Content-Type": "application/json"}
+        self.staff = {"Authorization": f"Bearer {staff}", "Content-Type": "application/json"}
         self.http = httpx.AsyncClient(base_url=base_url, timeout=60,
                                       limits=httpx.Limits(max_connections=max_connections,
                                                           max_keepalive_connections=max_connections))

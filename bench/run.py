@@ -44,6 +44,7 @@ from bench.registration import Client, PassResult, hops, run_pass, timings, utcn
 from bench.stats import summary_ms  # noqa: E402
 from contracts.events.registration import CaseCompletedV1  # noqa: E402
 from contracts.topics import topic_for  # noqa: E402
+from devstack.issuer import LocalIssuer  # noqa: E402
 from devstack.servers import (  # noqa: E402
     Embedded,
     broker_description,
@@ -226,7 +227,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             res["limits"] = {}
 
         await ensure_topics(servers.kafka_bootstrap)
-        env = {"KAFKA_BOOTSTRAP_SERVERS": servers.kafka_bootstrap, "MONGODB_URI": servers.mongodb_uri,
+        # the services trust a local token issuer (its JWKS served from this process)
+        issuer = LocalIssuer(tmp / "issuer", "http://127.0.0.1").ensure()
+        issuer.serve_in_thread()
+        env = {**issuer.env(), "KAFKA_BOOTSTRAP_SERVERS": servers.kafka_bootstrap, "MONGODB_URI": servers.mongodb_uri,
                "KAFKA_SESSION_TIMEOUT_MS": "2000", "KAFKA_HEARTBEAT_INTERVAL_MS": "200",
                "REGISTRATION_MONGODB_DATABASE": REG_DB, "KAFKA_CREATE_TOPICS": "false", **servers.client_env}
         mongo = AsyncMongoClient(servers.mongodb_uri, serverSelectionTimeoutMS=5000, appname="bench-accounting")
@@ -250,7 +254,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             return await dbstats.opcounters(mongo)
 
         watcher = await Watcher(servers.kafka_bootstrap, topic_for(CaseCompletedV1).name).start()
-        client = Client(url_of(reg))
+        client = Client(url_of(reg), issuer)
 
         # -- 3. warm-up (not measured), idle window -------------------------------------------
         warm = await run_pass(client, watcher, pids, label="W", n=3 if args.smoke else 10, concurrency=2)
@@ -298,7 +302,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"bench: notifications, {args.notification_cases} synthetic cases x "
                   f"{ntf_bench.MEASURED_PER_CASE} measured messages ...",
                   flush=True)
-            stack = ntf_bench.Stack(env, tmp, prof_dir if "notifications" in args.profile else None)
+            stack = ntf_bench.Stack(env, tmp, issuer, prof_dir if "notifications" in args.profile else None)
             # the registration pass's events are on the bus: the service's group starts after them
             await ntf_bench.skip_to_end(servers.kafka_bootstrap, "notifications")
             try:

@@ -9,6 +9,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests.infra import Infra, real_servers
+from tests.support.auth import token_issuer
+
+# Every service of the run (in-process apps and e2e processes, which inherit the
+# environment) trusts the test issuer, as the platform trusts its identity provider.
+os.environ.update(token_issuer().env())
 
 
 @pytest.fixture(scope="session")

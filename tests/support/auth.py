@@ -1,14 +1,40 @@
-"""One way for tests to authenticate: a bearer header for a principal."""
+"""One way for tests to authenticate: a bearer header for a principal, signed by the test issuer.
+
+The test issuer (``devstack.issuer.LocalIssuer``: an ES256 key pair in a temporary folder,
+its JWKS served from a thread on loopback) is made once per test run; ``tests/conftest.py``
+puts its ``JWT_ISSUER`` / ``JWT_JWKS_URL`` in the environment, so the in-process apps and
+the e2e service processes trust it as the platform trusts its identity provider.
+"""
 
 from __future__ import annotations
 
-from servicekit.auth import Principal, Role, TokenCodec
+import functools
+import tempfile
+from datetime import timedelta
+
+from devstack.issuer import LocalIssuer
+from servicekit.auth import Principal, Role
 from servicekit.config import ServiceSettings
+
+
+@functools.cache
+def token_issuer() -> LocalIssuer:
+    """The run's issuer, serving its JWKS (started at first use)."""
+    issuer = LocalIssuer(tempfile.mkdtemp(prefix="ow-issuer-"), "http://127.0.0.1")
+    issuer.ensure().serve_in_thread()
+    return issuer
+
+
+def sign(principal: Principal, *, settings: ServiceSettings | None = None,
+         ttl: timedelta = timedelta(hours=1)) -> str:
+    s = settings or ServiceSettings()
+    return token_issuer().token(sub=principal.sub, role=principal.role.value, audience=s.jwt_audience, ttl=ttl,
+                               department=principal.department, agency_id=principal.agency_id,
+                               name=principal.name)
 
 
 def bearer(sub: str, role: Role = Role.APPLICANT, *, settings: ServiceSettings | None = None,
            **claims: str) -> dict[str, str]:
     """``Authorization`` header of a token for ``sub`` in ``role`` (``department=``,
-    ``agency_id=`` ...), signed as ``settings`` (default: the development settings) verify."""
-    s = settings or ServiceSettings()
-    return {"Authorization": f"Bearer {TokenCodec(s.jwt_secret, s.jwt_audience).issue(Principal(sub, role, **claims))}"}
+    ``agency_id=`` ...), signed by the test issuer for ``settings``' audience."""
+    return {"Authorization": f"Bearer {sign(Principal(sub, role, **claims), settings=settings)}"}

@@ -25,7 +25,7 @@ from pymongo.errors import PyMongoError
 
 from contracts import Event
 from servicekit.aggregate import ConcurrentUpdate
-from servicekit.auth import TokenCodec
+from servicekit.auth import TokenVerifier
 from servicekit.clock import Clock, SystemClock
 from servicekit.config import ServiceSettings
 from servicekit.idempotency import IdempotencyStore
@@ -275,7 +275,7 @@ class ServiceKit(Generic[R]):
         app = _App(title=title, description=description, version=version, lifespan=lifespan)
         app.state.kit = self
         app.state.provided = dict(provide or {})
-        app.state.token_codec = TokenCodec(self.settings.jwt_secret, self.settings.jwt_audience)
+        app.state.token_verifier = TokenVerifier(self.settings)
         install_problem_handlers(app, {ConcurrentUpdate: 409, **(domain_errors or {})})
         install_idempotency(app, IdempotencyStore(
             lambda: kit.db, retention=timedelta(hours=self.settings.idempotency_retention_hours),

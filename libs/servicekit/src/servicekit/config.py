@@ -20,7 +20,18 @@ _SHARED = {
     "kafka_fetch_max_wait_ms": "KAFKA_FETCH_MAX_WAIT_MS",
     "kafka_create_topics": "KAFKA_CREATE_TOPICS",
     "mongodb_uri": "MONGODB_URI",
-    "jwt_secret": "JWT_SECRET",
+    "jwt_issuer": "JWT_ISSUER",
+    "jwt_audience": "JWT_AUDIENCE",
+    "jwt_jwks_url": "JWT_JWKS_URL",
+    "jwt_algorithms": "JWT_ALGORITHMS",
+    "jwt_leeway_seconds": "JWT_LEEWAY_SECONDS",
+    "jwt_max_lifetime_seconds": "JWT_MAX_LIFETIME_SECONDS",
+    "jwt_jwks_cache_seconds": "JWT_JWKS_CACHE_SECONDS",
+    "jwt_jwks_refetch_seconds": "JWT_JWKS_REFETCH_SECONDS",
+    "jwt_role_claim": "JWT_ROLE_CLAIM",
+    "jwt_department_claim": "JWT_DEPARTMENT_CLAIM",
+    "jwt_agency_claim": "JWT_AGENCY_CLAIM",
+    "jwt_name_claim": "JWT_NAME_CLAIM",
     "otel_exporter": "OTEL_EXPORTER",
     "log_level": "LOG_LEVEL",
     "calendar_override_dir": "CALENDAR_OVERRIDE_DIR",
@@ -49,8 +60,27 @@ class ServiceSettings(BaseSettings):
     kafka_create_topics: bool = Field(default=True, description="Create missing registry topics at start.")
     mongodb_uri: str = "mongodb://127.0.0.1:27018/?directConnection=true"
     mongodb_database: str = ""
-    jwt_secret: str = "one-window-dev-secret-change-me-0123456789"
-    jwt_audience: str = "one-window"
+    # Bearer tokens: signed by an identity provider (OIDC), verified against its published
+    # keys (JWKS). No service holds a signing key. docs/identity-provider.md.
+    jwt_issuer: str = Field(default="http://127.0.0.1:8099", description="The `iss` every token must carry, "
+                            "exactly (an OIDC provider's issuer URL). Default: the development issuer of `make run`.")
+    jwt_audience: str = Field(default="one-window", description="The `aud` every token must carry.")
+    jwt_jwks_url: str = Field(default="", description="The issuer's JWKS (http/https). Empty: found by OIDC "
+                              "discovery at <jwt_issuer>/.well-known/openid-configuration (`jwks_uri`).")
+    jwt_algorithms: str = Field(default="ES256", description="Accepted `alg`s, comma-separated; asymmetric "
+                                "only (ES256, ES384, RS256, PS256 ...): `none` and HS* are refused at start.")
+    jwt_leeway_seconds: float = Field(default=60.0, ge=0, le=300, description="Clock skew allowed for "
+                                      "`exp`, `nbf` and `iat`.")
+    jwt_max_lifetime_seconds: float = Field(default=12 * 3600.0, gt=0, description="Longest lifetime a token "
+                                            "may claim (`exp - iat`).")
+    jwt_jwks_cache_seconds: float = Field(default=300.0, gt=0, description="The keys are fetched again after this.")
+    jwt_jwks_refetch_seconds: float = Field(default=30.0, ge=0, description="A token with an unknown `kid` "
+                                            "fetches the keys again at most this often (key rotation).")
+    jwt_role_claim: str = Field(default="role", description="Claim holding the role (a dotted path for "
+                                "a nested claim, e.g. `one_window.role`).")
+    jwt_department_claim: str = "department"
+    jwt_agency_claim: str = "agency_id"
+    jwt_name_claim: str = "name"
     otel_exporter: str = Field(default="none", description="none | console | otlp")
     log_level: str = "INFO"
     calendar_override_dir: str = ""

@@ -224,7 +224,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     from devstack.tokens import make_token
 
     print(make_token(sub=args.sub, role=args.role, department=args.department, agency_id=args.agency_id,
-                     ttl=timedelta(hours=args.hours)))
+                     name=args.name, ttl=timedelta(hours=args.hours)))
     return 0
 
 
@@ -339,13 +339,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit 1 if an existing topic has other partitions")
     p.set_defaults(func=cmd_topics)
 
-    p = sub.add_parser("token", help="print a development JWT (HS256, $JWT_SECRET, audience one-window)")
+    p = sub.add_parser("token", help="print a development JWT (ES256, signed by the development issuer in "
+                                     "var/issuer/, audience one-window)")
     p.add_argument("--role", required=True, help="applicant, window_staff, reviewer, helper, supervisor, "
                                                   "oversight, partner_agency, operator")
     p.add_argument("--sub", required=True, help="subject (user id)")
     p.add_argument("--department", help="for reviewers")
     p.add_argument("--agency-id", help="for partner agencies")
-    p.add_argument("--hours", type=float, default=12.0, help="lifetime (default 12)")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--hours", type=float, default=12.0, help="lifetime (default 12, the services' cap)")
     p.set_defaults(func=cmd_token)
 
     p = sub.add_parser("generate", help="write the files generated from services/services.toml")

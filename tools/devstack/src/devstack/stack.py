@@ -22,7 +22,9 @@ Settings (environment): ``DEVSTACK_HOST`` (127.0.0.1), ``DEVSTACK_BROKER_PORT`` 
 default every service of the list), ``DEVSTACK_VAR_DIR`` (``<root>/var``),
 ``DEVSTACK_ROOT`` (the workspace root, found from the current directory by default),
 ``KAFKA_SESSION_TIMEOUT_MS`` / ``KAFKA_HEARTBEAT_INTERVAL_MS`` (2000 / 200: fast group joins),
-``DEVSTACK_BROKER`` (``kafka``; ``tansu``: memory only).
+``DEVSTACK_BROKER`` (``kafka``; ``tansu``: memory only), ``DEVSTACK_ISSUER_PORT`` (8099: the
+development token issuer, ``devstack.issuer``, keys in ``var/issuer/``; the services trust it
+unless ``JWT_ISSUER`` / ``JWT_JWKS_URL`` are set).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ import httpx
 
 from devstack import catalog
 from devstack.gateways import GatewayProcess
+from devstack.issuer import DEFAULT_PORT as DEFAULT_ISSUER_PORT
+from devstack.issuer import LocalIssuer
 from devstack.servers import broker_client_env, broker_command, db_command
 
 DEFAULT_BROKER_PORT = 19092
@@ -85,6 +89,7 @@ class StackConfig:
     gateway_http_port: int = 8090
     gateway_smtp_port: int = 8025
     simulate_departments: bool = False  # DEVSTACK_SIMULATE_DEPARTMENTS=1: demo departments answer every step
+    issuer_port: int = DEFAULT_ISSUER_PORT
 
     # -- derived paths and addresses -------------------------------------------------
     @property
@@ -116,6 +121,15 @@ class StackConfig:
         return self.var_dir / "db"
 
     @property
+    def issuer_dir(self) -> Path:
+        return self.var_dir / "issuer"
+
+    @property
+    def issuer(self) -> LocalIssuer:
+        """The development token issuer (its keys; ``ensure()`` makes them)."""
+        return LocalIssuer(self.issuer_dir, f"http://{self.host}:{self.issuer_port}")
+
+    @property
     def kafka_bootstrap(self) -> str:
         return f"{self.host}:{self.broker_port}"
 
@@ -129,7 +143,7 @@ class StackConfig:
 
     def ports(self) -> list[tuple[str, int]]:
         return [("broker", self.broker_port), ("db", self.db_port), ("gateways", self.gateway_http_port),
-                ("gateways", self.gateway_smtp_port)] + [(s.name, s.port) for s in self.services]
+                ("gateways", self.gateway_smtp_port), ("issuer", self.issuer_port)] + [(s.name, s.port) for s in self.services]
 
     # -- construction -----------------------------------------------------------------
     @classmethod
@@ -156,7 +170,8 @@ class StackConfig:
         return cls(str(root), str(var), host, int(env.get("DEVSTACK_BROKER_PORT", DEFAULT_BROKER_PORT)),
                    int(env.get("DEVSTACK_DB_PORT", DEFAULT_DB_PORT)), services, consumer_env,
                    int(env.get("GATEWAYS_HTTP_PORT", 8090)), int(env.get("GATEWAYS_SMTP_PORT", 8025)),
-                   env.get("DEVSTACK_SIMULATE_DEPARTMENTS", "0").lower() in ("1", "true", "yes"))
+                   env.get("DEVSTACK_SIMULATE_DEPARTMENTS", "0").lower() in ("1", "true", "yes"),
+                   int(env.get("DEVSTACK_ISSUER_PORT", DEFAULT_ISSUER_PORT)))
 
     def save_state(self, pid: int) -> None:
         data = asdict(self) | {"pid": pid, "started_at": time.time()}
@@ -220,6 +235,9 @@ def process_env(cfg: StackConfig) -> dict[str, str]:
     for key, value in {"NOTIFICATIONS_WEBHOOK_ALLOW_HTTP": "true",
                        "NOTIFICATIONS_OUTBOUND_ALLOW": '["127.0.0.1:9000", "localhost:9000"]'}.items():
         env.setdefault(key, os.environ.get(key, value))
+    # the services trust the development issuer, unless pointed at another one
+    if "JWT_ISSUER" not in os.environ and "JWT_JWKS_URL" not in os.environ:
+        env.update(cfg.issuer.env())
     return env
 
 
@@ -236,6 +254,9 @@ def procfile_lines(cfg: StackConfig) -> dict[str, list[str]]:
     # Local stand-ins for the SMS/push/WeChat gateway and the mail server (the default providers of the service that sends messages).
     lines["gateways"] = [*outlive, py, "-m", "devstack.gateways", "--http-port", str(cfg.gateway_http_port),
                          "--smtp-port", str(cfg.gateway_smtp_port)]
+    # The development token issuer: its JWKS for the services, its key for `devstack token`.
+    lines["issuer"] = [*outlive, py, "-m", "devstack.issuer", "--host", cfg.host, "--port", str(cfg.issuer_port),
+                       "--dir", str(cfg.issuer_dir)]
     if cfg.simulate_departments:
         lines["departments"] = [py, "-m", "devstack.wait_then", "--topics", cfg.kafka_bootstrap, *deps, "--",
                                 py, "-m", "devstack.simulators"]
@@ -250,6 +271,7 @@ def procfile_lines(cfg: StackConfig) -> dict[str, list[str]]:
 def write_files(cfg: StackConfig, lines: dict[str, list[str]] | None = None) -> None:
     for d in (cfg.var_dir, cfg.log_file.parent, cfg.pid_file.parent, cfg.db_dir):
         d.mkdir(parents=True, exist_ok=True)
+    cfg.issuer.ensure()  # the key pair, at first run
     lines = procfile_lines(cfg) if lines is None else lines
     header = "# Written by `python -m devstack up`; regenerated on every start. Run by honcho.\n"
     cfg.procfile.write_text(header + "".join(f"{name}: exec {shlex.join(cmd)}\n" for name, cmd in lines.items()))

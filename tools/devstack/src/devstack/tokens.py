@@ -1,19 +1,16 @@
-"""Development JWTs for trying the APIs by hand (``python -m devstack token --role applicant --sub u-1``).
+"""Development tokens for trying the APIs by hand (``python -m devstack token --role applicant --sub u-1``).
 
-Signed HS256 with ``JWT_SECRET`` (the same default the services use), audience
-``one-window``. Never use the default secret outside a developer's machine.
+Signed ES256 by the development issuer (``devstack.issuer``: the key pair in
+``var/issuer/``, made at first run), with the issuer and audience the platform of
+``make run`` trusts. Only a platform that trusts that issuer accepts them.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
-import jwt
-
-DEFAULT_SECRET = "one-window-dev-secret-change-me-0123456789"
-AUDIENCE = "one-window"
-ALGORITHM = "HS256"
+from devstack.issuer import AUDIENCE
+from devstack.stack import StackConfig
 
 
 def make_token(
@@ -22,22 +19,15 @@ def make_token(
     role: str,
     department: str | None = None,
     agency_id: str | None = None,
-    secret: str | None = None,
+    name: str | None = None,
     ttl: timedelta = timedelta(hours=12),
     now: datetime | None = None,
+    cfg: StackConfig | None = None,
 ) -> str:
-    """A signed token with ``sub``, ``role``, optional ``department`` / ``agency_id``, ``aud``, ``iat``, ``exp``."""
-    issued = now or datetime.now(UTC)
-    claims: dict[str, object] = {
-        "sub": sub,
-        "role": role,
-        "aud": AUDIENCE,
-        "iat": int(issued.timestamp()),
-        "exp": int((issued + ttl).timestamp()),
-    }
-    if department:
-        claims["department"] = department
-    if agency_id:
-        claims["agency_id"] = agency_id
-    key = secret or os.environ.get("JWT_SECRET") or DEFAULT_SECRET
-    return jwt.encode(claims, key, algorithm=ALGORITHM)
+    """A signed token with ``iss``, ``aud``, ``sub``, ``role``, optional ``department`` /
+    ``agency_id`` / ``name``, ``iat``, ``exp``: from the running platform's issuer (or the
+    one the environment configures)."""
+    cfg = (cfg or StackConfig.from_env()).load_running()
+    issuer = cfg.issuer.ensure()
+    return issuer.token(sub=sub, role=role, audience=AUDIENCE, ttl=ttl, now=now or datetime.now(UTC),
+                        department=department, agency_id=agency_id, name=name)
