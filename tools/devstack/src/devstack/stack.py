@@ -230,7 +230,8 @@ def procfile_lines(cfg: StackConfig) -> dict[str, list[str]]:
     deps = [cfg.kafka_bootstrap, f"{cfg.host}:{cfg.db_port}"]
     # Local stand-ins for the SMS/push/WeChat gateway and the mail server (the default providers of the service that sends messages).
     lines["gateways"] = [*outlive, py, "-m", "devstack.gateways", "--http-port", str(cfg.gateway_http_port),
-                         "--smtp-port", str(cfg.gateway_smtp_port)]
+                         "--smtp-port", str(cfg.gateway_smtp_port),
+                         "--journal", str(cfg.var_dir / "gateways" / "received.jsonl")]
     if cfg.simulate_departments:
         lines["departments"] = [py, "-m", "devstack.wait_then", "--topics", cfg.kafka_bootstrap, *deps, "--",
                                 py, "-m", "devstack.simulators"]
