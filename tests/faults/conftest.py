@@ -22,9 +22,16 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "faults.md"
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """`make run SIMULATE=1` on free ports and a temporary var dir; stopped at the end,
     whatever happened (a paused process is resumed first)."""
-    p = Platform(tmp_path_factory.mktemp("faults-var"))
+    for attempt in range(3):  # free ports can be taken by another process before the broker binds them
+        p = Platform(tmp_path_factory.mktemp("faults-var"))
+        try:
+            p.up()
+            break
+        except RuntimeError:
+            p.down()
+            if attempt == 2:
+                raise
     try:
-        p.up()
         yield p
     finally:
         p.down()
@@ -47,7 +54,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     terminalreporter.section("fault suite: 30 registration cases in flight per fault")
     for line in _table(rows):
         terminalreporter.write_line(line)
-    if os.environ.get("FAULTS_NO_DOC"):
+    if os.environ.get("FAULTS_NO_DOC") or len(rows) < 10:  # only a run of every scenario rewrites the doc
         return
     DOC.write_text(
         "# The fault suite\n\n"

@@ -56,6 +56,12 @@ class Call:
     started: float = 0.0  # time.monotonic()
 
 
+def _in_progress(r: httpx.Response) -> bool:
+    """409 for an Idempotency-Key still held by an earlier try (e.g. one answered 503 while the
+    database stalled): retry later, as the header's draft says."""
+    return r.status_code == 409 and "still being processed" in r.text
+
+
 @dataclass
 class Batch:
     platform: Platform
@@ -93,7 +99,7 @@ class Batch:
                                headers={**APPLICANT, "Idempotency-Key": f"{key}-s"})
                 if r is not None and r.status_code == 201:
                     case = r.json()["case_number"]
-                elif r is not None and r.status_code not in (503, 502):
+                elif r is not None and r.status_code not in (503, 502) and not _in_progress(r):
                     raise AssertionError(f"submit: {r.status_code} {r.text[:300]}")
             if case is not None:
                 r = self._call("window-check", "POST", f"{self.reg}/cases/{case}/window-check", json={},
@@ -102,7 +108,7 @@ class Batch:
                     assert r.json()["status"] == "accepted", r.text
                     self.cases.append(case)
                     return case
-                if r is not None and r.status_code not in (503, 502):
+                if r is not None and r.status_code not in (503, 502) and not _in_progress(r):
                     raise AssertionError(f"window-check: {r.status_code} {r.text[:300]}")
             time.sleep(0.5)
         raise AssertionError(f"case {i} of {self.label} not accepted after {attempts} tries")
