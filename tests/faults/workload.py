@@ -138,9 +138,11 @@ class Batch:
 
 
 def completions(platform: Platform) -> Counter[str]:
-    """CaseCompletedV1 events per case on the topic."""
+    """Distinct CaseCompletedV1 events (by ce_id) per case on the topic: the duplicates scenario
+    re-publishes completions itself, same ce_id; a second completion by registration has its own."""
     records = asyncio.run(read_all(platform.bootstrap, topic_for(CaseCompletedV1).name, timeout=10))
-    return Counter(r.key.decode() for r in records if r.key)
+    ids = {(r.key.decode(), dict(r.headers).get("ce_id")) for r in records if r.key}
+    return Counter(case for case, _ in ids)
 
 
 def settle(batch: Batch, per_case_sms: int, timeout: float = 150) -> None:
