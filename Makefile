@@ -43,7 +43,7 @@ N ?= 50
 SIMULATE ?= 0
 
 .PHONY: help install run stop status logs test test-unit test-component test-integration test-contract \
-        test-e2e bench bench-smoke lint generate new-service images schemas asyncapi openapi docs clean
+        test-e2e test-faults bench bench-smoke lint generate new-service images schemas asyncapi openapi docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -114,6 +114,9 @@ test-contract: install ## contract tier
 
 test-e2e: install ## e2e tier (services as processes)
 	$(RUN) pytest tests/e2e $(PYTEST_ARGS)
+
+test-faults: install ## fault tier (the whole platform as processes, crashed and fed poison; writes docs/faults.md)
+	$(RUN) pytest tests/faults $(PYTEST_ARGS)
 
 bench: install ## benchmark on the embedded stack (make bench N=200); appends to docs/benchmarks.md
 	$(RUN) python bench/run.py -n $(N)

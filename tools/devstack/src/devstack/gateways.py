@@ -14,6 +14,11 @@ What the "phones" and "mailboxes" got is readable at ``GET /received`` and ``GET
 its next requests (``{"provider": "sms-a", "count": 2, "status": 503}``) so failover and
 retries can be watched.
 
+With ``--journal FILE`` every SMS / push / WeChat message received is appended to FILE (JSON
+lines) and read back at start: what the phones got, and the ``Idempotency-Key``s seen,
+survive a restart of the platform, as at a real provider (``make run`` keeps it in
+``var/gateways/received.jsonl``; the fault suite counts messages across crashes with it).
+
 Run: ``python -m devstack.gateways --http-port 8090 --smtp-port 8025`` (the defaults the
 notifications service is configured for).
 """
@@ -54,6 +59,28 @@ class Store:
     by_key: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: dict[str, list[int]] = field(default_factory=dict)
     seq: itertools.count = field(default_factory=lambda: itertools.count(1))
+    journal: Path | None = None
+
+    def load(self) -> None:
+        """Read back what an earlier run received (``--journal``)."""
+        if self.journal is None or not self.journal.exists():
+            return
+        last = 0
+        for line in self.journal.read_text(encoding="utf-8").splitlines():
+            try:
+                key, item = json.loads(line)
+            except ValueError:  # a line cut short by a crash
+                continue
+            self.received.append(item)
+            if key:
+                self.by_key[key] = item
+            last = max(last, int(str(item.get("id", "0")).rsplit("-", 1)[-1] or 0))
+        self.seq = itertools.count(last + 1)
+
+    def keep(self, key: str | None, item: dict[str, Any]) -> None:
+        if self.journal is not None:
+            with open(self.journal, "a", encoding="utf-8") as f:
+                f.write(json.dumps([key, item], ensure_ascii=False) + "\n")
 
     def fault(self, provider: str) -> int | None:
         pending = self.faults.get(provider)
@@ -96,8 +123,10 @@ class MailHandler:
         return "250 Message accepted for delivery"
 
 
-def create_app(smtp_host: str = "127.0.0.1", smtp_port: int | None = DEFAULT_SMTP_PORT) -> FastAPI:
-    store = Store()
+def create_app(smtp_host: str = "127.0.0.1", smtp_port: int | None = DEFAULT_SMTP_PORT,
+               journal: Path | None = None) -> FastAPI:
+    store = Store(journal=journal)
+    store.load()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -124,6 +153,7 @@ def create_app(smtp_host: str = "127.0.0.1", smtp_port: int | None = DEFAULT_SMT
         store.received.append(item)
         if key:
             store.by_key[key] = item
+        store.keep(key, item)
         return item
 
     @app.post("/{provider}/messages")
@@ -230,9 +260,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--host", default=os.environ.get("GATEWAYS_HOST", "127.0.0.1"))
     p.add_argument("--http-port", type=int, default=int(os.environ.get("GATEWAYS_HTTP_PORT", DEFAULT_HTTP_PORT)))
     p.add_argument("--smtp-port", type=int, default=int(os.environ.get("GATEWAYS_SMTP_PORT", DEFAULT_SMTP_PORT)))
+    p.add_argument("--journal", type=Path, default=None,
+                   help="append every message received to this file (JSON lines) and read it back at start")
     args = p.parse_args(argv)
+    if args.journal is not None:
+        args.journal.parent.mkdir(parents=True, exist_ok=True)
     print(f"gateways: HTTP http://{args.host}:{args.http_port}  SMTP {args.host}:{args.smtp_port}", flush=True)
-    uvicorn.run(create_app(args.host, args.smtp_port), host=args.host, port=args.http_port, log_level="warning")
+    uvicorn.run(create_app(args.host, args.smtp_port, args.journal), host=args.host, port=args.http_port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from faststream.kafka import KafkaBroker
 
 from contracts.events.registration import FieldReason, StepDecidedV1, StepRequestedV1
-from contracts.topics import topic_for
+from contracts.topics import dead_letter_topic, topic_for
+from devstack.topics import ensure_topics
 from servicekit.config import ServiceSettings, load, service_config
 from servicekit.messaging import make_broker, subscribe
 from servicekit.telemetry import setup_logging
@@ -111,6 +112,9 @@ def build(settings: ServiceSettings, script: Script) -> KafkaBroker:
 async def run(script: Script) -> None:
     settings = load(SimulatorSettings)
     setup_logging(settings.service_name, settings.log_level)
+    # Its dead-letter topic is not in the registry (the simulator is no service of the list; its
+    # group name can be set): without it a poison step request could never be dead-lettered.
+    await ensure_topics(settings.kafka_bootstrap_servers, {dead_letter_topic(settings.service_name): 1})
     broker = build(settings, script)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -253,7 +253,8 @@ def procfile_lines(cfg: StackConfig) -> dict[str, list[str]]:
     deps = [cfg.kafka_bootstrap, f"{cfg.host}:{cfg.db_port}"]
     # Local stand-ins for the SMS/push/WeChat gateway and the mail server (the default providers of the service that sends messages).
     lines["gateways"] = [*outlive, py, "-m", "devstack.gateways", "--http-port", str(cfg.gateway_http_port),
-                         "--smtp-port", str(cfg.gateway_smtp_port)]
+                         "--smtp-port", str(cfg.gateway_smtp_port),
+                         "--journal", str(cfg.var_dir / "gateways" / "received.jsonl")]
     # The development token issuer: its JWKS for the services, its key for `devstack token`.
     lines["issuer"] = [*outlive, py, "-m", "devstack.issuer", "--host", cfg.host, "--port", str(cfg.issuer_port),
                        "--dir", str(cfg.issuer_dir)]
