@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from devstack.issuer import LocalIssuer
 from servicekit.auth import Principal, Role
@@ -38,3 +38,22 @@ def bearer(sub: str, role: Role = Role.APPLICANT, *, settings: ServiceSettings |
     """``Authorization`` header of a token for ``sub`` in ``role`` (``department=``,
     ``agency_id=`` ...), signed by the test issuer for ``settings``' audience."""
     return {"Authorization": f"Bearer {sign(Principal(sub, role, **claims), settings=settings)}"}
+
+
+def expired_bearer(sub: str, role: Role = Role.APPLICANT, *, settings: ServiceSettings | None = None,
+                   **claims: str) -> dict[str, str]:
+    """A token of the test issuer that expired an hour ago (issued two hours ago)."""
+    s = settings or ServiceSettings()
+    token = token_issuer().token(sub=sub, role=role.value, audience=s.jwt_audience, ttl=timedelta(hours=1),
+                                 now=datetime.now(UTC) - timedelta(hours=2), **claims)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def foreign_issuer_bearer(sub: str, role: Role = Role.APPLICANT, *, settings: ServiceSettings | None = None,
+                          issuer: str = "https://evil.example", **claims: str) -> dict[str, str]:
+    """A token signed with the test issuer's key but naming another issuer (``iss``)."""
+    s = settings or ServiceSettings()
+    now = int(datetime.now(UTC).timestamp())
+    token = token_issuer().sign({"iss": issuer, "aud": s.jwt_audience, "sub": sub, "role": role.value,
+                                 "iat": now, "exp": now + 3600, **claims})
+    return {"Authorization": f"Bearer {token}"}

@@ -35,6 +35,7 @@ from servicekit.limits import RequestLimits
 from servicekit.messaging import DeadLetters, OutboxRelay, make_broker, subscribe, subscribe_batch, subscribe_many
 from servicekit.metrics import Metrics
 from servicekit.mongo import ensure_kit_indexes, make_client
+from servicekit.openapi import document_problems
 from servicekit.ops import ops_router
 from servicekit.outbox import Republished, republish
 from servicekit.problems import install_problem_handlers, problem_response
@@ -302,21 +303,24 @@ class ServiceKit(Generic[R]):
 
         health = APIRouter(tags=["health"])
 
-        @health.get("/healthz", summary="Liveness")
+        failing: dict[int | str, dict[str, Any]] = {503: {"description": "Failing (or not started): the same body, `status` says which"}}
+
+        @health.get("/healthz", summary="Liveness", responses=failing)
         async def healthz() -> JSONResponse:
             loops = [kit.relay.worker, kit.relay.cleaner] if kit.relay else []
             loops += [kit.sweeper.worker] if kit.sweeper else []
             ok = kit.started and bool(loops) and all(w.running for w in [*loops, *kit.workers])
             return JSONResponse({"status": "ok" if ok else "failing"}, status_code=200 if ok else 503)
 
-        @health.get("/readyz", summary="Readiness: broker and database answer")
+        @health.get("/readyz", summary="Readiness: broker and database answer", responses=failing)
         async def readyz() -> JSONResponse:
             checks = await kit.readiness() if kit.started else {"started": False}
             ok = kit.started and checks.get("broker") is True and checks.get("database") is True
             return JSONResponse({"status": "ready" if ok else "not ready", **checks}, status_code=200 if ok else 503)
 
         app.include_router(health)
-        app.include_router(ops_router(self.republish))
+        ops = ops_router(self.republish)
+        app.include_router(ops)
 
         async def refresh_gauges() -> None:
             if kit.started and kit.relay is not None:
@@ -325,6 +329,15 @@ class ServiceKit(Generic[R]):
         self.metrics.install(app, refresh_gauges)
         for r in routers:
             app.include_router(r)
+        kit_paths = {getattr(r, "path", None) for r in [*health.routes, *ops.routes]}
+        domain_statuses = {409, *(domain_errors or {}).values()}
+
+        def openapi() -> dict[str, Any]:
+            if app.openapi_schema is None:  # every error documented as problem+json (servicekit.openapi)
+                app.openapi_schema = document_problems(app, FastAPI.openapi(app), domain_statuses, kit_paths)
+            return app.openapi_schema
+
+        app.openapi = openapi  # type: ignore[method-assign]
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
         # outermost of the app's middleware: an oversized request is refused before anything reads it
         app.add_middleware(RequestLimits, max_body=self.settings.max_body_bytes,

@@ -210,4 +210,6 @@ def require(*roles: Role) -> Callable[..., object]:
             raise Problem(403, "Forbidden", f"role {principal.role.value} may not do this")
         return principal
 
+    _dep.roles = allowed  # type: ignore[attr-defined]  # read by servicekit.openapi (403 documented)
+    _dep.everyone = allowed == frozenset(Role)  # type: ignore[attr-defined]
     return _dep

@@ -56,13 +56,6 @@ class RepublishOut(BaseModel):
     last_event_id: str | None = Field(default=None, description="ce_id of the last row published.")
 
 
-_PROBLEMS: dict[int | str, dict[str, object]] = {
-    401: {"description": "No or invalid bearer token (problem+json)"},
-    403: {"description": "Not an operator (problem+json)"},
-    422: {"description": "Invalid or unknown fields, named (problem+json)"},
-}
-
-
 async def _logged(who: Principal, body: RepublishIn, run: Awaitable[Republished]) -> Republished:
     done = await run
     log.warning("operator %s republished %d outbox rows from %s (until %s, topic %s)", who.sub, done.published,
@@ -80,7 +73,7 @@ def ops_router(republish: Republish) -> APIRouter:
     """The ``/ops`` routes over the kit's ``republish(since=, until=, topic=, limit=)``."""
     router = APIRouter(prefix="/ops", tags=["operations"])
 
-    @router.post("/outbox/republish", response_model=RepublishOut, responses=_PROBLEMS,
+    @router.post("/outbox/republish", response_model=RepublishOut,
                  summary="Publish the retained outbox rows of a time range again (operators)")
     async def republish_outbox(body: RepublishIn, who: Operator, once: Once) -> RepublishOut:
         """Publishes again, in order and with the same `ce_id`, key and headers, the outbox rows

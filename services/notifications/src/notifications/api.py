@@ -5,7 +5,7 @@ state-changing route calls its use case through the kit's ``Once`` (``Idempotenc
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
@@ -27,7 +27,6 @@ from notifications.service import CONSUMER, Messages, Partners
 from servicekit.app import Provide
 from servicekit.auth import STAFF_ROLES, Principal, Role, require
 from servicekit.idempotency import Once
-from servicekit.problems import Problem
 
 messages_use_cases = Provide[Messages]("messages")
 partner_use_cases = Provide[Partners]("partners")
@@ -98,10 +97,8 @@ async def subscription(subscription_id: str, who: AgencyOrOperator, uc: Partners
 
 @partners.post("/subscriptions/{subscription_id}/{action}", response_model=SubscriptionOut,
                summary="Disable or enable a subscription")
-async def switch(subscription_id: str, action: str, who: AgencyOrOperator, uc: PartnersUC,
+async def switch(subscription_id: str, action: Literal["enable", "disable"], who: AgencyOrOperator, uc: PartnersUC,
                  once: Once) -> SubscriptionOut:
-    if action not in SWITCH:
-        raise Problem(404, "Not Found", f"no action {action}")
     return await once(uc.set_active(who, subscription_id, SWITCH[action]), SubscriptionOut.of)
 
 

@@ -1,0 +1,145 @@
+"""The authorization matrix (issue 10, item 9): every route of registration and notifications
+(and the kit's ``/ops``) × every role, no token, an expired token and a foreign issuer's token.
+
+A role the route allows gets past authorization: a 2xx, or a domain 4xx (404 for an id that
+does not exist, 422 for an empty body), never 401/403. Any other role gets 403; no token, an
+expired one and a wrong-issuer one get 401. The services in-process on the real broker and
+database."""
+
+from __future__ import annotations
+
+import pytest
+
+from notifications.bootstrap import create_app as notifications_app
+from notifications.config import Settings as NotificationSettings
+from registration.bootstrap import create_app as registration_app
+from registration.config import Settings as RegistrationSettings
+from servicekit.auth import Role
+from servicekit.config import load
+from tests.support.apps import running
+from tests.support.auth import bearer, expired_bearer, foreign_issuer_bearer
+
+AP, WS, RV, HP, SV, OV, PA, OP = (Role.APPLICANT, Role.WINDOW_STAFF, Role.REVIEWER, Role.HELPER, Role.SUPERVISOR,
+                                  Role.OVERSIGHT, Role.PARTNER_AGENCY, Role.OPERATOR)
+ALL = frozenset(Role)
+PERSON = ALL - {PA}  # applicants and staff
+PUBLIC = None  # no authentication at all
+
+CASE = "/cases/GS-2099-000000"
+SUB = "/subscriptions/sub-missing"
+
+# (method, path, body) → the roles that may call it
+REGISTRATION: dict[tuple[str, str], frozenset[Role] | None] = {
+    ("POST", "/cases"):                               frozenset({AP, WS}),
+    ("POST", "/cases/changes"):                       frozenset({AP, WS}),
+    ("GET", "/cases"):                                frozenset({HP, SV, WS, OP}),
+    ("GET", CASE):                                    ALL,
+    ("POST", f"{CASE}/window-check"):                 frozenset({WS}),
+    ("POST", f"{CASE}/materials"):                    frozenset({AP, WS}),
+    ("POST", f"{CASE}/steps/licence/decision"):       frozenset({RV}),
+    ("POST", f"{CASE}/corrections"):                  frozenset({AP, WS}),
+    ("PUT", f"{CASE}/helper"):                        frozenset({SV, WS}),
+    ("POST", "/ops/outbox/republish"):                frozenset({OP}),
+}
+NOTIFICATIONS: dict[tuple[str, str], frozenset[Role] | None] = {
+    ("GET", "/messages?case_number=GS-2099-000000"):  PERSON,
+    ("GET", "/messages/mine"):                        PERSON,
+    ("GET", "/messages/msg-missing"):                 PERSON,
+    ("GET", "/preferences/me"):                       PERSON,
+    ("PUT", "/preferences/me"):                       PERSON,
+    ("GET", "/event-types"):                          PUBLIC,
+    ("POST", "/subscriptions"):                       frozenset({PA}),
+    ("GET", "/subscriptions"):                        frozenset({PA, OP}),
+    ("GET", SUB):                                     frozenset({PA, OP}),
+    ("POST", f"{SUB}/disable"):                       frozenset({PA, OP}),
+    ("POST", f"{SUB}/enable"):                        frozenset({PA, OP}),
+    ("GET", f"{SUB}/deliveries"):                     frozenset({PA, OP}),
+    ("GET", f"{SUB}/events"):                         frozenset({PA, OP}),
+    ("GET", "/agencies/agency-x"):                    frozenset({PA, OP}),
+    ("PUT", "/agencies/agency-x"):                    frozenset({OP}),
+    ("POST", "/ops/outbox/republish"):                frozenset({OP}),
+}
+
+
+def role_header(role: Role) -> dict[str, str]:
+    claims = {"department": "market"} if role is RV else {"agency_id": "agency-x"} if role is PA else {}
+    return bearer(f"matrix-{role.value}", role, **claims)
+
+
+CALLERS: dict[str, dict[str, str]] = {
+    **{role.value: role_header(role) for role in Role},
+    "no token": {},
+    "expired": expired_bearer("matrix-expired", OP),
+    "wrong issuer": foreign_issuer_bearer("matrix-foreign", OP),
+}
+
+
+def expected(allowed: frozenset[Role] | None, caller: str) -> str:
+    if allowed is PUBLIC:
+        return "passes"
+    if caller in {"no token", "expired", "wrong issuer"}:
+        return "401"
+    return "passes" if Role(caller) in allowed else "403"
+
+
+def outcome(status: int) -> str:
+    return str(status) if status in (401, 403) else "passes"
+
+
+async def check(client, table) -> None:
+    wrong = []
+    for (method, path), allowed in table.items():
+        for caller, headers in CALLERS.items():
+            body = {} if method in {"POST", "PUT"} else None
+            r = await client.request(method, path, headers=headers, json=body)
+            assert r.status_code < 500, f"{method} {path} as {caller}: {r.status_code} {r.text}"
+            want = expected(allowed, caller)
+            if outcome(r.status_code) != want:
+                wrong.append(f"{method} {path} as {caller}: {r.status_code}, expected {want} ({r.text[:120]})")
+            if r.status_code in (401, 403):
+                assert r.headers["content-type"].startswith("application/problem+json")
+    assert wrong == [], "\n".join(wrong)
+
+
+@pytest.fixture
+def reg_settings(infra_env, unique) -> RegistrationSettings:
+    return load(RegistrationSettings, mongodb_database=f"matrix_reg_{unique}")
+
+
+@pytest.fixture
+def ntf_settings(infra_env, unique) -> NotificationSettings:
+    return load(NotificationSettings, mongodb_database=f"matrix_ntf_{unique}")
+
+
+async def test_registration_authorization_matrix(reg_settings):
+    async with running(registration_app(reg_settings)) as client:
+        await check(client, REGISTRATION)
+
+
+async def test_notifications_authorization_matrix(ntf_settings):
+    async with running(notifications_app(ntf_settings)) as client:
+        await check(client, NOTIFICATIONS)
+
+
+def test_the_matrix_covers_every_route():
+    """A new route must get its row."""
+    import re
+
+    def documented(app):
+        return {(m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops
+                if p not in {"/healthz", "/readyz"}}
+
+    def rows(table):
+        out = set()
+        for method, path in table:
+            path = path.split("?")[0]
+            path = re.sub(r"^/cases/GS-2099-000000", "/cases/{case_number}", path)
+            path = path.replace("/steps/licence/", "/steps/{step}/").replace(SUB, "/subscriptions/{subscription_id}")
+            path = re.sub(r"/(disable|enable)$", "/{action}", path)
+            path = path.replace("/messages/msg-missing", "/messages/{message_id}")
+            path = path.replace("/agencies/agency-x", "/agencies/{agency_id}")
+            out.add((method, path))
+        return out
+
+    assert documented(registration_app()) == rows(REGISTRATION)
+    assert documented(notifications_app()) == rows(NOTIFICATIONS)
