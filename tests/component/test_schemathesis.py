@@ -71,6 +71,7 @@ def test_schemathesis(live) -> None:
     cases, failures = 0, []
     for operation in schema.get_all_operations():
         op = operation.ok()
+        ran, failed = cases, len(failures)
 
         @settings(max_examples=25, derandomize=True, deadline=None, database=None,
                   phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
@@ -85,8 +86,11 @@ def test_schemathesis(live) -> None:
 
         try:
             given(case=op.as_strategy())(run)()
-        except Exception:  # recorded in failures by run
-            pass
+        except Exception as exc:  # a case's failure is recorded by run; anything else is a failure too
+            if len(failures) == failed:
+                failures.append(f"{op.method.upper()} {op.path}: could not run: {type(exc).__name__}: {exc}"[:400])
+        if cases == ran:
+            failures.append(f"{op.method.upper()} {op.path}: no case was run")
     print(f"schemathesis {service}: {cases} cases, {len(failures)} failures")
     assert failures == [], "\n".join(failures[:20])
     assert httpx.get(f"{base}/healthz").status_code == 200
