@@ -28,6 +28,7 @@ from registration.service import Registration
 from servicekit.aggregate import ConcurrentUpdate
 from servicekit.auth import Principal, Role
 from servicekit.clock import FrozenClock
+from servicekit.workdays import Deadline
 from tests.support.events import make
 from tests.support.fakes import FakeTimers, FakeUnitOfWork
 from tests.support.forms import company_form
@@ -91,6 +92,10 @@ class InMemoryCases:
         due = [c for c in self.rows.values() if c.status is Status.ACCEPTED and c.due_at and c.due_at <= before]
         return [copy.deepcopy(c) for c in sorted(due, key=lambda c: c.due_at or before)[:limit]]
 
+    async def open_provisional(self, limit: int) -> list[Case]:
+        rows = [c for c in self.rows.values() if c.status is Status.ACCEPTED and c.due_at_provisional]
+        return [copy.deepcopy(c) for c in rows[:limit]]
+
     async def next_code_sequence(self, division_code: str) -> int:
         self.sequences[division_code] = self.sequences.get(division_code, 0) + 1
         return self.sequences[division_code]
@@ -123,8 +128,8 @@ class Repos:
 
 
 class OneDay:
-    def add_workdays(self, start: datetime, n: int) -> datetime:
-        return start + timedelta(days=n)
+    def deadline(self, start: datetime, n: int) -> Deadline:
+        return Deadline(start + timedelta(days=n))
 
 
 def registration(cases: InMemoryCases | None = None) -> tuple[Registration, FakeUnitOfWork[Repos]]:
