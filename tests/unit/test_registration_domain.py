@@ -33,6 +33,7 @@ from registration.domain.events import (
     CaseCompleted,
     CaseOverdue,
     CaseRejected,
+    DeadlineRedated,
     DeadlineWarning,
     LicenceIssued,
     StepApproved,
@@ -470,3 +471,42 @@ def test_a_material_not_on_the_cases_list_is_refused_and_changes_nothing():
     everything = ["legal_representative_id", "address_proof", "articles_of_association", "investor_ids"]
     assert case.supplement(materials=everything, now=T0, by="w-2") is True
     assert case.status is Status.SUBMITTED and case.history[-1].actor == "w-2"
+
+
+def test_a_provisional_due_date_is_carried_by_the_case_and_its_events():
+    case = new_case()
+    case.check_at_window(staff_id="w-1", now=T0, due_at=T0 + timedelta(days=4), due_at_provisional=True)
+    assert case.due_at_provisional
+    recorded = case.pull_events()
+    assert [e.due_at_provisional for e in recorded if hasattr(e, "due_at_provisional")] == [True, True]  # accepted, licence
+    case.warn(T0)
+    case.mark_overdue(T0)
+    assert all(e.due_at_provisional for e in case.pull_events())
+
+
+def test_redate_moves_a_provisional_due_date_once_and_records_it():
+    case = new_case()
+    old, new = T0 + timedelta(days=4), T0 + timedelta(days=5)
+    case.check_at_window(staff_id="w-1", now=T0, due_at=old, due_at_provisional=True)
+    case.pull_events()
+    assert not case.redate(due_at=old, provisional=True, now=T0)  # still the same estimate: nothing changes
+    assert case.redate(due_at=new, provisional=False, now=T0)
+    assert (case.due_at, case.due_at_provisional) == (new, False)
+    [moved] = case.pull_events()
+    assert isinstance(moved, DeadlineRedated) and (moved.previous_due_at, moved.due_at) == (old, new)
+    assert not case.redate(due_at=T0, provisional=False, now=T0)  # no longer provisional: never again
+
+
+def test_redate_to_the_same_date_only_clears_the_mark():
+    case = new_case()
+    case.check_at_window(staff_id="w-1", now=T0, due_at=T0 + timedelta(days=4), due_at_provisional=True)
+    case.pull_events()
+    assert case.redate(due_at=T0 + timedelta(days=4), provisional=False, now=T0)
+    assert not case.due_at_provisional and case.pull_events() == []
+    assert case.history[-1].action == "due_confirmed"
+
+
+def test_a_known_due_date_is_never_redated():
+    case = accepted()
+    assert not case.due_at_provisional
+    assert not case.redate(due_at=T0 + timedelta(days=9), provisional=False, now=T0)

@@ -28,6 +28,7 @@ from registration.service import Registration
 from servicekit.aggregate import ConcurrentUpdate
 from servicekit.auth import Principal, Role
 from servicekit.clock import FrozenClock
+from servicekit.workdays import Deadline, WorkdayCalendar
 from tests.support.events import make
 from tests.support.fakes import FakeTimers, FakeUnitOfWork
 from tests.support.forms import company_form
@@ -91,6 +92,10 @@ class InMemoryCases:
         due = [c for c in self.rows.values() if c.status is Status.ACCEPTED and c.due_at and c.due_at <= before]
         return [copy.deepcopy(c) for c in sorted(due, key=lambda c: c.due_at or before)[:limit]]
 
+    async def open_provisional(self, limit: int) -> list[Case]:
+        rows = [c for c in self.rows.values() if c.status is Status.ACCEPTED and c.due_at_provisional]
+        return [copy.deepcopy(c) for c in rows[:limit]]
+
     async def next_code_sequence(self, division_code: str) -> int:
         self.sequences[division_code] = self.sequences.get(division_code, 0) + 1
         return self.sequences[division_code]
@@ -123,8 +128,8 @@ class Repos:
 
 
 class OneDay:
-    def add_workdays(self, start: datetime, n: int) -> datetime:
-        return start + timedelta(days=n)
+    def deadline(self, start: datetime, n: int) -> Deadline:
+        return Deadline(start + timedelta(days=n))
 
 
 def registration(cases: InMemoryCases | None = None) -> tuple[Registration, FakeUnitOfWork[Repos]]:
@@ -404,3 +409,60 @@ async def test_a_corrected_company_name_is_checked_and_held_and_the_old_one_rele
     assert uow.repos.cases.names.get("兰州改名科技有限公司") == case
     assert "兰州一窗科技有限公司" not in uow.repos.cases.names  # free for another company
     await accepted_case(reg, "兰州一窗科技有限公司")
+
+
+# -- deadlines beyond the known calendar ------------------------------------------------------
+NYE = datetime(2026, 12, 31, 2, 0, tzinfo=UTC)  # Thursday 10:00 in Beijing: day 1 lies in 2027
+
+
+def calendar_dir(tmp_path, *holidays_2027: str):
+    if holidays_2027:
+        (tmp_path / "CN-2027.toml").write_text(f"holidays = {list(holidays_2027)!r}\n".replace("'", '"'),
+                                               encoding="utf-8")
+    return WorkdayCalendar(tmp_path)
+
+
+async def test_a_deadline_in_an_unknown_year_is_provisional_and_alerted_then_redated(tmp_path, caplog) -> None:
+    alerts: list[int] = []
+    uow = FakeUnitOfWork(Repos())
+    (tmp_path / "none").mkdir()
+    reg = Registration(uow=uow, calendar=calendar_dir(tmp_path / "none"), clock=FrozenClock(NYE),
+                       warning_before=timedelta(hours=4), at_risk_within=timedelta(hours=4),
+                       on_provisional=alerts.append)
+    with caplog.at_level("WARNING", logger="registration.service"):
+        case = await accepted_case(reg)
+    stored = await uow.repos.cases.get(case)
+    assert stored.due_at_provisional and stored.due_at == datetime(2027, 1, 4, 16, 0, tzinfo=UTC)  # Mon 01-04 24:00 local
+    assert alerts == [2027] and "CN-2027.toml" in caplog.text
+    [accepted_event] = emitted(uow, ev.ApplicationAcceptedV1)
+    assert accepted_event.due_at_provisional
+    assert all(e.due_at_provisional for e in emitted(uow, ev.StepRequestedV1))
+
+    # Still unknown at the next start: nothing changes, the alert repeats.
+    assert await reg.redate_provisional() == 0 and alerts == [2027, 2027]
+
+    # Operators add CN-2027.toml (Monday 01-04 off too) and restart.
+    (tmp_path / "known").mkdir()
+    reg.calendar = calendar_dir(tmp_path / "known", "2027-01-01", "2027-01-04")
+    uow.emitted.clear()
+    assert await reg.redate_provisional() == 1
+    stored = await uow.repos.cases.get(case)
+    new_due = datetime(2027, 1, 5, 16, 0, tzinfo=UTC)  # Tuesday 01-05 24:00 in Beijing
+    assert (stored.due_at, stored.due_at_provisional) == (new_due, False)
+    assert uow.repos.timers.pending[f"{case}:overdue"][1] == new_due
+    assert uow.repos.timers.pending[f"{case}:warning"][1] == new_due - timedelta(hours=4)
+    [redated] = emitted(uow, ev.DeadlineRedatedV1)
+    assert (redated.previous_due_at, redated.due_at, redated.due_at_provisional) == (
+        datetime(2027, 1, 4, 16, 0, tzinfo=UTC), new_due, False)
+    assert await reg.redate_provisional() == 0  # done once
+
+
+async def test_a_known_year_gives_no_provisional_deadline(tmp_path) -> None:
+    alerts: list[int] = []
+    uow = FakeUnitOfWork(Repos())
+    reg = Registration(uow=uow, calendar=calendar_dir(tmp_path, "2027-01-01"), clock=FrozenClock(NYE),
+                       warning_before=timedelta(hours=4), at_risk_within=timedelta(hours=4),
+                       on_provisional=alerts.append)
+    case = await accepted_case(reg)
+    assert not (await uow.repos.cases.get(case)).due_at_provisional and alerts == []
+    assert await reg.redate_provisional() == 0

@@ -162,6 +162,27 @@ def test_override_file_is_authoritative_for_its_year(tmp_path: Path, cal: Workda
     assert not over.is_workday(date(2025, 10, 1))
 
 
+def test_knows_a_year_from_the_library_or_an_override_file(tmp_path: Path, cal: WorkdayCalendar) -> None:
+    assert cal.knows(2026)
+    assert not cal.knows(2027)
+    (tmp_path / "CN-2027.toml").write_text('holidays = ["2027-01-01"]\n', encoding="utf-8")
+    assert WorkdayCalendar(tmp_path).knows(2027)
+
+
+def test_a_deadline_counted_into_an_unknown_year_is_provisional(tmp_path: Path, cal: WorkdayCalendar) -> None:
+    # Accepted Thursday 2026-12-31: day 1 lies in 2027, whose schedule is not known.
+    due = cal.deadline(local(2026, 12, 31, 10, 0), 1)
+    assert due.provisional and due.unknown_years == (2027,)
+    assert due.at == cal.add_workdays(local(2026, 12, 31, 10, 0), 1) == end_of(2027, 1, 4)  # estimate: 01-01 off
+    # Within a known year: not provisional.
+    inside = cal.deadline(local(2026, 12, 29, 10, 0), 1)
+    assert not inside.provisional and inside.at == end_of(2026, 12, 30)
+    # Once the year's file arrives the same deadline is known (and follows the file).
+    (tmp_path / "CN-2027.toml").write_text('holidays = ["2027-01-01", "2027-01-04"]\n', encoding="utf-8")
+    known = WorkdayCalendar(tmp_path).deadline(local(2026, 12, 31, 10, 0), 1)
+    assert not known.provisional and known.at == end_of(2027, 1, 5)
+
+
 def test_override_file_for_a_library_year_wins(tmp_path: Path) -> None:
     (tmp_path / "CN-2025.toml").write_text('holidays = ["2025-10-01"]\n', encoding="utf-8")
     over = WorkdayCalendar(tmp_path)

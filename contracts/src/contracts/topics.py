@@ -69,6 +69,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     _topic("registration", reg.CaseRejectedV1, consumers=("notifications",)),
     _topic("registration", reg.DeadlineWarningV1, consumers=("notifications",)),
     _topic("registration", reg.CaseOverdueV1, consumers=("notifications",)),
+    _topic("registration", reg.DeadlineRedatedV1),
     _topic("departments", reg.StepDecidedV1, consumers=("registration",), private=True),  # a department's answer
     _topic("notifications", ntf.MessageDeliveryFailedV1),
     _topic("notifications", ntf.WebhookDeadLetteredV1),

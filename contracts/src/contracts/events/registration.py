@@ -59,6 +59,9 @@ class ApplicationAcceptedV1(Event):
     accepted_at: datetime = Field(description="When the window accepted it (UTC).")
     due_at: datetime = Field(description="Time limit: end of the 1st working day after acceptance (UTC).")
     staff_id: str = Field(description="Window staff member who accepted it.")
+    due_at_provisional: bool = Field(default=False, description="True when `due_at` was counted through a year "
+                                     "whose holidays and adjusted working days are not known yet (an estimate); "
+                                     "a `deadline-redated` event follows once they are.")
 
 
 class StepRequestedV1(Event):
@@ -75,6 +78,9 @@ class StepRequestedV1(Event):
     re_request: bool = Field(default=False, description="True when the same attempt is asked again because no answer "
                              "came in time; answer it like the first request (an answer already given: the same answer "
                              "again, which has no second effect).")
+    due_at_provisional: bool = Field(default=False, description="True when `due_at` was counted through a year "
+                                     "whose holidays and adjusted working days are not known yet (an estimate); "
+                                     "a `deadline-redated` event follows once they are.")
 
 
 class StepApprovedV1(Event):
@@ -145,6 +151,9 @@ class DeadlineWarningV1(Event):
     due_at: datetime = Field(description="The time limit (UTC).")
     pending_steps: list[Step] = Field(description="Steps not yet done.")
     helper_id: str | None = Field(default=None, description="The helper assigned to the case, if any.")
+    due_at_provisional: bool = Field(default=False, description="True when `due_at` was counted through a year "
+                                     "whose holidays and adjusted working days are not known yet (an estimate); "
+                                     "a `deadline-redated` event follows once they are.")
 
 
 class CaseOverdueV1(Event):
@@ -155,6 +164,20 @@ class CaseOverdueV1(Event):
     due_at: datetime = Field(description="The time limit that passed (UTC).")
     pending_steps: list[Step] = Field(description="Steps not yet done.")
     helper_id: str | None = Field(default=None, description="The helper assigned to the case, if any.")
+    due_at_provisional: bool = Field(default=False, description="True when `due_at` was counted through a year "
+                                     "whose holidays and adjusted working days are not known yet (an estimate); "
+                                     "a `deadline-redated` event follows once they are.")
+
+
+class DeadlineRedatedV1(Event):
+    """A case's provisional time limit was recomputed once its year's working-day schedule became known."""
+
+    ce_type = "cn.gov.onewindow.registration.deadline-redated.v1"
+
+    previous_due_at: datetime = Field(description="The provisional time limit it replaces (UTC).")
+    due_at: datetime = Field(description="The recomputed time limit (UTC).")
+    due_at_provisional: bool = Field(default=False, description="Still an estimate (another year it was counted "
+                                     "through is not known yet).")
 
 
 class StepDecidedV1(Event):

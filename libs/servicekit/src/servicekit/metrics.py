@@ -25,6 +25,10 @@ class Metrics:
                                         registry=self.registry)
         self.dead_lettered = Counter("one_window_dead_lettered_total", "Messages sent to the dead-letter topic",
                                      ["topic"], registry=self.registry)
+        self.provisional_deadlines = Counter(
+            "one_window_provisional_deadlines_total",
+            "Deadlines counted through a year whose holiday schedule is not known (add config/calendar/CN-<year>.toml)",
+            ["year"], registry=self.registry)
 
     def install(self, app: FastAPI, refresh: Callable[[], Awaitable[None]]) -> None:
         """Count every request (by route template) and serve ``/metrics``."""

@@ -32,7 +32,7 @@ import tomllib
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import holidays
 
@@ -89,6 +89,18 @@ def _parse_dates(path: Path, key: str, values: Any) -> list[date]:
     return out
 
 
+class Deadline(NamedTuple):
+    """A time limit's end (UTC) and the years it was counted through without a known schedule."""
+
+    at: datetime
+    unknown_years: tuple[int, ...] = ()
+
+    @property
+    def provisional(self) -> bool:
+        """Counted through a year whose adjusted working days are not known: an estimate."""
+        return bool(self.unknown_years)
+
+
 class WorkdayCalendar:
     """China working days. Inputs may be local dates or timezone-aware datetimes; results are UTC."""
 
@@ -143,6 +155,11 @@ class WorkdayCalendar:
         """True if an official schedule (override file or library notice) is known for ``year``."""
         return year in self._override_years or year <= self.library_last_year
 
+    def knows(self, year: int) -> bool:
+        """Are ``year``'s holidays and adjusted working days known (library notice or override file)?
+        Counting through a year it does not know gives a provisional :class:`Deadline`."""
+        return self.has_schedule(year)
+
     def is_workday(self, d: date | datetime) -> bool:
         """Is the local date ``d`` (or the local date of an aware datetime) a working day?"""
         d = _local_date(d)
@@ -179,12 +196,19 @@ class WorkdayCalendar:
         no holidays around, 1 working day -> due Monday 24:00 (Tuesday 00:00 local).
         Returned as an aware UTC datetime (exclusive end: overdue when ``now >= due``).
         """
+        return self.deadline(start, n).at
+
+    def deadline(self, start: datetime, n: int) -> Deadline:
+        """:meth:`add_workdays`, also naming the years counted through whose schedule is not
+        known (every year from the day after acceptance to the deadline's day): the
+        deadline is then provisional, and moves once the year's override file arrives."""
         if n < 1:
             raise ValueError(f"a time limit needs at least 1 working day, got {n}")
-        d = _local_date(ensure_utc(start))
+        first = d = _local_date(ensure_utc(start))
         for _ in range(n):
             d = self.next_workday(d)
-        return _end_of_local_day(d)
+        crossed = range((first + timedelta(days=1)).year, d.year + 1)
+        return Deadline(_end_of_local_day(d), tuple(y for y in crossed if not self.knows(y)))
 
     def workdays_left(self, now: datetime, due: datetime) -> int:
         """Working days after ``now``'s local date up to and including the deadline's day.
@@ -202,4 +226,4 @@ class WorkdayCalendar:
         return count
 
 
-__all__ = ["WorkdayCalendar", "default_override_dir"]
+__all__ = ["Deadline", "WorkdayCalendar", "default_override_dir"]

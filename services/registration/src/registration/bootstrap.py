@@ -40,7 +40,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         uow=kit.uow, calendar=WorkdayCalendar.from_settings(settings), clock=kit.clock,
         warning_before=timedelta(hours=settings.warning_before_hours),
         re_request_before=timedelta(hours=settings.re_request_before_hours),
-        at_risk_within=timedelta(hours=settings.at_risk_within_hours))
+        at_risk_within=timedelta(hours=settings.at_risk_within_hours),
+        on_provisional=lambda year: kit.metrics.provisional_deadlines.labels(str(year)).inc())
+
+    async def redate(_kit: ServiceKit[Repositories]) -> None:  # a year's override file may have arrived
+        await registration.redate_provisional()
+
+    kit.on_start.append(redate)
     consumers.register(kit, registration)
     return kit.create_app(
         title="One Window — Registration (企业开办)",

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from registration.domain import Case
 from servicekit.ports import Timers
+from servicekit.workdays import Deadline
 
 
 class CaseRepository(Protocol):
@@ -39,6 +40,9 @@ class CaseRepository(Protocol):
     async def open_due_before(self, before: datetime, limit: int) -> list[Case]: ...
     async def next_code_sequence(self, division_code: str) -> int: ...
 
+    async def open_provisional(self, limit: int) -> list[Case]:
+        """Open accepted cases whose deadline is provisional, earliest due first."""
+
 
 class Repositories(Protocol):
     """The repositories of one transaction (``tx.repos``) or of a read."""
@@ -51,7 +55,8 @@ class Repositories(Protocol):
 
 
 class Calendar(Protocol):
-    def add_workdays(self, start: datetime, n: int) -> datetime: ...
+    def deadline(self, start: datetime, n: int) -> Deadline:
+        """The end of ``n`` working days after ``start``, and the unknown years it was counted through."""
 
 
 class DueTimer(Protocol):

@@ -129,6 +129,11 @@ class MongoCaseRepository:
                                  session=self.session).sort([("status", ASCENDING), ("due_at", ASCENDING)]).limit(limit)
         return [_from_doc(d) for d in await cursor.to_list()]
 
+    async def open_provisional(self, limit: int) -> list[Case]:
+        cursor = self.cases.find({"status": Status.ACCEPTED.value, "due_at_provisional": True},
+                                 session=self.session).sort([("due_at", ASCENDING)]).limit(limit)
+        return [_from_doc(d) for d in await cursor.to_list()]
+
     async def next_code_sequence(self, division_code: str) -> int:
         # `counters` holds one tiny document per division, so find_one_and_update's
         # whole-collection scan on SecantusDB stays cheap here.
@@ -146,7 +151,8 @@ def _to_doc(c: Case) -> dict[str, Any]:
         "applicant_id": c.applicant_id, "applicant_phone": c.applicant_phone, "channel": c.channel,
         "submitted_at": c.submitted_at, "status": c.status.value,
         "steps": {s.value: {**asdict(st), "status": st.status.value} for s, st in c.steps.items()},
-        "accepted_at": c.accepted_at, "due_at": c.due_at, "closed_at": c.closed_at, "staff_id": c.staff_id,
+        "accepted_at": c.accepted_at, "due_at": c.due_at, "due_at_provisional": c.due_at_provisional,
+        "closed_at": c.closed_at, "staff_id": c.staff_id,
         "helper_id": c.helper_id, "uscc": c.uscc, "missing": c.missing, "warned": c.warned, "overdue": c.overdue,
         "correlation_id": c.correlation_id,
         "history": [asdict(h) for h in c.history], "version": c.version,
@@ -160,7 +166,7 @@ def _from_doc(d: dict[str, Any]) -> Case:
         case_number=d["_id"], kind=d["kind"], form=form_cls.model_validate(d["form"], context=STORED), applicant_id=d["applicant_id"],
         channel=d["channel"], submitted_at=d["submitted_at"], applicant_phone=d.get("applicant_phone"),
         status=Status(d["status"]), steps=steps, accepted_at=d.get("accepted_at"), due_at=d.get("due_at"),
-        closed_at=d.get("closed_at"), staff_id=d.get("staff_id"), helper_id=d.get("helper_id"), uscc=d.get("uscc"),
+        due_at_provisional=d.get("due_at_provisional", False), closed_at=d.get("closed_at"), staff_id=d.get("staff_id"), helper_id=d.get("helper_id"), uscc=d.get("uscc"),
         missing=d.get("missing", []), warned=d.get("warned", False), overdue=d.get("overdue", False),
         correlation_id=d.get("correlation_id", d["_id"]),
         history=[HistoryEntry(**h) for h in d.get("history", [])], version=d["version"],

@@ -97,6 +97,8 @@ class CaseOut(BaseModel):
     submitted_at: datetime
     accepted_at: datetime | None
     due_at: datetime | None
+    due_at_provisional: bool = Field(default=False, description="due_at was counted through a year whose holidays "
+                                     "and adjusted working days are not known yet: an estimate, re-dated once they are")
     closed_at: datetime | None
     unified_social_credit_code: str | None
     helper_id: str | None
@@ -110,7 +112,7 @@ class CaseOut(BaseModel):
         return cls(
             case_number=c.case_number, kind=c.kind, status=c.status.value, company_name=c.form.company_name,
             applicant_id=c.applicant_id, channel=c.channel, submitted_at=c.submitted_at, accepted_at=c.accepted_at,
-            due_at=c.due_at, closed_at=c.closed_at, unified_social_credit_code=c.uscc, helper_id=c.helper_id,
+            due_at=c.due_at, due_at_provisional=c.due_at_provisional, closed_at=c.closed_at, unified_social_credit_code=c.uscc, helper_id=c.helper_id,
             overdue=c.overdue, missing=c.missing,
             steps=[StepOut(step=s.value, department=STEP_DEPARTMENT[s].value, status=st.status.value, attempt=st.attempt,
                            requested_at=st.requested_at, decided_at=st.decided_at, reasons=st.reasons,

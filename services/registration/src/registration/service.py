@@ -6,8 +6,9 @@ not in the handlers."""
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
@@ -33,6 +34,9 @@ from servicekit.clock import Clock
 from servicekit.events import EventMap
 from servicekit.ports import Tx, UnitOfWork
 from servicekit.principal import Principal
+from servicekit.workdays import Deadline
+
+log = logging.getLogger(__name__)
 
 CONSUMER = "registration"
 TIME_LIMIT_WORKDAYS = 1
@@ -51,6 +55,7 @@ EVENTS = EventMap("/one-window/registration", {
     facts.CaseRejected: ev.CaseRejectedV1,
     facts.DeadlineWarning: ev.DeadlineWarningV1,
     facts.CaseOverdue: ev.CaseOverdueV1,
+    facts.DeadlineRedated: ev.DeadlineRedatedV1,
 })
 
 
@@ -77,12 +82,23 @@ def _deadline_timers(case_number: str) -> list[str]:
 class Registration:
     def __init__(self, *, uow: UnitOfWork[Repositories], calendar: Calendar, clock: Clock,
                  warning_before: timedelta, at_risk_within: timedelta,
-                 re_request_before: timedelta = timedelta(0)) -> None:
+                 re_request_before: timedelta = timedelta(0),
+                 on_provisional: Callable[[int], None] = lambda year: None) -> None:
         """``re_request_before`` (> 0): that long before the deadline warning, steps still
-        unanswered are requested again, and the warning is armed only then."""
+        unanswered are requested again, and the warning is armed only then.
+        ``on_provisional(year)``: a deadline was counted through ``year``, whose schedule the
+        calendar does not know (the operators' alert: a metric; a WARNING is logged here)."""
         self.uow, self.calendar, self.clock = uow, calendar, clock
         self.warning_before, self.at_risk_within = warning_before, at_risk_within
         self.re_request_before = re_request_before
+        self.on_provisional = on_provisional
+
+    def _alert(self, case_number: str, unknown_years: Sequence[int]) -> None:
+        for year in unknown_years:
+            log.warning("case %s: provisional due date, counted through %s whose holidays and adjusted working "
+                        "days are not known; add config/calendar/CN-%s.toml and restart to re-date it",
+                        case_number, year, year)
+            self.on_provisional(year)
 
     # -- applicants and the window -------------------------------------------------------
     async def submit(self, caller: Principal, form: CompanyForm | ChangeForm, *, channel: Channel,
@@ -117,13 +133,18 @@ class Registration:
     async def check_at_window(self, caller: Principal, case_number: str, *,
                               defects: Sequence[Mapping[str, str]] = ()) -> Case:
         now = self.clock.now()
-        due = self.calendar.add_workdays(now, TIME_LIMIT_WORKDAYS)
+        deadline = self.calendar.deadline(now, TIME_LIMIT_WORKDAYS)
+        due = deadline.at
+        accepted: list[bool] = []  # set when this call accepted the case (not a repeat)
 
         async def work(tx: Tx[Repositories]) -> Case:
+            accepted.clear()
             case = await tx.repos.cases.get(case_number)
-            if not case.check_at_window(staff_id=caller.sub, now=now, due_at=due, defects=defects):
+            if not case.check_at_window(staff_id=caller.sub, now=now, due_at=due, defects=defects,
+                                        due_at_provisional=deadline.provisional):
                 return case  # the same check again: the case answers it, nothing is written
             if case.status is Status.ACCEPTED:  # accepted once: its deadline timers cannot exist yet
+                accepted.append(True)
                 re_request, warning, overdue = _deadline_timers(case_number)
                 first = (warning, WARNING, due - self.warning_before)
                 if self.re_request_before > timedelta(0):  # the warning is armed when the re-request fires
@@ -134,7 +155,60 @@ class Registration:
             await _save(tx, case, now)
             return case
 
-        return await self.uow.run(work)
+        case = await self.uow.run(work)
+        if accepted:
+            self._alert(case_number, deadline.unknown_years)
+        return case
+
+    async def redate_provisional(self, limit: int = 10_000) -> int:
+        """Recompute the deadline of every open case whose deadline is provisional (at start,
+        after an override file arrived): the case takes the new due date, its pending
+        deadline timers move with it, and a moved date is recorded (``DeadlineRedatedV1``).
+        One transaction per case. Returns how many cases changed; those still provisional
+        are alerted again."""
+        cases = await self.uow.read(lambda repos: repos.cases.open_provisional(limit))
+        changed = 0
+        for stale in cases:
+            if stale.accepted_at is None:
+                continue
+            deadline = self.calendar.deadline(stale.accepted_at, TIME_LIMIT_WORKDAYS)
+            if deadline.provisional:
+                self._alert(stale.case_number, deadline.unknown_years)
+
+            async def work(tx: Tx[Repositories], number: str = stale.case_number,
+                           recomputed: Deadline = deadline) -> bool:
+                return await self._redate(tx, number, recomputed)
+
+            changed += await self.uow.run(work)
+        if changed:
+            log.info("re-dated %d case(s) with provisional deadlines", changed)
+        return changed
+
+    async def _redate(self, tx: Tx[Repositories], case_number: str, deadline: Deadline) -> bool:
+        now = self.clock.now()
+        case = await tx.repos.cases.get(case_number)
+        previous = case.due_at
+        if not case.redate(due_at=deadline.at, provisional=deadline.provisional, now=now):
+            return False
+        if deadline.at != previous:
+            await self._move_timers(tx, case, deadline.at, now)
+        await _save(tx, case, now)
+        return True
+
+    async def _move_timers(self, tx: Tx[Repositories], case: Case, due: datetime, now: datetime) -> None:
+        """Move the case's pending deadline timers to ``due`` (fired ones stay fired)."""
+        re_request, warning, overdue = _deadline_timers(case.case_number)
+        payload = {"case_number": case.case_number}
+        if not case.overdue:
+            await tx.repos.timers.schedule(overdue, OVERDUE, due, payload)
+        if case.warned:
+            return
+        warn_at = due - self.warning_before
+        # While the re-request is pending it arms the warning; once it fired, the warning is pending.
+        if self.re_request_before > timedelta(0) and await tx.repos.timers.schedule(
+                re_request, RE_REQUEST, max(now, warn_at - self.re_request_before), payload):
+            return
+        await tx.repos.timers.schedule(warning, WARNING, max(now, warn_at), payload)
 
     async def supplement(self, caller: Principal, case_number: str, *, materials: list[str]) -> Case:
         now = self.clock.now()

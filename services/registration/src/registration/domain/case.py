@@ -161,6 +161,7 @@ class Case(Aggregate):
     steps: dict[Step, StepState] = field(default_factory=dict)
     accepted_at: datetime | None = None
     due_at: datetime | None = None
+    due_at_provisional: bool = False  # due_at was counted through a year whose schedule is not known
     closed_at: datetime | None = None
     staff_id: str | None = None
     helper_id: str | None = None
@@ -202,8 +203,9 @@ class Case(Aggregate):
         return missing + [dict(d) for d in defects]
 
     def check_at_window(self, *, staff_id: str, now: datetime, due_at: datetime,
-                        defects: Sequence[Mapping[str, str]] = ()) -> bool:
-        """Accept, or list everything missing at once. ``due_at`` comes from the calendar.
+                        defects: Sequence[Mapping[str, str]] = (), due_at_provisional: bool = False) -> bool:
+        """Accept, or list everything missing at once. ``due_at`` comes from the calendar
+        (``due_at_provisional``: counted through a year whose schedule is not known).
 
         The same check again (the same staff member finding the same defects, e.g. retried
         after a lost reply) changes nothing and returns False: the case already answers it."""
@@ -218,10 +220,11 @@ class Case(Aggregate):
             self.record(facts.ApplicationIncomplete(applicant_id=self.applicant_id, missing=missing, staff_id=staff_id))
             return True
         self.status, self.missing, self.accepted_at, self.due_at = Status.ACCEPTED, [], now, due_at
-        self._log(now, "accepted", staff_id, f"due {due_at.isoformat()}")
+        self.due_at_provisional = due_at_provisional
+        self._log(now, "accepted", staff_id, f"due {due_at.isoformat()}" + (" (provisional)" if due_at_provisional else ""))
         self.record(facts.ApplicationAccepted(applicant_id=self.applicant_id, company_name=self.form.company_name,
                                               kind=self.kind, channel=self.channel, accepted_at=now, due_at=due_at,
-                                              staff_id=staff_id))
+                                              staff_id=staff_id, due_at_provisional=due_at_provisional))
         self._request(Step.LICENCE, now)
         return True
 
@@ -436,7 +439,7 @@ class Case(Aggregate):
         self.warned = True
         self._log(now, "deadline_warning", "system")
         self.record(facts.DeadlineWarning(due_at=self._due(), pending_steps=self.pending_steps(),
-                                          helper_id=self.helper_id))
+                                          helper_id=self.helper_id, due_at_provisional=self.due_at_provisional))
         return True
 
     def mark_overdue(self, now: datetime) -> bool:
@@ -445,7 +448,26 @@ class Case(Aggregate):
         self.overdue = True
         self._log(now, "overdue", "system")
         self.record(facts.CaseOverdue(due_at=self._due(), pending_steps=self.pending_steps(),
-                                      helper_id=self.helper_id))
+                                      helper_id=self.helper_id, due_at_provisional=self.due_at_provisional))
+        return True
+
+    def redate(self, *, due_at: datetime, provisional: bool, now: datetime) -> bool:
+        """The calendar now knows a year this open case's provisional deadline was counted
+        through: take the recomputed ``due_at``. A moved deadline is recorded (an event); one
+        that stays put only loses its mark. False (nothing changes) unless the case is open,
+        accepted and provisional, or when the recomputation is still the same estimate."""
+        if self.status is not Status.ACCEPTED or not self.due_at_provisional:
+            return False
+        previous = self._due()
+        if due_at == previous and provisional:
+            return False
+        self.due_at, self.due_at_provisional = due_at, provisional
+        detail = f"due {due_at.isoformat()}" + (" (provisional)" if provisional else "")
+        if due_at != previous:
+            self._log(now, "redated", "system", f"{detail}, was {previous.isoformat()}")
+            self.record(facts.DeadlineRedated(previous_due_at=previous, due_at=due_at, due_at_provisional=provisional))
+        else:
+            self._log(now, "due_confirmed", "system", detail)
         return True
 
     def pending_steps(self) -> list[Step]:
@@ -465,7 +487,8 @@ class Case(Aggregate):
     def _step_requested(self, step: Step, state: StepState, *, re_request: bool = False) -> facts.StepRequested:
         return facts.StepRequested(step=step, department=STEP_DEPARTMENT[step], attempt=state.attempt,
                                    due_at=self._due(), unified_social_credit_code=self.uscc,
-                                   form=self.form_for(step), re_request=re_request)
+                                   form=self.form_for(step), re_request=re_request,
+                                   due_at_provisional=self.due_at_provisional)
 
     def form_for(self, step: Step) -> dict[str, Any]:
         """Only the part of the form the department needs."""

@@ -41,6 +41,7 @@ class ApplicationAccepted(DomainEvent):
     accepted_at: datetime
     due_at: datetime
     staff_id: str
+    due_at_provisional: bool = False  # counted through a year whose schedule is not known
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +53,7 @@ class StepRequested(DomainEvent):
     unified_social_credit_code: str | None
     form: dict[str, Any]
     re_request: bool = False  # the same attempt asked again: no answer came in time
+    due_at_provisional: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +106,7 @@ class DeadlineWarning(DomainEvent):
     due_at: datetime
     pending_steps: list[Step]
     helper_id: str | None
+    due_at_provisional: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,3 +114,11 @@ class CaseOverdue(DomainEvent):
     due_at: datetime
     pending_steps: list[Step]
     helper_id: str | None
+    due_at_provisional: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeadlineRedated(DomainEvent):
+    previous_due_at: datetime
+    due_at: datetime
+    due_at_provisional: bool
