@@ -56,8 +56,8 @@ class RepublishOut(BaseModel):
     last_event_id: str | None = Field(default=None, description="ce_id of the last row published.")
 
 
-async def _logged(who: Principal, body: RepublishIn, run: Awaitable[Republished]) -> Republished:
-    done = await run
+async def _logged(who: Principal, body: RepublishIn, run: Callable[[], Awaitable[Republished]]) -> Republished:
+    done = await run()  # created only here: a refusal before the call leaves no coroutine unawaited
     log.warning("operator %s republished %d outbox rows from %s (until %s, topic %s)", who.sub, done.published,
                 body.since.isoformat(), body.until.isoformat() if body.until else "now", body.topic or "all")
     return done
@@ -83,8 +83,8 @@ def ops_router(republish: Republish) -> APIRouter:
             raise Problem(422, code="InvalidRequest",
                           detail=f"Invalid fields: topic ({body.topic!r} is not a registry topic)",
                           errors=[{"field": "topic", "message": "not a topic of the registry", "type": "value_error"}])
-        return await once(_logged(who, body, republish(since=body.since, until=body.until, topic=body.topic,
-                                                       limit=body.limit)), _out)
+        return await once(_logged(who, body, lambda: republish(since=body.since, until=body.until, topic=body.topic,
+                                                               limit=body.limit)), _out)
 
     return router
 
