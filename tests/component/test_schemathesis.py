@@ -18,6 +18,7 @@ import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import (
     content_type_conformance,
+    negative_data_rejection,
     not_a_server_error,
     response_headers_conformance,
     response_schema_conformance,
@@ -29,7 +30,7 @@ from servicekit.auth import Role
 from servicekit.config import load
 from tests.support.auth import bearer
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+CHECKS = [negative_data_rejection, not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
 # the role each service's routes are exercised with (operators may call most routes)
 ROLE = {"registration": (Role.WINDOW_STAFF, {}), "notifications": (Role.OPERATOR, {})}

@@ -76,6 +76,10 @@ async def ensure_indexes(db: AsyncDatabase[Any]) -> None:
 
 
 # -- pure parts -------------------------------------------------------------------------------
+# what parse_key accepts, for the API document: a quoted sf-string or bare printable ASCII
+KEY_PATTERN = r'^(?:"[!-~][ -~]{0,254}"|[!-~](?:[ -~]{0,253}[!-~])?)$'
+
+
 def parse_key(raw: str) -> str:
     """The key: an sf-string (``"abc"``, as the draft writes it) or the bare characters;
     1–255 printable ASCII characters. Raises a 422 problem naming the header (like any invalid field)."""
@@ -300,7 +304,7 @@ class Command:
 
 async def command(request: Request, response: Response, principal: Annotated[Principal, Depends(current_principal)],
                   key: Annotated[str | None, Header(
-                      alias=HEADER, max_length=MAX_KEY + 2,
+                      alias=HEADER, max_length=MAX_KEY + 2, pattern=KEY_PATTERN,
                       description="Makes a retry safe: a retry with the same key and body (same caller) gets the "
                       "first answer again; the same key with another body is 422; while the first is in flight "
                       "409 with Retry-After. Kept for the service's retention period.",
