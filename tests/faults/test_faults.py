@@ -116,9 +116,11 @@ def test_sigstop_20s(platform: Platform, baseline: tuple[Batch, int], name: str,
     answers = sorted({str(c.status) for c in during})
     check(b, f"SIGSTOP {name} 20 s", order, per_case,
           f"{len(during)} HTTP calls during the pause: answers {', '.join(answers)}, slowest {slowest:.1f}s")
-    assert slowest <= 5.5, f"an HTTP call during the {name} pause took {slowest:.1f}s"
-    # 409 "in progress" (Retry-After: 1): a retry under the Idempotency-Key of a try that got 503
-    # and could not release the key while the database stalled (servicekit.idempotency, documented)
+    # no call waits out the 20 s pause (each answers within its 2 s database time, plus the load)
+    assert slowest <= 10, f"an HTTP call during the {name} pause took {slowest:.1f}s"
+    # 409 with Retry-After: a retry under the Idempotency-Key of a try that got 503 and could not
+    # release the key while the database stalled (servicekit.idempotency), or a conflict with a
+    # transaction the stall left open on the database until it expires
     assert set(answers) <= {"200", "201", "409", "503"}, answers
 
 

@@ -57,9 +57,10 @@ class Call:
 
 
 def _in_progress(r: httpx.Response) -> bool:
-    """409 for an Idempotency-Key still held by an earlier try (e.g. one answered 503 while the
-    database stalled): retry later, as the header's draft says."""
-    return r.status_code == 409 and "still being processed" in r.text
+    """409 with Retry-After: an Idempotency-Key still held by an earlier try (e.g. one answered
+    503 while the database stalled), or a conflict with a transaction the stall left open on
+    the database: retry later, as the answer says."""
+    return r.status_code == 409 and "Retry-After" in r.headers
 
 
 @dataclass

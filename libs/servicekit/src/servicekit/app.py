@@ -277,7 +277,15 @@ class ServiceKit(Generic[R]):
         app.state.kit = self
         app.state.provided = dict(provide or {})
         app.state.token_verifier = TokenVerifier(self.settings)
-        install_problem_handlers(app, {ConcurrentUpdate: 409, **(domain_errors or {})})
+        install_problem_handlers(app, domain_errors)
+
+        @app.exception_handler(ConcurrentUpdate)
+        async def conflict(request: Request, exc: ConcurrentUpdate) -> JSONResponse:
+            log.info("conflict on %s after the retries: %s", request.url.path, exc)
+            resp = problem_response(request, 409, detail="someone else changed it at the same time; try again",
+                                    code="ConcurrentUpdate")
+            resp.headers["Retry-After"] = "1"
+            return resp
         install_idempotency(app, IdempotencyStore(
             lambda: kit.db, retention=timedelta(hours=self.settings.idempotency_retention_hours),
             lock=timedelta(seconds=self.settings.idempotency_lock_seconds)))
