@@ -179,7 +179,10 @@ class Stack:
         self.gateways = GatewayProcess(log_path=tmp / "logs" / "gateways.log")
         self.receiver = ReceiverProcess(secret=self.secret, log_path=tmp / "logs" / "webhook-receiver.log")
         env = {**env, "NOTIFICATIONS_MONGODB_DATABASE": NTF_DB, "NOTIFICATIONS_DEFAULT_QUIET_HOURS": "off",
-               **self.gateways.settings_env()}
+               **self.gateways.settings_env(),
+               # the agency's receiver is local: allowed by the development allow-list only
+               "NOTIFICATIONS_WEBHOOK_ALLOW_HTTP": "true",
+               "NOTIFICATIONS_OUTBOUND_ALLOW": f'["127.0.0.1:{self.receiver.port}"]'}
         self.service: Proc = service("notifications", env, tmp / "logs", profile_dir)
         self.agency = {"Authorization": "Bearer " + issuer.token(
             sub="bench-agency", role=Role.PARTNER_AGENCY.value, agency_id="bench-agency",
