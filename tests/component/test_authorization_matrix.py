@@ -8,14 +8,9 @@ database."""
 
 from __future__ import annotations
 
-import pytest
-
 from notifications.bootstrap import create_app as notifications_app
-from notifications.config import Settings as NotificationSettings
 from registration.bootstrap import create_app as registration_app
-from registration.config import Settings as RegistrationSettings
 from servicekit.auth import Role
-from servicekit.config import load
 from tests.support.apps import running
 from tests.support.auth import bearer, expired_bearer, foreign_issuer_bearer
 
@@ -99,16 +94,6 @@ async def check(client, table) -> None:
             if r.status_code in (401, 403):
                 assert r.headers["content-type"].startswith("application/problem+json")
     assert wrong == [], "\n".join(wrong)
-
-
-@pytest.fixture
-def reg_settings(infra_env, unique) -> RegistrationSettings:
-    return load(RegistrationSettings, mongodb_database=f"matrix_reg_{unique}")
-
-
-@pytest.fixture
-def ntf_settings(infra_env, unique) -> NotificationSettings:
-    return load(NotificationSettings, mongodb_database=f"matrix_ntf_{unique}")
 
 
 async def test_registration_authorization_matrix(reg_settings):

@@ -7,14 +7,10 @@ from __future__ import annotations
 import json
 
 import httpx
-import pytest
 
 from notifications.bootstrap import create_app as notifications_app
-from notifications.config import Settings as NotificationSettings
 from registration.bootstrap import create_app as registration_app
-from registration.config import Settings as RegistrationSettings
 from servicekit.auth import Role
-from servicekit.config import load
 from tests.support.apps import running
 from tests.support.auth import bearer
 from tests.support.forms import company_form
@@ -27,16 +23,6 @@ PROBLEM = "application/problem+json"
 
 def agency(agency_id: str) -> dict[str, str]:
     return bearer(f"sys-{agency_id}", Role.PARTNER_AGENCY, agency_id=agency_id)
-
-
-@pytest.fixture
-def reg_settings(infra_env, unique) -> RegistrationSettings:
-    return load(RegistrationSettings, mongodb_database=f"strict_reg_{unique}")
-
-
-@pytest.fixture
-def ntf_settings(infra_env, unique) -> NotificationSettings:
-    return load(NotificationSettings, mongodb_database=f"strict_ntf_{unique}")
 
 
 def problem(r: httpx.Response, status: int) -> dict:

@@ -1,0 +1,19 @@
+"""Settings of the two services' apps run in-process, each test on a database of its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from notifications.config import Settings as NotificationSettings
+from registration.config import Settings as RegistrationSettings
+from servicekit.config import load
+
+
+@pytest.fixture
+def reg_settings(infra_env, unique) -> RegistrationSettings:
+    return load(RegistrationSettings, mongodb_database=f"reg_{unique}")
+
+
+@pytest.fixture
+def ntf_settings(infra_env, unique) -> NotificationSettings:
+    return load(NotificationSettings, mongodb_database=f"ntf_{unique}")
