@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from contracts.envelope import Event
+from contracts.events import approvals as apr
 from contracts.events import notifications as ntf
 from contracts.events import registration as reg
 
@@ -71,6 +72,8 @@ TOPICS: tuple[TopicSpec, ...] = (
     _topic("registration", reg.CaseOverdueV1, consumers=("notifications",)),
     _topic("registration", reg.DeadlineRedatedV1),
     _topic("departments", reg.StepDecidedV1, consumers=("registration",), private=True),  # a department's answer
+    _topic("approvals", apr.StageCompletedV1),
+    _topic("approvals", apr.ProjectCompletedV1),
     _topic("notifications", ntf.MessageDeliveryFailedV1),
     _topic("notifications", ntf.WebhookDeadLetteredV1),
 )
