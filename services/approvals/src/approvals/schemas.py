@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from approvals.domain import Project, ProjectForm, StageCase
 from contracts.events.approvals import Stage
@@ -15,7 +15,7 @@ from servicekit.text import Key, Line, Paragraph, RequestModel
 MAX_ITEMS = 50
 FieldPath = Annotated[str, Line(max_length=200)]
 Reason = Annotated[str, Paragraph(max_length=2000)]
-Scalar = Annotated[str, Line(max_length=5000)] | float | bool
+Scalar = StrictBool | StrictInt | float | Annotated[str, Line(max_length=5000)]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$", description="sha256 of the bytes, hex.")]
 Utility = Literal["water", "power", "gas", "heating", "network"]
 MAX_MATERIAL_BASE64 = 240_000  # under the kit's 256 KiB body limit
