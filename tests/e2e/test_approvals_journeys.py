@@ -9,7 +9,7 @@ import pytest
 from contracts.events.approvals import ItemRequestedV1, StageCompletedV1
 from devstack.gateways import GatewayProcess
 from servicekit.auth import Role
-from tests.support.approvals import MATERIALS, STAGE_FORMS, STAGES, project_form, sha256, material_bytes, upload_body
+from tests.support.approvals import MATERIALS, STAGE_FORMS, STAGES, material_bytes, project_form, sha256, upload_body
 from tests.support.auth import bearer
 from tests.support.events import read_events_sync
 from tests.support.waiting import wait_for

@@ -11,7 +11,7 @@ for each other in a cycle, is refused with every problem named (``CatalogueError
 from __future__ import annotations
 
 import graphlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -96,7 +96,7 @@ class Catalogue(_Strict):
     def stage(self, stage: str) -> StageDef:
         return next(s for s in self.stages if s.stage == stage)
 
-    def items_for(self, stage: str, project_type: str, utilities: list[str] = ()) -> list[ItemDef]:  # type: ignore[assignment]
+    def items_for(self, stage: str, project_type: str, utilities: Sequence[str] = ()) -> list[ItemDef]:
         """The stage's items for a project of this type, in dependency order, and the utility
         hookups asked for alongside it (blocking where the stage says so)."""
         items = [i for i in self.items if i.stage == stage and (not i.project_types or project_type in i.project_types)]
@@ -128,9 +128,9 @@ class Catalogue(_Strict):
         for i, s in enumerate(self.stages):
             if s.lead not in self.departments:
                 bad(f"stages.{i}.lead", f"unknown department {s.lead!r}")
-            for u in s.blocking_utilities:
-                if u not in {x.code for x in self.utilities}:
-                    bad(f"stages.{i}.blocking_utilities", f"unknown utility {u!r}")
+            for code in s.blocking_utilities:
+                if code not in {x.code for x in self.utilities}:
+                    bad(f"stages.{i}.blocking_utilities", f"unknown utility {code!r}")
         codes = [i.code for i in self.items]
         for i, item in enumerate(self.items):
             where = f"items.{i}"
