@@ -2,9 +2,9 @@
 
 Plays every partner agency of company start-up: consumes ``StepRequestedV1`` and
 answers each with ``StepDecidedV1`` on the bus, as a real agency's system would; and
-every department of construction approvals: consumes ``ItemRequestedV1`` and answers
-with ``ItemDecidedV1`` (``--return ITEM[:DEPARTMENT]@ATTEMPT=FIELD`` returns an item,
-e.g. ``project_approval@1=form.construction_scale``; each permit gets a department number).
+every department of construction projects (``devstack.construction``): consumes
+``ItemRequestedV1`` and answers with ``ItemDecidedV1`` (``--return ITEM[:DEPARTMENT]@ATTEMPT=FIELD``
+returns an item, e.g. ``project_approval@1=form.construction_scale``).
 By default every step is approved at once; ``--return STEP@ATTEMPT=FIELD`` returns a
 step for correction on that attempt (e.g. ``tax@1=tax.taxpayer_type``) and
 ``--reject STEP`` rejects it. A request asked again (``re_request``, or delivered twice)
@@ -24,12 +24,13 @@ import signal
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 
-from contracts.events import approvals as apr
 from contracts.events.registration import FieldReason, StepDecidedV1, StepRequestedV1
 from contracts.topics import dead_letter_topic, topic_for
+from devstack import construction
 from devstack.topics import ensure_topics
 from servicekit.config import ServiceSettings, load, service_config
 from servicekit.messaging import make_broker, subscribe
@@ -49,7 +50,7 @@ class Script:
     returns: dict[tuple[str, int], str] = field(default_factory=dict)  # (step, attempt) -> field
     rejects: set[str] = field(default_factory=set)
     delay: float = 0.0
-    answers: OrderedDict[tuple[str, ...], StepDecidedV1 | apr.ItemDecidedV1] = field(default_factory=OrderedDict)
+    answers: OrderedDict[tuple[str, ...], Any] = field(default_factory=OrderedDict)  # key → the answer event
     remember: int = 10_000  # answers kept to repeat (the oldest are forgotten first)
 
     @classmethod
@@ -63,19 +64,12 @@ class Script:
 
     def answer(self, request: StepRequestedV1) -> StepDecidedV1:
         """The answer to ``request``; the same event again for a request already answered."""
-        decided = self._remember((request.case_number, request.step, str(request.attempt)), lambda: self._decide(request))
+        decided = self.recall((request.case_number, request.step, str(request.attempt)), lambda: self._decide(request))
         assert isinstance(decided, StepDecidedV1)
         return decided
 
-    def answer_item(self, request: apr.ItemRequestedV1) -> apr.ItemDecidedV1:
-        """An approvals item's answer; the same event again for a request already answered."""
-        key = (request.case_number, request.item, request.department, str(request.attempt))
-        decided = self._remember(key, lambda: self._decide_item(request))
-        assert isinstance(decided, apr.ItemDecidedV1)
-        return decided
-
-    def _remember(self, key: tuple[str, ...], decide: Callable[[], StepDecidedV1 | apr.ItemDecidedV1]
-                  ) -> StepDecidedV1 | apr.ItemDecidedV1:
+    def recall(self, key: tuple[str, ...], decide: Callable[[], Any]) -> Any:
+        """The answer remembered for ``key``, or ``decide()``'s, remembered (the oldest forgotten first)."""
         if key in self.answers:
             self.answers.move_to_end(key)
             return self.answers[key]
@@ -83,21 +77,6 @@ class Script:
         while len(self.answers) > self.remember:
             self.answers.popitem(last=False)
         return decided
-
-    def _decide_item(self, request: apr.ItemRequestedV1) -> apr.ItemDecidedV1:
-        common = dict(item=request.item, department=request.department, attempt=request.attempt,
-                      reviewer_id=f"sim-{request.department}", source=SOURCE, subject=request.subject,
-                      case_number=request.case_number)
-        if request.item in self.rejects:
-            return apr.ItemDecidedV1.caused_by(request, **common, decision="rejected", reason="模拟：不予许可")
-        fld = self.returns.get((f"{request.item}:{request.department}", request.attempt)) or \
-            self.returns.get((request.item, request.attempt))
-        if fld:
-            return apr.ItemDecidedV1.caused_by(request, **common, decision="returned",
-                                               reasons=[apr.FieldReason(field=fld, reason="模拟：请补正此项")])
-        return apr.ItemDecidedV1.caused_by(request, **common, decision="approved",
-                                           result={"department_ref": f"{request.department.upper()[:4]}"
-                                                                     f"{secrets.token_hex(4).upper()}"})
 
     def _decide(self, request: StepRequestedV1) -> StepDecidedV1:
         common = dict(step=request.step, department=request.department, attempt=request.attempt,
@@ -138,20 +117,7 @@ def build(settings: ServiceSettings, script: Script) -> KafkaBroker:
                  " (asked again)" if request.re_request else "", decided.decision)
 
     subscribe(broker, settings, StepRequestedV1, on_step_requested)
-    item_out = topic_for(apr.ItemDecidedV1).name
-
-    async def on_item_requested(request: apr.ItemRequestedV1) -> None:
-        """Review an approvals item as the department's (or utility provider's) system would."""
-        if script.delay:
-            await asyncio.sleep(script.delay)
-        decided = script.answer_item(request)
-        body, headers = decided.to_wire()
-        await broker.publish(body, item_out, key=decided.case_number.encode(), headers=headers,
-                             correlation_id=decided.correlation_id)
-        log.info("%s %s/%s@%s → %s", request.case_number, request.item, request.department, request.attempt,
-                 decided.decision)
-
-    subscribe(broker, settings, apr.ItemRequestedV1, on_item_requested)
+    construction.subscribe(broker, settings, script)
     return broker
 
 
