@@ -36,8 +36,8 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 from pymongo import AsyncMongoClient  # noqa: E402
 
-from bench import dbstats, limits, machine, procstat, report  # noqa: E402
 from bench import approvals as apr_bench  # noqa: E402
+from bench import dbstats, limits, machine, procstat, report  # noqa: E402
 from bench import notifications as ntf_bench  # noqa: E402
 from bench.bus import Watcher, dead_letter_topics, tally, topics_of  # noqa: E402
 from bench.processes import Proc, departments, service, url_of  # noqa: E402
