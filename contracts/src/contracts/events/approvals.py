@@ -145,7 +145,6 @@ class ItemRequestedV1(Event):
     due_at: datetime = Field(description="The item's time limit (UTC).")
     form: dict[str, Any] = Field(description="The item's fields of the merged form (its projection; may hold personal data).")
     materials: dict[str, str] = Field(description="The item's materials: name → sha256 of the bytes.")
-    re_request: bool = Field(default=False, description="The same attempt asked again (no answer came in time).")
 
 
 class ItemDecidedV1(Event):

@@ -15,6 +15,7 @@ from approvals.domain import (
     Catalogue,
     DomainError,
     InvalidState,
+    MaterialMismatch,
     NotFound,
     NotYourDepartment,
     Project,
@@ -34,7 +35,7 @@ from servicekit.ports import Tx, UnitOfWork
 from servicekit.principal import Principal, Role
 
 CONSUMER = "approvals"
-RE_REQUEST, WARNING, OVERDUE = "item_re_request", "stage_deadline_warning", "stage_overdue"
+WARNING, OVERDUE = "stage_deadline_warning", "stage_overdue"  # timer kinds
 View = Literal["at_risk", "overdue"]
 
 EVENTS = EventMap("/one-window/approvals", {
@@ -70,10 +71,6 @@ def _project_events(project: Project, now: datetime, cause: Event | None = None)
 
 def _timer_keys(case_number: str) -> list[str]:
     return [f"{case_number}:warning", f"{case_number}:overdue"]
-
-
-class MaterialMismatch(DomainError):
-    """The bytes sent do not have the hash declared for them."""
 
 
 class Approvals:

@@ -32,3 +32,7 @@ class NotYourDepartment(DomainError):
 
 class AlreadyExists(DomainError):
     """A project with this code exists (409)."""
+
+
+class MaterialMismatch(DomainError):
+    """The bytes sent do not have the hash declared for them (422 naming ``sha256``)."""

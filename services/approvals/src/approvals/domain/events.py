@@ -76,7 +76,6 @@ class ItemRequested(_StageFact):
     due_at: datetime
     form: dict[str, Any]
     materials: dict[str, str]
-    re_request: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

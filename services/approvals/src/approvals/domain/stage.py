@@ -361,20 +361,6 @@ class StageCase(Aggregate):
         self._log(now, "helper_assigned", by, helper_id)
         return True
 
-    def re_request(self, now: datetime) -> list[str]:
-        """Ask again (same attempt) every department that has not answered."""
-        if self.status is not StageStatus.ACCEPTED:
-            return []
-        asked = []
-        for state in self.items.values():
-            if state.status is not ItemStatus.REQUESTED:
-                continue
-            for dept, review in state.reviews.items():
-                if review.decision is None:
-                    asked.append(state.code)
-                    self.record(self._item_requested(state, dept, re_request=True))
-        return asked
-
     def warn(self, now: datetime) -> bool:
         if self.status is not StageStatus.ACCEPTED or self.warned or self.due_at is None:
             return False
@@ -418,13 +404,12 @@ class StageCase(Aggregate):
             self.record(self._item_requested(state, dept))
         self._log(now, f"{state.code}_requested", "system", f"attempt {state.attempt}")
 
-    def _item_requested(self, state: ItemState, department: str, *, re_request: bool = False) -> facts.ItemRequested:
+    def _item_requested(self, state: ItemState, department: str) -> facts.ItemRequested:
         d = state.definition
         return facts.ItemRequested(**self._about(), item=d.code, item_name=d.name, kind=d.kind, department=department,
                                    attempt=state.attempt, due_at=state.due_at or self._due(),
                                    form={f: self.form[f] for f in d.fields if f in self.form},
-                                   materials={m: self.materials[m] for m in d.materials if m in self.materials},
-                                   re_request=re_request)
+                                   materials={m: self.materials[m] for m in d.materials if m in self.materials})
 
     def _about(self) -> dict[str, Any]:
         return {"project_code": self.project_code, "stage": self.stage, "catalogue_version": self.catalogue_version}
