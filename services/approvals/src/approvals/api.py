@@ -40,7 +40,7 @@ Assigning = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.WINDOW_ST
 Reading = Annotated[Principal, Depends(require(*Role))]
 Watching = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.OVERSIGHT, Role.OPERATOR, Role.WINDOW_STAFF))]
 router = APIRouter(tags=["approvals"])
-Project, Stage = "/projects/{code}", "/stages/{case_number}"
+PROJECT, STAGE = "/projects/{code}", "/stages/{case_number}"
 
 
 def _bytes(body: MaterialIn) -> bytes:
@@ -56,26 +56,26 @@ async def register(body: ProjectIn, who: Applicant, uc: Cases, once: Once) -> Pr
                                           applicant_phone=body.applicant_phone), ProjectOut.of)
 
 
-@router.get(Project, response_model=ProjectOut, summary="A project: its stages, materials and documents")
+@router.get(PROJECT, response_model=ProjectOut, summary="A project: its stages, materials and documents")
 async def project(code: str, who: Reading, uc: Cases) -> ProjectOut:
     return ProjectOut.of(await uc.get_project(who, code))
 
 
-@router.post(f"{Project}/materials", response_model=ProjectOut,
+@router.post(f"{PROJECT}/materials", response_model=ProjectOut,
              summary="Upload a material once (identified by the sha256 of its bytes); every stage reuses it")
 async def upload(code: str, body: MaterialIn, who: Applicant, uc: Cases, once: Once) -> ProjectOut:
     return await once(uc.upload_material(who, code, name=body.name, data=_bytes(body), sha256=body.sha256),
                       ProjectOut.of)
 
 
-@router.post(f"{Project}/stages", status_code=201, response_model=StageOut,
+@router.post(f"{PROJECT}/stages", status_code=201, response_model=StageOut,
              summary="Declare the next stage with its one merged form (一张表单)")
 async def declare(code: str, body: StageIn, who: Applicant, uc: Cases, once: Once) -> StageOut:
     return await once(uc.declare_stage(who, code, stage=body.stage, form=body.form, utilities=body.utilities,
                                        channel=body.channel), StageOut.of)
 
 
-@router.get(f"{Project}/timeline", response_model=list[TimelineEntry], summary="Everything that happened to a project")
+@router.get(f"{PROJECT}/timeline", response_model=list[TimelineEntry], summary="Everything that happened to a project")
 async def timeline(code: str, who: Reading, uc: Cases) -> list[TimelineEntry]:
     project, stages = await uc.project_stages(who, code)
     entries = [TimelineEntry(at=h.at, case_number=None, stage=None, action=h.action, actor=h.actor, detail=h.detail)
@@ -96,23 +96,23 @@ async def statistics(who: Watching, uc: Cases) -> list[StageStatistics]:
     return [StageStatistics(**r) for r in await uc.statistics()]
 
 
-@router.get(Stage, response_model=StageOut, summary="A stage: items, reviews, documents, history")
+@router.get(STAGE, response_model=StageOut, summary="A stage: items, reviews, documents, history")
 async def stage(case_number: str, who: Reading, uc: Cases) -> StageOut:
     return StageOut.of(await uc.get_stage(who, case_number))
 
 
-@router.post(f"{Stage}/supplement", response_model=StageOut, summary="Add fields the window listed as missing")
+@router.post(f"{STAGE}/supplement", response_model=StageOut, summary="Add fields the window listed as missing")
 async def supplement(case_number: str, body: SupplementIn, who: Applicant, uc: Cases, once: Once) -> StageOut:
     return await once(uc.supplement(who, case_number, form=body.form), StageOut.of)
 
 
-@router.post(f"{Stage}/acceptance", response_model=StageOut,
+@router.post(f"{STAGE}/acceptance", response_model=StageOut,
              summary="The window accepts the stage, or lists everything missing at once (一次性告知)")
 async def accept(case_number: str, who: Staff, uc: Cases, once: Once) -> StageOut:
     return await once(uc.check_at_window(who, case_number), StageOut.of)
 
 
-@router.post(f"{Stage}/items/{{item}}/decision", response_model=StageOut,
+@router.post(f"{STAGE}/items/{{item}}/decision", response_model=StageOut,
              summary="A department approves, returns or rejects its item (window staff: items authorised to the hall)")
 async def decide(case_number: str, item: str, body: DecisionIn, who: Deciding, uc: Cases, once: Once) -> StageOut:
     return await once(uc.decide(who, case_number, item, decision=body.decision, attempt=body.attempt,
@@ -120,12 +120,12 @@ async def decide(case_number: str, item: str, body: DecisionIn, who: Deciding, u
                                 result=body.result), StageOut.of)
 
 
-@router.post(f"{Stage}/items/{{item}}/correction", response_model=StageOut,
+@router.post(f"{STAGE}/items/{{item}}/correction", response_model=StageOut,
              summary="Correct exactly what an item's departments returned (补正); only it is reviewed again")
 async def correct(case_number: str, item: str, body: CorrectionIn, who: Applicant, uc: Cases, once: Once) -> StageOut:
     return await once(uc.correct(who, case_number, item, form=body.form, materials=body.materials), StageOut.of)
 
 
-@router.put(f"{Stage}/helper", response_model=StageOut, summary="Assign a helper (帮办) to a stage")
+@router.put(f"{STAGE}/helper", response_model=StageOut, summary="Assign a helper (帮办) to a stage")
 async def helper(case_number: str, body: HelperIn, who: Assigning, uc: Cases, once: Once) -> StageOut:
     return await once(uc.assign_helper(who, case_number, helper_id=body.helper_id), StageOut.of)
