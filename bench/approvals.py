@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -106,8 +105,61 @@ class Driver:
                 await asyncio.sleep(0.005)
 
 
-async def run_pass(env: dict[str, str], tmp: Path, issuer: LocalIssuer, bootstrap: str, mongodb_uri: str,
-                   extra_pids: dict[str, int], *, projects: int, concurrency: int) -> dict[str, Any]:
+async def _measure(driver: Driver, codes: list[str], pids: dict[str, int], mongo: AsyncMongoClient[Any], *,
+                   rate: float | None = None, concurrency: int = 8) -> dict[str, Any]:
+    """One pass: ``codes``' projects through their four stages, started at ``rate`` stages/s
+    (open loop: a project every 4/rate s, its stages one after another) or ``concurrency``
+    projects at a time (closed loop)."""
+    driver.runs = []
+    start_wall = datetime.now(UTC).replace(tzinfo=None)  # the oplog's wall times are naive UTC
+    sampler = procstat.Sampler(pids).start()
+    t0 = time.monotonic()
+    if rate:
+        async def later(i: int, code: str) -> None:
+            await asyncio.sleep(max(0.0, t0 + i * len(STAGES) / rate - time.monotonic()))
+            await driver.project(code, 60)
+
+        await asyncio.gather(*(later(i, c) for i, c in enumerate(codes)))
+    else:
+        queue = list(codes)
+
+        async def worker() -> None:
+            while queue:
+                await driver.project(queue.pop(), 60)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.monotonic() - t0
+    usage = await sampler.stop()
+    end_wall = datetime.now(UTC).replace(tzinfo=None)
+    entries = await dbstats.oplog_entries(mongo, start_wall - timedelta(seconds=1))
+    seen = driver.watcher.seen
+    done = [r for r in driver.runs if not r.error and r.case.encode() in seen]
+    latency = [seen[r.case.encode()].produced - r.submitted for r in done]
+    span = (max(seen[r.case.encode()].produced for r in done) - min(r.submitted for r in done)) if done else 0
+    writes = dbstats.writes_in(entries, DB, start_wall, end_wall + timedelta(seconds=0.3))
+    n = len(done) or 1
+    return {
+        "mode": "rate" if rate else "max", "target_rate": rate, "concurrency": None if rate else concurrency,
+        "projects": len(codes), "stages": len(driver.runs), "completed": len(done),
+        "errors": [r.error for r in driver.runs if r.error][:5],
+        "duplicate_completions": sum(1 for r in done if seen[r.case.encode()].count > 1),
+        "wall_s": round(wall, 2), "stages_per_s": round(len(done) / span, 2) if span else None,
+        "latency_submission_to_permits": summary_ms(latency),
+        "processes": {k: {"cpu_s": u.cpu_s, "cpu_ms_per_stage": round(u.cpu_s * 1000 / n, 1),
+                          "peak_rss_mib": round(u.peak_rss / 2**20, 1)} for k, u in usage.items()},
+        "db": writes.as_dict() | {"documents_per_stage": round(writes.documents / n, 2),
+                                  "commit_points_per_stage": round(writes.commits / n, 2),
+                                  "by_collection_op_per_stage": {k: round(v / n, 2)
+                                                                 for k, v in sorted(writes.by_collection.items())}},
+        "other_cpu_s": sampler.other_cpu_s,
+    }
+
+
+async def run(env: dict[str, str], tmp: Path, issuer: LocalIssuer, bootstrap: str, mongodb_uri: str,
+              extra_pids: dict[str, int], *, projects: int, concurrency: int,
+              rate: float = TARGET_STAGES_PER_S) -> dict[str, Any]:
+    """The target pass (``rate`` stages/s) and the max pass (``concurrency`` projects in flight),
+    ``projects`` projects each, on one approvals process and one department simulator."""
     env = {**env, "APPROVALS_MONGODB_DATABASE": DB}
     apr, deps = service("approvals", env, tmp / "logs"), departments(env, tmp / "logs")
     procs: list[Proc] = [apr, deps]
@@ -121,7 +173,7 @@ async def run_pass(env: dict[str, str], tmp: Path, issuer: LocalIssuer, bootstra
         http = httpx.AsyncClient(base_url=url_of(apr), timeout=60, limits=httpx.Limits(max_connections=64))
         driver = Driver(http, {"Authorization": f"Bearer {tokens[Role.APPLICANT]}"},
                         {"Authorization": f"Bearer {tokens[Role.WINDOW_STAFF]}"}, watcher)
-        codes = [f"2026-620102-47-01-{i:06d}" for i in range(projects + 1)]  # the first one warms up
+        codes = [f"2026-620102-47-01-{i:06d}" for i in range(2 * projects + 1)]  # the first one warms up
         sem = asyncio.Semaphore(8)
 
         async def setup(code: str) -> None:
@@ -129,47 +181,25 @@ async def run_pass(env: dict[str, str], tmp: Path, issuer: LocalIssuer, bootstra
                 await driver.setup(code)
 
         await asyncio.gather(*(setup(c) for c in codes))
-        await driver.project(codes[0], 60)  # warm-up: one project, not measured
-        driver.runs.clear()
-        codes = codes[1:]
+        await driver.project(codes[0], 60)  # warm-up, not measured
         pids = {"approvals": apr.pid, "departments": deps.pid, **extra_pids}
-        start_wall = datetime.now(UTC).replace(tzinfo=None)  # the oplog's wall times are naive UTC
-        sampler = procstat.Sampler(pids).start()
-        t0 = time.monotonic()
-        queue = list(codes)
-
-        async def worker() -> None:
-            while queue:
-                await driver.project(queue.pop(), 60)
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.monotonic() - t0
-        usage = await sampler.stop()
-        end_wall = datetime.now(UTC).replace(tzinfo=None)
+        passes = {f"target {rate:g} stages/s": await _measure(driver, codes[1:projects + 1], pids, mongo, rate=rate)}
+        await asyncio.sleep(1.0)
+        passes[f"max ({concurrency} projects in flight)"] = await _measure(driver, codes[projects + 1:], pids, mongo,
+                                                                          concurrency=concurrency)
         await http.aclose()
-        entries = await dbstats.oplog_entries(mongo, start_wall - timedelta(seconds=1))
-        done = [r for r in driver.runs if not r.error and r.case.encode() in watcher.seen]
-        latency = [watcher.seen[r.case.encode()].produced - r.submitted for r in done]
-        writes = dbstats.writes_in(entries, DB, start_wall, end_wall + timedelta(seconds=0.3))
-        n = len(done) or 1
-        duplicates = sum(1 for r in done if watcher.seen[r.case.encode()].count > 1)
-        out = {
-            "status": "measured", "what": (__doc__ or "").split("\n\n")[0].replace("\n", " "),
-            "projects": len(codes), "concurrency": concurrency, "stages": len(driver.runs), "completed": len(done),
-            "errors": [r.error for r in driver.runs if r.error][:5], "duplicate_completions": duplicates,
-            "wall_s": round(wall, 2), "stages_per_s": round(len(done) / wall, 2) if wall else None,
-            "latency_submission_to_permits": summary_ms(latency),
-            "processes": {k: {"cpu_s": u.cpu_s, "cpu_ms_per_stage": round(u.cpu_s * 1000 / n, 1),
-                              "peak_rss_mib": round(u.peak_rss / 2**20, 1)} for k, u in usage.items()},
-            "db": writes.as_dict(per=n) | {"documents_per_stage": round(writes.documents / n, 2)},
-            "other_cpu_s": sampler.other_cpu_s,
-        }
-        p99 = out["latency_submission_to_permits"].get("p99_ms")
-        out["targets"] = {
-            "stages_per_s": {"target": TARGET_STAGES_PER_S, "measured": out["stages_per_s"],
-                             "met": bool(out["stages_per_s"] and out["stages_per_s"] >= TARGET_STAGES_PER_S)},
-            "p99_ms": {"target": TARGET_P99_MS, "measured": p99, "met": bool(p99 is not None and p99 < TARGET_P99_MS)},
-        }
+        target = next(iter(passes.values()))
+        p99 = target["latency_submission_to_permits"].get("p99_ms")
+        best = max(p["stages_per_s"] or 0 for p in passes.values())
+        all_done = all(p["completed"] == p["stages"] for p in passes.values())
+        out: dict[str, Any] = {"status": "measured", "what": (__doc__ or "").split("\n\n")[0].replace("\n", " "), "passes": passes,
+               "targets": {
+                   "stages_per_s": {"target": TARGET_STAGES_PER_S, "measured": best,
+                                    "at_target_rate": target["stages_per_s"],
+                                    "met": bool(all_done and best >= TARGET_STAGES_PER_S)},
+                   "p99_ms": {"target": TARGET_P99_MS, "measured": p99, "at_rate": rate,
+                              "met": bool(all_done and p99 is not None and p99 < TARGET_P99_MS)}},
+               "errors": [e for p in passes.values() for e in p["errors"]][:5]}
         for p in procs:
             if not p.alive():
                 out["errors"].append(f"{p.name} died: {p.tail(5)}")
@@ -183,18 +213,19 @@ async def run_pass(env: dict[str, str], tmp: Path, issuer: LocalIssuer, bootstra
 def markdown(a: dict[str, Any]) -> list[str]:
     if a.get("status") != "measured":
         return [f"**Approvals:** not run ({a.get('reason', '')}).", ""]
-    lat = a["latency_submission_to_permits"]
-    lines = [f"**Approvals** ({a['projects']} projects × 4 stages, {a['concurrency']} at a time, instant simulated "
-             "departments)", "", "| stages | stages/s | p50 ms | p99 ms | documents/stage | CPU ms/stage (approvals, "
-             "departments, db, broker) |", "|---:|---:|---:|---:|---:|---|",
-             f"| {a['completed']}/{a['stages']} | {a['stages_per_s']} | {lat.get('p50_ms')} | {lat.get('p99_ms')} | "
-             f"{a['db']['documents_per_stage']} | " + ", ".join(
-                 f"{k} {v['cpu_ms_per_stage']}" for k, v in a["processes"].items() if k != "bench") + " |", ""]
+    lines = ["**Approvals** (projects through their four stages, instant simulated departments; latency: the "
+             "stage's declaration → its permits issued)", "",
+             "| pass | stages | stages/s | p50 ms | p99 ms | documents/stage | CPU ms/stage | other load (cores) |",
+             "|---|---:|---:|---:|---:|---:|---|---:|"]
+    for name, p in a["passes"].items():
+        lat = p["latency_submission_to_permits"]
+        cpu = ", ".join(f"{k} {v['cpu_ms_per_stage']}" for k, v in p["processes"].items())
+        other = round(p["other_cpu_s"] / p["wall_s"], 2) if p.get("other_cpu_s") is not None and p["wall_s"] else None
+        lines.append(f"| {name} | {p['completed']}/{p['stages']} | {p['stages_per_s']} | {lat.get('p50_ms')} | "
+                     f"{lat.get('p99_ms')} | {p['db']['documents_per_stage']} | {cpu} | {other} |")
     t = a["targets"]
-    lines += [f"**Target:** ≥ {t['stages_per_s']['target']:g} stages/s: {'met' if t['stages_per_s']['met'] else 'missed'}"
-              f"; p99 < {t['p99_ms']['target']:g} ms: {'met' if t['p99_ms']['met'] else 'missed'}.", ""]
+    lines += ["", f"**Target:** ≥ {t['stages_per_s']['target']:g} stages/s: "
+              f"{'met' if t['stages_per_s']['met'] else 'missed'} (best {t['stages_per_s']['measured']}/s); "
+              f"p99 < {t['p99_ms']['target']:g} ms at {t['p99_ms']['at_rate']:g} stages/s: "
+              f"{'met' if t['p99_ms']['met'] else 'missed'} ({t['p99_ms']['measured']} ms).", ""]
     return lines
-
-
-def dumps(a: dict[str, Any]) -> str:
-    return json.dumps(a, indent=2, ensure_ascii=False)
