@@ -127,6 +127,11 @@ kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" -
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:ratings --operation Read --topic approvals.stage-overdue.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:notifications --operation Read --topic approvals.stage-overdue.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:crossregion --operation Read --topic approvals.stage-overdue.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:approvals --operation Write --topic approvals.item-overdue.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:registration --operation Read --topic approvals.item-overdue.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:ratings --operation Read --topic approvals.item-overdue.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:notifications --operation Read --topic approvals.item-overdue.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:crossregion --operation Read --topic approvals.item-overdue.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:notifications --operation Write --topic notifications.message-delivery-failed.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:registration --operation Read --topic notifications.message-delivery-failed.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:approvals --operation Read --topic notifications.message-delivery-failed.v1

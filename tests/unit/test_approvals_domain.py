@@ -303,3 +303,14 @@ def test_warning_and_overdue_once_each():
     assert case.mark_overdue(NOW) is True and case.mark_overdue(NOW) is False
     events = [type(e).__name__ for e in case.pull_events()]
     assert events.count("StageDeadlineWarning") == 1 and events.count("StageOverdue") == 1
+
+
+def test_items_past_their_own_time_limit_are_overdue_once_while_departments_have_them():
+    case = accept(new_stage())  # item limits: 1 day each; the stage's: 5 (see accept())
+    assert case.item_deadlines() == [NOW + timedelta(days=1)]
+    approve(case, "project_approval")
+    case.pull_events()
+    assert case.mark_items_overdue(NOW + timedelta(days=2)) == ["site_selection"]  # the approved one and the
+    assert case.mark_items_overdue(NOW + timedelta(days=3)) == []                 # waiting one are not late
+    (late,) = [e for e in case.pull_events() if type(e).__name__ == "ItemOverdue"]
+    assert late.departments == ["natural_resources"] and late.due_at == NOW + timedelta(days=1)

@@ -86,6 +86,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     _topic("approvals", apr.JointAcceptancePassedV1),
     _topic("approvals", apr.StageDeadlineWarningV1),
     _topic("approvals", apr.StageOverdueV1),
+    _topic("approvals", apr.ItemOverdueV1),
     _topic("notifications", ntf.MessageDeliveryFailedV1),
     _topic("notifications", ntf.WebhookDeadLetteredV1),
 )

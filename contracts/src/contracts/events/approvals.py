@@ -243,3 +243,19 @@ class StageOverdueV1(Event):
     due_at: datetime = Field(description="The time limit that passed (UTC).")
     pending_items: list[str] = Field(description="Items not yet approved.")
     helper_id: str | None = Field(default=None, description="The helper assigned, if any.")
+
+
+class ItemOverdueV1(Event):
+    """An item passed its own time limit while its departments still had it (a returned item waits for the applicant: not counted)."""
+
+    ce_type = "cn.gov.onewindow.approvals.item-overdue.v1"
+
+    project_code: str = Field(description="The project's code.")
+    stage: Stage = Field(description="The stage.")
+    catalogue_version: str = Field(description="Catalogue version of the stage.")
+    item: str = Field(description="The item.")
+    item_name: str = Field(description="The item's name (zh-CN).")
+    departments: list[str] = Field(description="The departments that have not answered.")
+    attempt: int = Field(description="The attempt awaiting their answer.")
+    due_at: datetime = Field(description="The item's time limit that passed (UTC).")
+    helper_id: str | None = Field(default=None, description="The helper assigned to the stage, if any.")

@@ -168,7 +168,7 @@ def _stage_doc(s: StageCase) -> dict[str, Any]:
         "items": [{"definition": i.definition.model_dump(), "status": i.status.value, "attempt": i.attempt,
                    "reviews": {d: asdict(r) for d, r in i.reviews.items()}, "reasons": i.reasons,
                    "requested_at": i.requested_at, "decided_at": i.decided_at, "due_at": i.due_at,
-                   "document": i.document} for i in s.items.values()],
+                   "document": i.document, "overdue": i.overdue} for i in s.items.values()],
         "field_defs": {k: v.model_dump() for k, v in s.field_defs.items()}, "material_labels": s.material_labels,
         "form": s.form, "materials": s.materials, "status": s.status.value, "accepted_at": s.accepted_at,
         "due_at": s.due_at, "closed_at": s.closed_at, "same_day": s.same_day, "staff_id": s.staff_id,
@@ -182,7 +182,7 @@ def _item(d: dict[str, Any]) -> ItemState:
     return ItemState(definition=ItemDef.model_validate(d["definition"]), status=ItemStatus(d["status"]),
                      attempt=d["attempt"], reviews={k: Review(**v) for k, v in d["reviews"].items()},
                      reasons=d["reasons"], requested_at=d.get("requested_at"), decided_at=d.get("decided_at"),
-                     due_at=d.get("due_at"), document=d.get("document"))
+                     due_at=d.get("due_at"), document=d.get("document"), overdue=d.get("overdue", False))
 
 
 def _stage(d: dict[str, Any]) -> StageCase:

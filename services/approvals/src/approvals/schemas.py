@@ -85,6 +85,7 @@ class ItemOut(BaseModel):
     hall: bool
     blocking: bool
     due_at: datetime | None
+    overdue: bool = Field(description="Passed its own time limit while departments had it.")
     reasons: list[dict[str, str]]
     reviews: list[ReviewOut]
     form: dict[str, Any] = Field(description="This item's projection of the merged form.")
@@ -129,6 +130,7 @@ class StageOut(BaseModel):
             missing=s.missing, form=s.form, materials=s.materials, documents=s.documents,
             items=[ItemOut(item=i.code, name=i.definition.name, kind=i.definition.kind, status=i.status.value,
                            attempt=i.attempt, hall=i.definition.hall, blocking=i.definition.blocking, due_at=i.due_at,
+                           overdue=i.overdue,
                            reasons=i.reasons, document=i.document,
                            form={f: s.form[f] for f in i.definition.fields if f in s.form},
                            materials={m: s.materials[m] for m in i.definition.materials if m in s.materials},

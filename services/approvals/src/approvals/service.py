@@ -35,7 +35,7 @@ from servicekit.ports import Tx, UnitOfWork
 from servicekit.principal import Principal, Role
 
 CONSUMER = "approvals"
-WARNING, OVERDUE = "stage_deadline_warning", "stage_overdue"  # timer kinds
+WARNING, OVERDUE, ITEMS_DUE = "stage_deadline_warning", "stage_overdue", "items_due"  # timer kinds
 View = Literal["at_risk", "overdue"]
 
 EVENTS = EventMap("/one-window/approvals", {
@@ -52,6 +52,7 @@ EVENTS = EventMap("/one-window/approvals", {
     facts.StageCompleted: ev.StageCompletedV1,
     facts.StageDeadlineWarning: ev.StageDeadlineWarningV1,
     facts.StageOverdue: ev.StageOverdueV1,
+    facts.ItemOverdue: ev.ItemOverdueV1,
 })
 
 
@@ -69,8 +70,10 @@ def _project_events(project: Project, now: datetime, cause: Event | None = None)
                             cause=cause)
 
 
-def _timer_keys(case_number: str) -> list[str]:
-    return [f"{case_number}:warning", f"{case_number}:overdue"]
+def _timer_keys(case: StageCase) -> list[str]:
+    """The stage's deadline timers: its warning, its overdue, one per distinct item time limit before its own."""
+    return [f"{case.case_number}:warning", f"{case.case_number}:overdue",
+            *(f"{case.case_number}:items:{n}" for n in range(len(case.item_deadlines())))]
 
 
 class Approvals:
@@ -178,10 +181,12 @@ class Approvals:
                                         due_at=dues[case.time_limit_days], item_due=dues):
                 return case
             if case.status is StageStatus.ACCEPTED and case.due_at is not None:
-                warning, overdue = _timer_keys(case_number)
+                warning, overdue, *items = _timer_keys(case)
                 payload = {"case_number": case_number}
-                await tx.repos.timers.schedule_new([(warning, WARNING, max(now, case.due_at - self.warning_before), payload),
-                                                    (overdue, OVERDUE, case.due_at, payload)])
+                await tx.repos.timers.schedule_new([
+                    (warning, WARNING, max(now, case.due_at - self.warning_before), payload),
+                    (overdue, OVERDUE, case.due_at, payload),
+                    *((key, ITEMS_DUE, due, payload) for key, due in zip(items, case.item_deadlines(), strict=True))])
             await self._save_with_project(tx, case, project, now)
             return case
 
@@ -276,7 +281,7 @@ class Approvals:
                 await tx.repos.projects.save(project)
                 events += _project_events(project, now, cause)
                 if finished:
-                    closed += _timer_keys(case.case_number)
+                    closed += _timer_keys(case)
         if closed:
             await tx.repos.timers.cancel_many(closed)
         await tx.repos.stages.save_many(cases)
@@ -322,7 +327,10 @@ class Approvals:
             case = await tx.repos.stages.get(timer.payload["case_number"])
         except NotFound:
             return
-        changed = case.warn(now) if timer.kind == WARNING else case.mark_overdue(now)
+        if timer.kind == ITEMS_DUE:
+            changed = bool(case.mark_items_overdue(now))
+        else:
+            changed = case.warn(now) if timer.kind == WARNING else case.mark_overdue(now)
         if changed:
             await _save(tx, case, now)
 

@@ -143,3 +143,13 @@ class StageOverdue(_StageFact):
     due_at: datetime
     pending_items: list[str]
     helper_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemOverdue(_StageFact):
+    item: str
+    item_name: str
+    departments: list[str]
+    attempt: int
+    due_at: datetime
+    helper_id: str | None

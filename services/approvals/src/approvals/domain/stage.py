@@ -72,6 +72,7 @@ class ItemState:
     decided_at: datetime | None = None
     due_at: datetime | None = None
     document: dict[str, str] | None = None
+    overdue: bool = False
 
     @property
     def code(self) -> str:
@@ -378,6 +379,25 @@ class StageCase(Aggregate):
         self.record(facts.StageOverdue(**self._about(), due_at=self.due_at, pending_items=self.pending_items(),
                                        helper_id=self.helper_id))
         return True
+
+    def item_deadlines(self) -> list[datetime]:
+        """The distinct time limits of the items that end before the stage's own (one timer each)."""
+        due = self._due()
+        return sorted({i.due_at for i in self.items.values() if i.due_at is not None and i.due_at < due})
+
+    def mark_items_overdue(self, now: datetime) -> list[str]:
+        """Items past their own time limit while departments still have them; each once."""
+        if self.status is not StageStatus.ACCEPTED:
+            return []
+        late = [i for i in self.items.values() if i.status is ItemStatus.REQUESTED and not i.overdue
+                and i.due_at is not None and i.due_at <= now]
+        for item in late:
+            item.overdue = True
+            self._log(now, f"{item.code}_overdue", "system")
+            self.record(facts.ItemOverdue(**self._about(), item=item.code, item_name=item.definition.name,
+                                          departments=[d for d, r in item.reviews.items() if r.decision is None],
+                                          attempt=item.attempt, due_at=item.due_at or now, helper_id=self.helper_id))
+        return [i.code for i in late]
 
     def pending_items(self) -> list[str]:
         return [c for c, i in self.items.items() if i.definition.blocking and i.status is not ItemStatus.APPROVED]
