@@ -77,12 +77,7 @@ async def declare(code: str, body: StageIn, who: Applicant, uc: Cases, once: Onc
 
 @router.get(f"{PROJECT}/timeline", response_model=list[TimelineEntry], summary="Everything that happened to a project")
 async def timeline(code: str, who: Reading, uc: Cases) -> list[TimelineEntry]:
-    project, stages = await uc.project_stages(who, code)
-    entries = [TimelineEntry(at=h.at, case_number=None, stage=None, action=h.action, actor=h.actor, detail=h.detail)
-               for h in project.history]
-    entries += [TimelineEntry(at=h.at, case_number=s.case_number, stage=s.stage, action=h.action, actor=h.actor,
-                              detail=h.detail) for s in stages for h in s.history]
-    return sorted(entries, key=lambda e: e.at)
+    return [TimelineEntry(**e._asdict()) for e in await uc.timeline(who, code)]
 
 
 @router.get("/stages", response_model=list[StageOut], summary="Stages at risk of missing, or past, their time limit")

@@ -7,14 +7,13 @@ import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from approvals.domain import (
     STAGES,
     AlreadyExists,
     Catalogue,
     DomainError,
-    InvalidState,
     MaterialMismatch,
     NotFound,
     NotYourDepartment,
@@ -54,6 +53,15 @@ EVENTS = EventMap("/one-window/approvals", {
     facts.StageOverdue: ev.StageOverdueV1,
     facts.ItemOverdue: ev.ItemOverdueV1,
 })
+
+
+class TimelineEntry(NamedTuple):
+    at: datetime
+    case_number: str | None  # None: the project itself
+    stage: str | None
+    action: str
+    actor: str
+    detail: str
 
 
 def new_case_number(now: datetime) -> str:
@@ -351,6 +359,14 @@ class Approvals:
 
         return await self.uow.read(read)
 
+    async def timeline(self, caller: Principal, code: str) -> list[TimelineEntry]:
+        """Everything that happened to a project and its stages, oldest first."""
+        project, stages = await self.project_stages(caller, code)
+        entries = [TimelineEntry(h.at, None, None, h.action, h.actor, h.detail) for h in project.history]
+        entries += [TimelineEntry(h.at, s.case_number, s.stage, h.action, h.actor, h.detail)
+                    for s in stages for h in s.history]
+        return sorted(entries, key=lambda e: e.at)
+
     async def stages_at_risk(self, view: View, limit: int = 200) -> list[StageCase]:
         now = self.clock.now()
         horizon = now if view == "overdue" else now + self.at_risk_within
@@ -407,4 +423,4 @@ async def _owned_project(repos: Repositories, code: str, caller: Principal) -> P
     return project
 
 
-__all__ = ["CONSUMER", "EVENTS", "Approvals", "InvalidState", "MaterialMismatch", "View"]
+__all__ = ["CONSUMER", "EVENTS", "Approvals", "TimelineEntry", "View"]
