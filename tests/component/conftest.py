@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from approvals.config import Settings as ApprovalsSettings
 from notifications.config import Settings as NotificationSettings
 from registration.config import Settings as RegistrationSettings
 from servicekit.config import load
@@ -17,3 +18,8 @@ def reg_settings(infra_env, unique) -> RegistrationSettings:
 @pytest.fixture
 def ntf_settings(infra_env, unique) -> NotificationSettings:
     return load(NotificationSettings, mongodb_database=f"ntf_{unique}")
+
+
+@pytest.fixture
+def apr_settings(infra_env, unique) -> ApprovalsSettings:
+    return load(ApprovalsSettings, mongodb_database=f"apr_{unique}")

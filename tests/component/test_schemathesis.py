@@ -67,7 +67,7 @@ def valid_data_accepted(ctx, response, case) -> bool | None:
 CHECKS = [valid_data_accepted, negative_data_rejection, not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
 # the role each service's routes are exercised with (operators may call most routes)
-ROLE = {"registration": (Role.WINDOW_STAFF, {}), "notifications": (Role.OPERATOR, {})}
+ROLE = {"registration": (Role.WINDOW_STAFF, {}), "notifications": (Role.OPERATOR, {}), "approvals": (Role.WINDOW_STAFF, {})}
 
 
 def _free_port() -> int:
