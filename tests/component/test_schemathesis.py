@@ -46,6 +46,8 @@ BEYOND_SCHEMA = {
     "decimal_max_digits": "an amount sent as a JSON number has at most 12 digits (8 + 4 decimals)",
     "range_order": "a time range ends after it starts",
     "role_rule": "a field the caller's role must give (window staff name the applicant)",
+    "catalogue": "names and field types from approvals' stage catalogue (data: it changes without a code change)",
+    "content_hash": "a material's bytes hash to the sha256 declared with them",
 }
 
 

@@ -63,7 +63,8 @@ PROBLEM_SCHEMAS: dict[str, Any] = {
                      "`string_too_long`) or one the schema cannot state, each described at its field: `id_number` "
                      "(GB 11643 check character, date, region code), `uscc` (GB 32100 check characters), "
                      "`division_code` (GB/T 2260 code list), `form_rule` (a rule across fields), `role_rule` (a field "
-                     "the caller's role must give), `text_character` / `text_name` (invisible, control or symbol "
+                     "the caller's role must give), `catalogue` (names and field types from a service's catalogue data), "
+                     "`content_hash` (bytes match their declared sha256), `text_character` / `text_name` (invisible, control or symbol "
                      "characters; a name needs a letter or digit), `decimal_max_places` / `decimal_max_digits` (an "
                      "amount's digits), `range_order` (a range ends after it starts)."},
         },
