@@ -166,12 +166,13 @@ class CrossCase(Aggregate):
         self._log(at, status, "registration", self.here, detail or f"case {case_number}")
         if status == "completed":
             part.completed_at, part.within_time_limit = at, within_time_limit
+        if self.mode == "online":  # the applicant applied here: tell them here
+            self._progressed(status, self.here, detail, case_number)
         if status in FINAL:
             self._close(status, at)
         else:
             self.status = status
-        if self.mode == "online":  # the applicant applied here: tell them here
-            self._progressed(status, self.here, detail, case_number)
+        if self.mode == "online":
             return None
         self.next_seq += 1
         return self.next_seq
@@ -225,7 +226,9 @@ class CrossCase(Aggregate):
         return self.direction == "inbound" and self.mode != "online"
 
     def _delivers_here(self) -> bool:
-        return (self.deliver_at == "origin") == (self.origin_region == self.here)
+        if self.deliver_at == "origin":
+            return self.origin_region == self.here
+        return self.direction == "inbound"  # collected where it is handled: here, if we handle it
 
     # -- the window ------------------------------------------------------------------------------
     def hand_out(self, *, staff_id: str, now: datetime) -> bool:
