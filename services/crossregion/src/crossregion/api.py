@@ -83,12 +83,12 @@ async def rotate(division_code: str, body: KeyIn, who: Operator, uc: RegionsDep,
 @cases.post("", status_code=201, response_model=CrossCaseOut,
             summary="Take an application for other regions (异地代收代办 / 多地联办)")
 async def take(body: CrossCaseIn, who: Staff, uc: CasesDep, once: Once) -> CrossCaseOut:
-    return await once(uc.take(who, **body.model_dump()), CrossCaseOut.of, status=201)
+    return await once(uc.take(who, **body.model_dump()), CrossCaseOut.of)
 
 
 @cases.post("/online", status_code=201, response_model=CrossCaseOut, summary="Apply online (全程网办)")
 async def apply_online(body: OnlineIn, who: Applicant, uc: CasesDep, once: Once) -> CrossCaseOut:
-    return await once(uc.apply_online(who, **body.model_dump()), CrossCaseOut.of, status=201)
+    return await once(uc.apply_online(who, **body.model_dump()), CrossCaseOut.of)
 
 
 @cases.get("/{reference}", response_model=CrossCaseOut, summary="A case: its parts, custody trail and timeline")

@@ -181,7 +181,7 @@ class MongoOutgoing(_Repo):
         return result.modified_count == 1
 
     async def backlog(self) -> Backlog:
-        rows = [d async for d in self.coll.aggregate([
+        rows = [d async for d in await self.coll.aggregate([
             {"$match": {"status": "pending"}},
             {"$group": {"_id": "$region", "n": {"$sum": 1}, "oldest": {"$min": "$created_at"}}}],
             session=self.session)]
