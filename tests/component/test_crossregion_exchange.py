@@ -10,11 +10,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 
 from crossregion.bootstrap import create_app
 from crossregion.config import Settings
-from crossregion.signatures import Keyring, new_seed, public_key_text, private_key
+from crossregion.signatures import Keyring, new_seed, private_key, public_key_text
 from servicekit.auth import Role
 from servicekit.clock import FrozenClock
 from servicekit.config import load

@@ -138,7 +138,7 @@ def test_an_update_from_a_region_without_a_part_is_refused():
 
 def test_an_inbound_case_is_forwarded_to_registration_and_mirrors_its_statuses():
     case = inbound()
-    opened, forwarded = case.pull_events()
+    _opened, forwarded = case.pull_events()
     assert isinstance(forwarded, facts.CaseForwarded) and forwarded.origin_region == WUWEI
     assert case.mirror(status="accepted", at=T0, detail="已受理", case_number="BG1") == 1
     assert case.mirror(status="accepted", at=T0, detail="已受理", case_number="BG1") is None  # again

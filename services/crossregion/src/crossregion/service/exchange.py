@@ -88,9 +88,9 @@ class Inbound:
             await self._audit_refusal(now, refused, exchange_id, sender, key_id, remote)
             raise
         except DomainError as exc:
-            refused = ExchangeRefused(422, f"{type(exc).__name__}: {exc}")
-            await self._audit_refusal(now, refused, exchange_id, sender, key_id, remote)
-            raise refused from exc
+            domain = ExchangeRefused(422, f"{type(exc).__name__}: {exc}")
+            await self._audit_refusal(now, domain, exchange_id, sender, key_id, remote)
+            raise domain from exc
 
     async def _audit_refusal(self, now: datetime, refused: ExchangeRefused, exchange_id: str | None,
                              sender: str | None, key_id: str | None, remote: str | None) -> None:
@@ -112,9 +112,10 @@ class Inbound:
                                      deliver_at=body.deliver_at, now=now)
             await save(tx, case, now, new=True)
             return case.reference
-        case = await tx.repos.cases.find(body.reference)
-        if case is None:
+        found = await tx.repos.cases.find(body.reference)
+        if found is None:
             raise ExchangeRefused(404, "no such case")
+        case = found
         if region.division_code not in (*case.handling_regions, case.origin_region):
             raise ExchangeRefused(403, "the sender has no part in this case")
         if isinstance(body, StatusUpdate):
