@@ -79,7 +79,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     _topic("crossregion", xr.CaseForwardedV1, consumers=("registration",), private=True),
     _topic("crossregion", xr.CrossCaseOpenedV1, consumers=("notifications",), private=True),  # full phone
     _topic("crossregion", xr.CrossCaseProgressedV1, consumers=("notifications",)),
-    _topic("crossregion", xr.CaseCompletedV1, consumers=("notifications", "ratings")),
+    _topic("crossregion", xr.CrossRegionCaseCompletedV1, consumers=("notifications", "ratings")),
     _topic("notifications", ntf.MessageDeliveryFailedV1),
     _topic("notifications", ntf.WebhookDeadLetteredV1),
 )

@@ -73,10 +73,10 @@ class CrossCaseProgressedV1(Event):
     remote_case_number: str | None = Field(default=None, description="The handling region's case number, once known.")
 
 
-class CaseCompletedV1(Event):
+class CrossRegionCaseCompletedV1(Event):
     """A cross-region case completed: every handling region's part is done (its result is ready to hand out)."""
 
-    ce_type = "cn.gov.onewindow.crossregion.case-completed.v1"
+    ce_type = "cn.gov.onewindow.crossregion.cross-region-case-completed.v1"
 
     applicant_id: str = Field(description="Account id of the applicant (invited to rate the case).")
     matter: Matter = Field(description="The matter that was handled.")

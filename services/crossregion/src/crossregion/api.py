@@ -22,10 +22,11 @@ from crossregion.schemas import (
     RegionIn,
     RegionOut,
 )
-from crossregion.service import Cases, Delivery, Inbound, Receipt, Regions
+from crossregion.service import Cases, Delivery, Inbound, Regions
 from servicekit.app import Provide
 from servicekit.auth import Principal, Role, require
 from servicekit.idempotency import Once
+from servicekit.openapi import problem_response
 from servicekit.problems import Problem
 
 TITLE = "One Window — Cross-region joint processing (跨省通办 / 省内通办)"
@@ -44,14 +45,14 @@ Staff = Annotated[Principal, Depends(require(Role.WINDOW_STAFF))]
 Applicant = Annotated[Principal, Depends(require(Role.APPLICANT))]
 Anyone = Annotated[Principal, Depends(require(*Role))]
 
-REFUSALS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Malformed: the signature or the exchange document (the reason says which)"},
-    401: {"description": "Unsigned, unknown or retired key id, expired, tampered (digest or signature)"},
-    403: {"description": "The sender is not the region that holds the key, or has no part in the case"},
-    404: {"description": "The exchange names a case we do not have"},
-    409: {"description": "A replayed request (nonce seen), or an exchange id reused with other content"},
-    422: {"description": "The region has not agreed to this matter or mode, or the case refuses the update"},
-}
+REFUSALS: dict[int | str, dict[str, Any]] = {status: problem_response(status, why) for status, why in {
+    400: "Malformed: the signature or the exchange document (the reason says which)",
+    401: "Unsigned, unknown or retired key id, expired, tampered (digest or signature)",
+    403: "The sender is not the region that holds the key, or has no part in the case",
+    404: "The exchange names a case we do not have",
+    409: "A replayed request (nonce seen), or an exchange id reused with other content",
+    422: "The region has not agreed to this matter or mode, or the case refuses the update",
+}.items()}
 
 regions = APIRouter(prefix="/regions", tags=["partner regions"])
 cases = APIRouter(prefix="/cross-cases", tags=["cross-region cases"])
@@ -109,10 +110,11 @@ async def hand_out(reference: str, who: Staff, uc: CasesDep, once: Once) -> Cros
 
 @exchange.post("/exchange", response_model=ReceiptOut, responses=REFUSALS,
                summary="A partner center's signed exchange (RFC 9421, Ed25519): no bearer token")
-async def receive(request: Request, uc: InboundDep) -> Receipt:
+async def receive(request: Request, uc: InboundDep, once: Once) -> ReceiptOut:
     try:
-        return await uc.receive(method=request.method, url=str(request.url), headers=request.headers,
-                                body=await request.body(), remote=request.client.host if request.client else None)
+        return await once(uc.receive(method=request.method, url=str(request.url), headers=request.headers,
+                                     body=await request.body(), remote=request.client.host if request.client else None),
+                          ReceiptOut.of)
     except ExchangeRefused as refused:
         raise Problem(refused.status, detail=refused.reason, code="ExchangeRefused") from refused
 

@@ -12,6 +12,7 @@ from contracts.events.crossregion import Matter, Mode
 from contracts.vocabulary import DivisionCode, Phone
 from crossregion.domain import Backlog, CrossCase, PartnerRegion
 from crossregion.ports import AuditRecord
+from crossregion.service import Receipt
 from servicekit.text import Key, Line, Name, RequestModel
 
 MAX_ITEMS = 20
@@ -156,6 +157,10 @@ class ReceiptOut(BaseModel):
     exchange_id: str
     outcome: Literal["accepted", "duplicate"]
     reference: str
+
+    @classmethod
+    def of(cls, r: Receipt) -> ReceiptOut:
+        return cls(exchange_id=r.exchange_id, outcome=r.outcome, reference=r.reference)  # type: ignore[arg-type]
 
 
 class BacklogOut(BaseModel):

@@ -19,7 +19,7 @@ EVENTS = EventMap("/one-window/crossregion", {
     facts.CaseForwarded: ev.CaseForwardedV1,
     facts.CrossCaseOpened: ev.CrossCaseOpenedV1,
     facts.CrossCaseProgressed: ev.CrossCaseProgressedV1,
-    facts.CaseCompleted: ev.CaseCompletedV1,
+    facts.CaseCompleted: ev.CrossRegionCaseCompletedV1,
 })
 
 

@@ -194,7 +194,7 @@ def _cross_progressed(e: xr.CrossCaseProgressedV1, case: CaseFile) -> list[Notic
                     "detail": e.detail or "—"})]
 
 
-def _cross_completed(e: xr.CaseCompletedV1, case: CaseFile) -> list[Notice]:
+def _cross_completed(e: xr.CrossRegionCaseCompletedV1, case: CaseFile) -> list[Notice]:
     return [Notice("crossregion.completed", Target.person(e.applicant_id),
                    {"case_number": e.case_number, "matter_name": xr.MATTER_NAMES[e.matter]})]
 
@@ -202,7 +202,7 @@ def _cross_completed(e: xr.CaseCompletedV1, case: CaseFile) -> list[Notice]:
 _PLANNERS: dict[type[Event], Callable[[Any, CaseFile], list[Notice]]] = {
     xr.CrossCaseOpenedV1: _cross_opened,
     xr.CrossCaseProgressedV1: _cross_progressed,
-    xr.CaseCompletedV1: _cross_completed,
+    xr.CrossRegionCaseCompletedV1: _cross_completed,
     reg.ApplicationSubmittedV1: _submitted,
     reg.ApplicationIncompleteV1: _incomplete,
     reg.ApplicationAcceptedV1: _accepted,
