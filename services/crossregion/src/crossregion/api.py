@@ -109,12 +109,13 @@ async def hand_out(reference: str, who: Staff, uc: CasesDep, once: Once) -> Cros
 
 
 @exchange.post("/exchange", response_model=ReceiptOut, responses=REFUSALS,
+               openapi_extra={"x-idempotent-on": "the signed body's exchange_id (partner centers hold no bearer token)"},
                summary="A partner center's signed exchange (RFC 9421, Ed25519): no bearer token")
-async def receive(request: Request, uc: InboundDep, once: Once) -> ReceiptOut:
+async def receive(request: Request, uc: InboundDep) -> ReceiptOut:
     try:
-        return await once(uc.receive(method=request.method, url=str(request.url), headers=request.headers,
-                                     body=await request.body(), remote=request.client.host if request.client else None),
-                          ReceiptOut.of)
+        return ReceiptOut.of(await uc.receive(method=request.method, url=str(request.url), headers=request.headers,
+                                              body=await request.body(),
+                                              remote=request.client.host if request.client else None))
     except ExchangeRefused as refused:
         raise Problem(refused.status, detail=refused.reason, code="ExchangeRefused") from refused
 
