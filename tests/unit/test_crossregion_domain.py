@@ -206,3 +206,18 @@ def test_a_failed_delivery_is_due_again_after_the_backoff_and_counts_its_attempt
     assert item.attempts == 2 and item.due_at == T0 + timedelta(seconds=2) and item.status == "pending"
     item.delivered(T0)
     assert item.status == "delivered" and item.last_error is None
+
+
+def test_a_step_reported_after_the_end_is_recorded_and_sent_on_the_status_stays():
+    case = inbound()
+    assert case.mirror(status="completed", at=T0, detail="", case_number="BG1") == 1
+    assert case.mirror(status="licence_issued", at=T0, detail="已核发", case_number="BG1") == 2
+    assert case.mirror(status="licence_issued", at=T0, detail="已核发", case_number="BG1") is None
+    assert case.status == "completed" and [t.action for t in case.timeline][-2:] == ["completed", "licence_issued"]
+    origin = outbound()
+    origin.progress(region=JINCHANG, seq=1, status="completed", at=T0, detail="", remote_case_number="BG1")
+    assert origin.progress(region=JINCHANG, seq=2, status="licence_issued", at=T0, detail="已核发",
+                           remote_case_number="BG1")
+    assert origin.status == "result_ready" and origin.timeline[-1].action == "licence_issued"
+    assert not origin.progress(region=JINCHANG, seq=2, status="licence_issued", at=T0, detail="",
+                               remote_case_number="BG1")

@@ -160,8 +160,17 @@ class CrossCase(Aggregate):
         if self.direction != "inbound":
             raise InvalidState(f"{self.reference} is handled elsewhere")
         part = self.parts[self.here]
-        if part.status in FINAL or (part.status == status and part.remote_case_number == case_number):
+        if part.status == status and part.remote_case_number == case_number:
             return None
+        if part.status in FINAL:  # registration's topics are not ordered among themselves: a step
+            if status in FINAL or any(t.action == status for t in self.timeline):  # reported after the end
+                return None  # is recorded (and sent on), the status stays
+            self._log(at, status, "registration", self.here, detail or f"case {case_number}")
+            if self.mode == "online":
+                self._progressed(status, self.here, detail, case_number)
+                return None
+            self.next_seq += 1
+            return self.next_seq
         part.status, part.remote_case_number = status, case_number
         self._log(at, status, "registration", self.here, detail or f"case {case_number}")
         if status == "completed":
@@ -189,8 +198,15 @@ class CrossCase(Aggregate):
             raise DomainError(f"{region} has no part in {self.reference}", field="region")
         if status not in PART_STATUSES:
             raise DomainError(f"unknown status {status!r}", field="status")
-        if seq <= part.seq or part.status in FINAL:
+        if seq <= part.seq:
             return False
+        if part.status in FINAL:  # a step the handling region reported after its end: recorded, status stays
+            part.seq = seq
+            if status in FINAL:
+                return False
+            self._log(at, status, region, region, detail)
+            self._progressed(status, region, detail, part.remote_case_number)
+            return True
         part.seq, part.status = seq, status
         part.remote_case_number = remote_case_number or part.remote_case_number
         self._log(at, status, region, region, detail)
