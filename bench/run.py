@@ -36,6 +36,7 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 from pymongo import AsyncMongoClient  # noqa: E402
 
+from bench import crossregion as xr_bench  # noqa: E402
 from bench import dbstats, limits, machine, procstat, report  # noqa: E402
 from bench import notifications as ntf_bench  # noqa: E402
 from bench.bus import Watcher, dead_letter_topics, tally, topics_of  # noqa: E402
@@ -76,6 +77,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="synthetic cases per notifications pass, 6 measured messages each (default N/2, at least 10)")
     p.add_argument("--skip-notifications", action="store_true", help="do not run the notifications pipeline")
     p.add_argument("--skip-limits", action="store_true", help="do not measure the raw limits")
+    p.add_argument("--skip-crossregion", action="store_true", help="do not run the cross-region exchange pass")
     p.add_argument("--profile", default="", help="comma list of registration,departments,notifications,db to run under cProfile")
     p.add_argument("--out", type=Path, help="JSON results (default bench/results/latest.json, smoke.json, profile.json)")
     p.add_argument("--markdown", type=Path, default=None,
@@ -322,6 +324,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.to_thread(stack.stop)
         else:
             res["notifications"] = {"status": "not_run", "reason": reason}
+
+        # -- 5b. the cross-region exchange: two local regions -----------------------------------
+        if not args.skip_crossregion:
+            print("bench: cross-region exchange, two local regions ...", flush=True)
+            res["crossregion"] = await xr_bench.run_pass(env, tmp, issuer, n=max(20, args.cases // 2), concurrency=8,
+                                                         forwards=5 if args.smoke else 20)
+            if res["crossregion"]["forward_through_outbox"]["delivered"] != (5 if args.smoke else 20):
+                problems.append(f"crossregion: not every forwarded case arrived: {res['crossregion']}")
 
         # -- 6. accounting: oplog and bus -----------------------------------------------------
         print("bench: accounting database writes and bus bytes ...", flush=True)
