@@ -125,10 +125,41 @@ def test_region_b_takes_a_licence_change_region_a_handles_it_b_hands_out_the_res
     assert r.status_code == 200 and r.json()["status"] == "handed_out", r.text
 
     # the applicant was told each step, by SMS from region B
+    expected = ("已在本窗口受理", "已登记", "已受理", "已核发营业执照", "结果已到达本窗口", "好差评", "结果已领取")
+
     def texts():
         got = [s["text"] for s in gateways.received(to=PHONE, case_number=reference)]
-        return got if any("结果已领取" in t for t in got) and any("好差评" in t for t in got) else None
-    sent = wait_for(texts, timeout=30, what="the applicant's messages")
-    for expected in ("已在本窗口受理", "已登记", "已受理", "已核发营业执照", "结果已到达本窗口", "好差评", "结果已领取"):
-        assert any(expected in t for t in sent), (expected, sent)
+        return got if all(any(e in t for t in got) for e in expected) else None
+    sent = wait_for(texts, timeout=30, what=f"the applicant's messages {expected}")
+    assert all(t.startswith("【一窗通办】") and reference in t for t in sent), sent
+
+    # region A's center is down: B's window takes the next case; it waits in B's backlog
+    accepted_before = [x for x in audit(xr_a) if x["outcome"] == "accepted"]
+    xr_a.stop()
+    r = httpx.post(f"{xr_b.url}/cross-cases", headers=STAFF_B, json={
+        "mode": "proxy", "matter": "licence_change", "handling_regions": [JINCHANG], "applicant_id": applicant,
+        "applicant_phone": PHONE, "form": {**form, "business_scope": ["软件开发"]}, "deliver_at": "origin"})
+    assert r.status_code == 201, r.text
+    second = r.json()["reference"]
+
+    def waiting():
+        got = httpx.get(f"{xr_b.url}/ops/exchanges/backlog", headers=OPERATOR).json()
+        return got["pending"] >= 1 and got["oldest_age_seconds"] >= 1.0 and got
+    backlog = wait_for(waiting, what="the exchange waiting in B's backlog")
+    assert backlog["by_region"] == {JINCHANG: backlog["pending"]}
+    xr_a.start()  # back, same address and database
+    arrived = wait_for(lambda: httpx.get(f"{xr_a.url}/cross-cases/{second}", headers=STAFF_A).status_code == 200,
+                       what="the second case at region A")
+    assert arrived
+    wait_for(lambda: httpx.get(f"{xr_b.url}/ops/exchanges/backlog", headers=OPERATOR).json()["pending"] == 0,
+             what="B's backlog drained")
+    trail = audit(xr_a)
+    assert len([x for x in trail if x["outcome"] == "accepted"]) == len(accepted_before) + 1  # delivered once
+    assert not [x for x in trail if x["outcome"] != "accepted"]  # no duplicate, nothing refused
+
+
+def audit(xr) -> list[dict]:
+    r = httpx.get(f"{xr.url}/ops/exchanges/audit", headers=OPERATOR)
+    assert r.status_code == 200, r.text
+    return r.json()
 
