@@ -216,3 +216,25 @@ async def test_only_window_staff_take_cases_for_other_regions_and_only_agreed_ma
     [item] = uow.repos.outgoing.rows.values()
     assert item.region == JINCHANG and item.kind == "case.forwarded" and xr_body(item)["reference"] == case.reference
     assert [type(e) for e in uow.emitted] == [xr.CrossCaseOpenedV1]
+
+
+async def test_operators_register_regions_a_new_key_goes_through_rotation_endpoints_through_the_policy() -> None:
+    from crossregion.domain import DomainError
+    from crossregion.service import Regions
+    from servicekit.outbound import OutboundPolicy
+
+    uow = FakeUnitOfWork(Repos())
+    regions = Regions(uow=uow, clock=FrozenClock(T0), check_url=OutboundPolicy().refusal, our_keys={"k1": KEY})
+    op = Principal("op-1", Role.OPERATOR)
+    args = dict(division_code=JINCHANG, name="金昌市", endpoint="https://jinchang.example.cn/exchange",
+                key_id="jc-1", public_key=KEY, matters=["licence_change"], modes=["proxy"])
+    with pytest.raises(NotAllowed):
+        await regions.register(Principal("w-1", Role.WINDOW_STAFF), **args)  # type: ignore[arg-type]
+    for url in ("http://169.254.169.254/latest", "https://127.0.0.1/exchange", "https://10.0.0.8/x"):
+        with pytest.raises(DomainError, match="outbound policy"):
+            await regions.register(op, **{**args, "endpoint": url})  # type: ignore[arg-type]
+    await regions.register(op, **args)  # type: ignore[arg-type]
+    await regions.register(op, **{**args, "name": "金昌"})  # type: ignore[arg-type]  # an update
+    with pytest.raises(DomainError, match="rotate"):
+        await regions.register(op, **{**args, "public_key": "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="})  # type: ignore[arg-type]
+    assert uow.repos.regions.rows[JINCHANG].name == "金昌"

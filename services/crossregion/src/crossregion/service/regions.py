@@ -53,6 +53,10 @@ class Regions:
                                                 key_id=key_id, public_key=public_key, matters=matters, modes=modes,
                                                 our_key_id=our_key_id, now=now)
             else:
+                if not any(k.key_id == key_id and k.public_key == public_key for k in region.keys):
+                    raise DomainError(f"{division_code} has other keys: rotate them (POST /regions/"
+                                      f"{division_code}/keys), the previous one stays valid for the overlap",
+                                      field="public_key")
                 region.update(name=name, endpoint=endpoint, matters=matters, modes=modes, our_key_id=our_key_id)
             await tx.repos.regions.save(region)
             return region
