@@ -221,3 +221,40 @@ def test_a_step_reported_after_the_end_is_recorded_and_sent_on_the_status_stays(
     assert origin.status == "result_ready" and origin.timeline[-1].action == "licence_issued"
     assert not origin.progress(region=JINCHANG, seq=2, status="licence_issued", at=T0, detail="",
                                remote_case_number="BG1")
+
+
+# -- properties: any order, any duplicates ------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+STEPS = ("registered", "accepted", "licence_issued", "completed")
+REGIONS = {JINCHANG: "金昌市", LANZHOU: "兰州市", "620500": "天水市"}
+
+
+@st.composite
+def deliveries(draw):
+    """Each handling region's numbered status updates, some lost, some repeated, all interleaved."""
+    n = draw(st.integers(min_value=2, max_value=3))
+    regions = dict(list(REGIONS.items())[:n])
+    updates = []
+    for code in regions:
+        kept = draw(st.lists(st.sampled_from(range(len(STEPS))), unique=True, max_size=len(STEPS)))
+        updates += [(code, i + 1, STEPS[i]) for i in kept] * draw(st.integers(min_value=1, max_value=2))
+    return regions, draw(st.permutations(updates))
+
+
+@given(deliveries())
+@settings(max_examples=150, deadline=None)
+def test_a_joint_case_completes_once_exactly_when_every_part_has_completed(data):
+    regions, updates = data
+    case = outbound("joint", regions)
+    case.pull_events()
+    completions = 0
+    for code, seq, status in updates:
+        case.progress(region=code, seq=seq, status=status, at=T0, detail="", remote_case_number=f"BG-{code}")
+        completions += sum(isinstance(e, facts.CaseCompleted) for e in case.pull_events())
+        if case.status == "result_ready":
+            assert all(p.status == "completed" for p in case.parts.values())
+    every_part_completed = all(any(c == code and s == "completed" for c, _, s in updates) for code in regions)
+    assert completions == (1 if every_part_completed else 0)
+    assert (case.status == "result_ready") == every_part_completed
