@@ -7,6 +7,8 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crossregion.domain import CrossCase, DomainError, InvalidState, NotAgreed, PartnerRegion, new_reference
 from crossregion.domain import events as facts
@@ -224,8 +226,6 @@ def test_a_step_reported_after_the_end_is_recorded_and_sent_on_the_status_stays(
 
 
 # -- properties: any order, any duplicates ------------------------------------------------------
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 STEPS = ("registered", "accepted", "licence_issued", "completed")
 REGIONS = {JINCHANG: "金昌市", LANZHOU: "兰州市", "620500": "天水市"}
