@@ -8,11 +8,13 @@ handles it; B sees each status, the applicant is messaged at each step, and B ha
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from crossregion.signatures import new_seed, private_key, public_key_text
+from crossregion.signatures import Keyring, new_seed, private_key, public_key_text
 from devstack.gateways import GatewayProcess
 from registration.domain import make_uscc
 from servicekit.auth import Role
@@ -156,6 +158,33 @@ def test_region_b_takes_a_licence_change_region_a_handles_it_b_hands_out_the_res
     trail = audit(xr_a)
     assert len([x for x in trail if x["outcome"] == "accepted"]) == len(accepted_before) + 1  # delivered once
     assert not [x for x in trail if x["outcome"] != "accepted"]  # no duplicate, nothing refused
+
+    # B's key is rotated at A: the previous one stays valid for a short overlap, then is refused
+    old, new_seed_b = Keyring([("wu-1", seed_b)]), new_seed()
+    new = Keyring([("wu-2", new_seed_b)])
+    overlap_until = datetime.now(UTC) + timedelta(seconds=4)
+    r = httpx.post(f"{xr_a.url}/regions/{WUWEI}/keys", headers=OPERATOR, json={
+        "key_id": "wu-2", "public_key": public_key_text(private_key(new_seed_b)),
+        "overlap_until": overlap_until.isoformat()})
+    assert r.status_code == 200, r.text
+    assert exchange(xr_a, old, form).status_code == 200  # during the overlap: the previous key
+    assert exchange(xr_a, new, form).status_code == 200  # and the new one
+    wait_for(lambda: datetime.now(UTC) > overlap_until + timedelta(seconds=0.5), what="the end of the overlap")
+    refused = exchange(xr_a, old, form)
+    assert refused.status_code == 401 and "unknown or retired key id" in refused.json()["detail"], refused.text
+    assert audit(xr_a)[0]["outcome"] == "refused" and audit(xr_a)[0]["key_id"] == "wu-1"
+    assert exchange(xr_a, new, form).status_code == 200
+
+
+def exchange(xr, keys: Keyring, form: dict) -> httpx.Response:
+    """A case forwarded by region B, signed with ``keys``, straight to ``xr``'s exchange endpoint."""
+    body = json.dumps({"exchange_id": f"{WUWEI}.{uuid.uuid4().hex}", "sender": WUWEI,
+                       "sent_at": datetime.now(UTC).isoformat(),
+                       "body": {"kind": "case.forwarded", "reference": f"{WUWEI}-20261127-{uuid.uuid4().hex[:8].upper()}",
+                                "matter": "licence_change", "mode": "proxy", "applicant_id": "u-rotation",
+                                "form": form}}).encode()
+    headers = keys.sign(url=f"{xr.url}/exchange", body=body, now=datetime.now(UTC), expires_in=timedelta(seconds=60))
+    return httpx.post(f"{xr.url}/exchange", content=body, headers=headers)
 
 
 def audit(xr) -> list[dict]:

@@ -132,7 +132,8 @@ class Verifier:
             [result] = verifier.verify(message, max_age=self.max_age, expect_tag=TAG, require_components=REQUIRED,
                                        body=body)
         except InvalidSignature as exc:
-            raise ExchangeRefused(*_reason(str(exc), resolved=bool(seen))) from exc
+            status, reason = _reason(str(exc), resolved=bool(seen))
+            raise ExchangeRefused(status, reason, key_id=seen[-1][:64] if seen else None) from exc
         except (HTTPMessageSignaturesException, ValueError) as exc:
             raise ExchangeRefused(400, MALFORMED) from exc
         params: dict[str, Any] = result.parameters

@@ -34,6 +34,6 @@ class ExchangeRefused(Exception):
     """An inbound exchange is refused: ``status`` (4xx) and ``reason`` (a fixed phrase, safe to
     show to the sender); nothing is created, an audit record is written."""
 
-    def __init__(self, status: int, reason: str, *, region: str | None = None) -> None:
+    def __init__(self, status: int, reason: str, *, region: str | None = None, key_id: str | None = None) -> None:
         super().__init__(reason)
-        self.status, self.reason, self.region = status, reason, region
+        self.status, self.reason, self.region, self.key_id = status, reason, region, key_id

@@ -85,7 +85,7 @@ class Inbound:
 
             return await self.uow.run(work)
         except ExchangeRefused as refused:
-            await self._audit_refusal(now, refused, exchange_id, sender, key_id, remote)
+            await self._audit_refusal(now, refused, exchange_id, sender, key_id or refused.key_id, remote)
             raise
         except DomainError as exc:
             domain = ExchangeRefused(422, f"{type(exc).__name__}: {exc}")
