@@ -46,6 +46,7 @@ BEYOND_SCHEMA = {
     "decimal_max_digits": "an amount sent as a JSON number has at most 12 digits (8 + 4 decimals)",
     "range_order": "a time range ends after it starts",
     "role_rule": "a field the caller's role must give (window staff name the applicant)",
+    "outbound_policy": "a URL others will be sent requests at must be public https (servicekit.outbound: SSRF)",
 }
 
 

@@ -8,10 +8,12 @@ class DomainError(Exception):
 
     errors: list[dict[str, str]] | None = None
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, rule: str | None = None) -> None:
+        """``rule``: the error's ``type`` when it is a rule beyond the request's schema (a code
+        list, the outbound policy, a time range)."""
         super().__init__(message)
         if field is not None:
-            self.errors = [{"field": field, "message": message}]
+            self.errors = [{"field": field, "message": message, **({"type": rule} if rule else {})}]
 
 
 class NotFound(DomainError):

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from stdnum import numdb
 
-from crossregion.domain.errors import DomainError, NotAgreed
+from crossregion.domain.errors import DomainError, InvalidState, NotAgreed
 
 MODES = ("online", "proxy", "joint")
 MATTERS = ("licence_change", "company_establishment")
@@ -67,7 +67,7 @@ class PartnerRegion:
     def register(cls, *, division_code: str, name: str, endpoint: str, key_id: str, public_key: str,
                  matters: list[str], modes: list[str], our_key_id: str, now: datetime) -> PartnerRegion:
         if (why := division_problem(division_code)) is not None:
-            raise DomainError(why, field="division_code")
+            raise DomainError(why, field="division_code", rule="division_code")
         if (why := public_key_problem(public_key)) is not None:
             raise DomainError(why, field="public_key")
         for i, m in enumerate(matters):
@@ -91,11 +91,11 @@ class PartnerRegion:
         if any(k.key_id == key_id and k.public_key == public_key for k in self.keys):
             return False
         if any(k.key_id == key_id for k in self.keys):
-            raise DomainError(f"key id {key_id!r} is taken by another key", field="key_id")
+            raise InvalidState(f"key id {key_id!r} is taken by another key", field="key_id")
         if (why := public_key_problem(public_key)) is not None:
             raise DomainError(why, field="public_key")
         if overlap_until <= now:
-            raise DomainError("the overlap must end in the future", field="overlap_until")
+            raise DomainError("the overlap must end in the future", field="overlap_until", rule="range_order")
         for key in self.valid_keys(now):
             key.valid_until = min(key.valid_until or overlap_until, overlap_until)
         self.keys.append(RegionKey(key_id, public_key, now))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from crossregion.domain import DomainError, NotAllowed, PartnerRegion
+from crossregion.domain import DomainError, InvalidState, NotAllowed, NotFound, PartnerRegion
 from crossregion.ports import Repositories
 from servicekit.clock import Clock
 from servicekit.ports import Tx, UnitOfWork
@@ -28,11 +28,11 @@ class Regions:
 
     def _endpoint(self, url: str) -> None:
         if (why := self.check_url(url)) is not None:
-            raise DomainError(why, field="endpoint")
+            raise DomainError(why, field="endpoint", rule="outbound_policy")
 
     def _our_key(self, key_id: str) -> str:
         if key_id and key_id not in self.our_keys:
-            raise DomainError(f"{key_id!r} is not one of our keys ({', '.join(self.our_keys)})", field="our_key_id")
+            raise NotFound(f"{key_id!r} is not one of our keys ({', '.join(self.our_keys)})", field="our_key_id")
         return key_id
 
     async def register(self, caller: Principal, *, division_code: str, name: str, endpoint: str, key_id: str,
@@ -48,13 +48,13 @@ class Regions:
             if region is None:
                 holder = await tx.repos.regions.by_key_id(key_id)
                 if holder is not None:
-                    raise DomainError(f"key id {key_id!r} belongs to {holder.division_code}", field="key_id")
+                    raise InvalidState(f"key id {key_id!r} belongs to {holder.division_code}", field="key_id")
                 region = PartnerRegion.register(division_code=division_code, name=name, endpoint=endpoint,
                                                 key_id=key_id, public_key=public_key, matters=matters, modes=modes,
                                                 our_key_id=our_key_id, now=now)
             else:
                 if not any(k.key_id == key_id and k.public_key == public_key for k in region.keys):
-                    raise DomainError(f"{division_code} has other keys: rotate them (POST /regions/"
+                    raise InvalidState(f"{division_code} has other keys: rotate them (POST /regions/"
                                       f"{division_code}/keys), the previous one stays valid for the overlap",
                                       field="public_key")
                 region.update(name=name, endpoint=endpoint, matters=matters, modes=modes, our_key_id=our_key_id)
@@ -72,7 +72,7 @@ class Regions:
             region = await tx.repos.regions.get(division_code)
             holder = await tx.repos.regions.by_key_id(key_id)
             if holder is not None and holder.division_code != division_code:
-                raise DomainError(f"key id {key_id!r} belongs to {holder.division_code}", field="key_id")
+                raise InvalidState(f"key id {key_id!r} belongs to {holder.division_code}", field="key_id")
             if region.rotate(key_id=key_id, public_key=public_key, overlap_until=overlap_until, now=now):
                 await tx.repos.regions.save(region)
             return region
