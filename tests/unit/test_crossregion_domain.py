@@ -106,8 +106,10 @@ def test_proxy_case_follows_the_handling_region_then_the_result_is_handed_out_he
     done = [e for e in events if isinstance(e, facts.CaseCompleted)]
     assert len(done) == 1 and done[0].within_time_limit and done[0].staff_id == "w-1"
     assert case.status == "result_ready"
-    assert case.hand_out(staff_id="w-2", now=T0 + timedelta(hours=4))
-    assert not case.hand_out(staff_id="w-2", now=T0 + timedelta(hours=4))  # again: nothing changes
+    assert case.hand_out(staff_id="w-2", now=T0 + timedelta(hours=4)) is None  # here: nothing to send
+    assert [e.status for e in case.pull_events() if isinstance(e, facts.CrossCaseProgressed)] == ["handed_out"]
+    case.hand_out(staff_id="w-2", now=T0 + timedelta(hours=4))  # again: nothing changes
+    assert not case.pull_events()
     assert [t.action for t in case.timeline] == ["forwarded", "accepted", "completed", "result_ready", "handed_out"]
 
 
@@ -150,10 +152,17 @@ def test_an_inbound_case_is_forwarded_to_registration_and_mirrors_its_statuses()
     assert case.status == "completed"
 
 
-def test_an_inbound_case_collected_here_waits_at_our_window():
+def test_an_inbound_case_collected_here_waits_at_our_window_and_the_origin_hears_it_was_handed_out():
     case = inbound(deliver_at="handling")
-    case.mirror(status="completed", at=T0, detail="", case_number="BG1")
+    assert case.mirror(status="completed", at=T0, detail="", case_number="BG1") == 1
     assert case.status == "result_ready"
+    assert case.hand_out(staff_id="w-a", now=T0) == 2 and case.status == "handed_out"
+    origin = outbound(deliver_at="handling")
+    origin.progress(region=JINCHANG, seq=1, status="completed", at=T0, detail="", remote_case_number="BG1")
+    assert origin.status == "completed"  # collected at the handling region: nothing to hand out here
+    assert origin.progress(region=JINCHANG, seq=2, status="handed_out", at=T0, detail="结果已在办理地领取",
+                           remote_case_number="BG1")
+    assert origin.timeline[-1].action == "handed_out"
 
 
 def test_a_forwarded_reference_must_be_the_origin_s():

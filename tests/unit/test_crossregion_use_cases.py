@@ -93,6 +93,12 @@ class Queue:
         del self.claims[item.exchange_id]
         return True
 
+    async def forget_delivered(self, before: datetime) -> int:
+        gone = [k for k, o in self.rows.items() if o.status == "delivered" and o.delivered_at and o.delivered_at < before]
+        for k in gone:
+            del self.rows[k]
+        return len(gone)
+
     async def backlog(self) -> Backlog:
         pending = [o for o in self.rows.values() if o.status == "pending"]
         return Backlog(len(pending), min((o.created_at for o in pending), default=None), {})
@@ -200,6 +206,9 @@ async def test_delivery_keeps_a_region_s_order_retries_with_backoff_and_drops_no
         f"https://{JINCHANG}.example.cn/exchange"] * 2
     assert [body for _, body in sender.took[1:]] == ['{"n": 0}', '{"n": 1}']  # in order, once each
     assert (await delivery.backlog()).pending == 0
+    assert await delivery.forget_delivered(timedelta(hours=1)) == 0  # delivered just now: kept
+    clock.advance(hours=2)
+    assert await delivery.forget_delivered(timedelta(hours=1)) == 3 and not uow.repos.outgoing.rows
 
 
 async def test_only_window_staff_take_cases_for_other_regions_and_only_agreed_matters() -> None:

@@ -44,6 +44,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
                         expires_in=max_age, batch=s.delivery_batch)
     worker = kit.add_worker("exchange-delivery", delivery.run_once, interval=s.delivery_poll_seconds,
                             batch=s.delivery_batch)
+    retention = timedelta(hours=s.delivery_retention_hours)
+
+    async def housekeeping() -> int:
+        await delivery.forget_delivered(retention)
+        return 0
+
+    kit.add_worker("exchange-housekeeping", housekeeping, interval=300)
     inbound = Inbound(uow=kit.uow, clock=kit.clock, here=s.region_code, here_name=s.region_name,
                       verifier=Verifier(max_age=max_age, skew=timedelta(seconds=s.exchange_clock_skew_seconds)))
     kit.uow.on_commit = _chain(kit.uow.on_commit, worker.notify)  # a commit may have queued an exchange

@@ -28,3 +28,5 @@ class Settings(ServiceSettings):
     delivery_backoff_base_seconds: float = 1.0
     delivery_backoff_cap_seconds: float = 300.0
     delivery_batch: int = 50
+    delivery_retention_hours: float = Field(default=7 * 24.0, gt=0, description="Delivered exchanges are kept "
+                                            "this long (for operators), then deleted.")

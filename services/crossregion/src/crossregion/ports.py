@@ -40,6 +40,9 @@ class OutgoingRepository(Protocol):
     async def save_claimed(self, item: Outgoing, token: str) -> bool: ...
     async def backlog(self) -> Backlog: ...
 
+    async def forget_delivered(self, before: datetime) -> int:
+        """Delete the exchanges delivered before ``before``; how many."""
+
 
 @dataclass(frozen=True)
 class ExchangeRecord:

@@ -35,6 +35,7 @@ async def ensure_indexes(db: AsyncDatabase[Any]) -> None:
     await db[OUTGOING].create_indexes([
         IndexModel([("status", ASCENDING), ("due_at", ASCENDING)], name="status_due"),
         IndexModel([("claim", ASCENDING)], name="claim"),
+        IndexModel([("status", ASCENDING), ("delivered_at", ASCENDING)], name="status_delivered"),
     ])
     await db[NONCES].create_indexes([IndexModel([("forget_after", ASCENDING)], name="forget", expireAfterSeconds=0)])
     await db[AUDIT].create_indexes([IndexModel([("at", ASCENDING)], name="at")])
@@ -188,6 +189,12 @@ class MongoOutgoing(_Repo):
         oldest = min((_utc(r["oldest"]) for r in rows), default=None)  # type: ignore[type-var]
         return Backlog(pending=sum(r["n"] for r in rows), oldest_created_at=oldest,
                        by_region={r["_id"]: r["n"] for r in rows})
+
+
+    async def forget_delivered(self, before: datetime) -> int:
+        result = await self.coll.delete_many({"status": "delivered", "delivered_at": {"$lt": before}},
+                                             session=self.session)
+        return int(result.deleted_count)
 
 
 # -- inbound exchanges, nonces, audit ---------------------------------------------------------------

@@ -27,7 +27,7 @@ from servicekit.aggregate import Aggregate
 REFERENCE = re.compile(r"^(?P<region>[1-8]\d{5})-\d{8}-[0-9A-F]{8}$")
 FINAL = ("completed", "rejected")
 PART_STATUSES = ("forwarded", "received", "registered", "incomplete", "accepted", "returned", "licence_issued",
-                 "completed", "rejected")
+                 "completed", "rejected", "handed_out")
 CustodyAction = Literal["sent", "received", "returned"]
 
 
@@ -247,16 +247,21 @@ class CrossCase(Aggregate):
         return self.direction == "inbound"  # collected where it is handled: here, if we handle it
 
     # -- the window ------------------------------------------------------------------------------
-    def hand_out(self, *, staff_id: str, now: datetime) -> bool:
-        """The result is handed to the applicant here; False if it was already."""
+    def hand_out(self, *, staff_id: str, now: datetime) -> int | None:
+        """The result is handed to the applicant here. Returns the number of the status update to
+        send to the origin region when it is another (the result was collected where it was
+        handled), else None; None too when it was handed out already."""
         if self.status == "handed_out":
-            return False
+            return None
         if self.status != "result_ready":
             raise InvalidState(f"{self.reference} is {self.status}: no result to hand out here")
         self.status = "handed_out"
         self._log(now, "handed_out", staff_id, self.here, "result handed to the applicant")
-        self._progressed("handed_out", self.here, "结果已领取", None)
-        return True
+        if self.direction == "outbound" or self.mode == "online":
+            self._progressed("handed_out", self.here, "结果已领取", None)
+            return None
+        self.next_seq += 1
+        return self.next_seq
 
     def record_custody(self, *, action: CustodyAction, waybill: str, carrier: str, actor: str, region: str,
                        now: datetime, sent_to: str | None = None) -> bool:

@@ -14,6 +14,7 @@ from crossregion.domain import (
     ForwardedCase,
     NotAllowed,
     NotFound,
+    StatusUpdate,
     new_reference,
 )
 from crossregion.ports import Repositories
@@ -106,8 +107,14 @@ class Cases:
 
         async def work(tx: Tx[Repositories]) -> CrossCase:
             case = await tx.repos.cases.get(reference)
-            if case.hand_out(staff_id=caller.sub, now=now):
-                await save(tx, case, now)
+            if case.status == "handed_out":
+                return case
+            seq = case.hand_out(staff_id=caller.sub, now=now)
+            if seq is not None:  # collected where it was handled: the origin is told
+                await queue(tx, here=self.here, region=case.origin_region, now=now, body=StatusUpdate(
+                    reference=reference, seq=seq, status="handed_out", at=now, detail="结果已在办理地领取",
+                    case_number=case.remote_case_number))
+            await save(tx, case, now)
             return case
 
         return await self.uow.run(work)

@@ -51,5 +51,10 @@ class Delivery:
             await self.uow.autocommit(lambda repos, it=item: repos.outgoing.save_claimed(it, token))  # type: ignore[misc]
         return attempts
 
+    async def forget_delivered(self, retention: timedelta) -> int:
+        """Housekeeping: exchanges delivered longer ago than ``retention`` are deleted."""
+        before = self.clock.now() - retention
+        return await self.uow.autocommit(lambda repos: repos.outgoing.forget_delivered(before))
+
     async def backlog(self) -> Backlog:
         return await self.uow.read(lambda repos: repos.outgoing.backlog())
