@@ -155,9 +155,9 @@ def _reason(message: str, *, resolved: bool) -> tuple[int, str]:
         return 401, UNKNOWN_KEY
     if "content-digest" in text and ("match" in text or "requires" in text):
         return 401, DIGEST
-    if any(w in text for w in ("expires", "in the future", "maximum allowable age", "created")):
+    if any(w in text for w in ("missing", "malformed", "must be", "unexpected", "expected", "no signatures",
+                               "required component", "multiple signatures")):
+        return 400, MALFORMED
+    if any(w in text for w in ("expires", "in the future", "maximum allowable age")):
         return 401, EXPIRED
-    if resolved and not any(w in text for w in ("malformed", "must be", "missing", "expected", "unexpected",
-                                                  "required component", "no signatures")):
-        return 401, BAD_SIGNATURE
-    return 400, MALFORMED
+    return (401, BAD_SIGNATURE) if resolved else (400, MALFORMED)
