@@ -202,3 +202,18 @@ async def _at_least(switch: Switch, n: int) -> bool:
 async def _drained(backlog) -> dict | None:
     got = await backlog()
     return got if got["pending"] == 0 else None
+
+
+async def test_the_same_exchange_arriving_twice_at_once_creates_one_case(infra_env, unique):
+    import asyncio
+
+    keys_b = Keyring([("wu-1", SEED_B)])
+    async with running(create_app(settings(unique, JINCHANG, "金昌市", SEED_A, "jc-1"))) as a:
+        await a.post("/regions", headers=OPERATOR,
+                     json=region_in(WUWEI, "武威市", "http://region-b.test/exchange", "wu-1", SEED_B))
+        body = forwarded()
+        answers = await asyncio.gather(*(a.post("/exchange", content=body, headers=signed(body, keys_b))
+                                         for _ in range(4)))
+        assert [r.status_code for r in answers] == [200] * 4, [r.text for r in answers]
+        assert sorted(r.json()["outcome"] for r in answers) == ["accepted", "duplicate", "duplicate", "duplicate"]
+        assert (await a.get(f"/cross-cases/{reference_of(body)}", headers=STAFF)).status_code == 200

@@ -70,7 +70,9 @@ class ExchangeRepository(Protocol):
     """Inbound exchanges: their records (idempotency), the nonces seen (replay), the audit trail."""
 
     async def get(self, exchange_id: str) -> ExchangeRecord | None: ...
-    async def add(self, record: ExchangeRecord) -> None: ...
+
+    async def add(self, record: ExchangeRecord) -> None:
+        """Record it; raises ConcurrentUpdate if it was recorded meanwhile (the use case runs again)."""
 
     async def use_nonce(self, key_id: str, nonce: str, forget_after: datetime) -> bool:
         """Record a signature nonce; False if it was seen before (a replay)."""

@@ -211,7 +211,10 @@ class MongoExchanges(_Repo):
     async def add(self, record: ExchangeRecord) -> None:
         doc = asdict(record)
         doc["_id"] = doc.pop("exchange_id")
-        await self.coll.insert_one(doc, session=self.session)
+        try:
+            await self.coll.insert_one(doc, session=self.session)
+        except DuplicateKeyError as exc:  # the same exchange arrived twice at once: run again, see it
+            raise ConcurrentUpdate(f"exchange {record.exchange_id} recorded meanwhile") from exc
 
     async def use_nonce(self, key_id: str, nonce: str, forget_after: datetime) -> bool:
         try:
