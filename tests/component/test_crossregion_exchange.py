@@ -5,6 +5,7 @@ key rotation; a partner down then up (the backlog visible meanwhile, delivered o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -205,8 +206,6 @@ async def _drained(backlog) -> dict | None:
 
 
 async def test_the_same_exchange_arriving_twice_at_once_creates_one_case(infra_env, unique):
-    import asyncio
-
     keys_b = Keyring([("wu-1", SEED_B)])
     async with running(create_app(settings(unique, JINCHANG, "金昌市", SEED_A, "jc-1"))) as a:
         await a.post("/regions", headers=OPERATOR,
