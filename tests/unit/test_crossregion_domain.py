@@ -267,3 +267,13 @@ def test_a_joint_case_completes_once_exactly_when_every_part_has_completed(data)
     every_part_completed = all(any(c == code and s == "completed" for c, _, s in updates) for code in regions)
     assert completions == (1 if every_part_completed else 0)
     assert (case.status == "result_ready") == every_part_completed
+
+
+def test_a_forwarded_case_registration_refused_is_rejected_and_the_origin_told():
+    case = inbound()
+    assert case.mirror(status="rejected", at=T0, detail="表单不能受理：company_name", case_number=None) == 1
+    assert case.status == "rejected" and case.remote_case_number is None
+    origin = outbound()
+    origin.progress(region=JINCHANG, seq=1, status="rejected", at=T0, detail="表单不能受理", remote_case_number=None)
+    assert origin.status == "rejected"
+    assert [e.status for e in origin.pull_events() if isinstance(e, facts.CrossCaseProgressed)] == ["rejected"]

@@ -493,10 +493,12 @@ async def test_a_forwarded_case_becomes_a_change_case_correlated_with_its_refere
     assert len(uow.repos.cases.rows) == 1
 
 
-async def test_a_forwarded_form_registration_refuses_is_a_domain_error_naming_the_fields() -> None:
-    from registration.domain import DomainError
-
+async def test_a_forwarded_form_registration_refuses_makes_no_case_and_says_why_once() -> None:
     reg, uow = registration()
-    with pytest.raises(DomainError, match="unified_social_credit_code"):
-        await reg.accept_forwarded(forwarded({"company_name": "x"}))
-    assert not uow.repos.cases.rows and not uow.emitted
+    event = forwarded({"company_name": "x"})
+    assert await reg.accept_forwarded(event) is None
+    assert await reg.accept_forwarded(event) is None  # redelivered: said once
+    [refused] = uow.emitted
+    assert isinstance(refused, ev.ForwardedApplicationRefusedV1) and not uow.repos.cases.rows
+    assert refused.case_number == event.reference and refused.correlation_id == event.reference
+    assert "unified_social_credit_code" in refused.reason and refused.causation_id == event.event_id

@@ -72,6 +72,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     _topic("registration", reg.DeadlineWarningV1, consumers=("notifications",)),
     _topic("registration", reg.CaseOverdueV1, consumers=("notifications",)),
     _topic("registration", reg.DeadlineRedatedV1),
+    _topic("registration", reg.ForwardedApplicationRefusedV1, consumers=("crossregion",), private=True),  # its reason
     _topic("departments", reg.StepDecidedV1, consumers=("registration",), private=True),  # a department's answer
     _topic("approvals", apr.StageCompletedV1),
     _topic("approvals", apr.ProjectCompletedV1),

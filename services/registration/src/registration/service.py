@@ -136,9 +136,21 @@ class Registration:
     async def accept_forwarded(self, event: CaseForwardedV1) -> Case | None:
         """A case forwarded by another region's center (crossregion's event): a case of its own
         here, channel ``other_region``, correlated with the cross-region reference (crossregion
-        follows it by that id). Once per event; a form it refuses is a permanent error."""
-        form = forwarded_form(event.matter, event.form)
+        follows it by that id). Once per event. A form that is not a valid form of the matter
+        makes no case: ``ForwardedApplicationRefusedV1`` says why (the origin is told)."""
         now = self.clock.now()
+        try:
+            form = forwarded_form(event.matter, event.form)
+        except DomainError as exc:  # no case: the origin is told why (crossregion follows the reference)
+            refused = ev.ForwardedApplicationRefusedV1.caused_by(
+                event, source=EVENTS.source, subject=event.reference, case_number=event.reference, time=now,
+                reference=event.reference, applicant_id=event.applicant_id, reason=str(exc))
+
+            async def refuse(tx: Tx[Repositories], fresh: list[CaseForwardedV1]) -> None:
+                if fresh:
+                    tx.emit([refused])
+
+            return await self.uow.consume(CONSUMER, [event], refuse)
         kind = "change" if isinstance(form, ChangeForm) else "establishment"
 
         async def work(tx: Tx[Repositories], fresh: list[CaseForwardedV1]) -> Case | None:

@@ -153,7 +153,7 @@ class CrossCase(Aggregate):
         return case
 
     # -- inbound: the case registration handles here --------------------------------------------
-    def mirror(self, *, status: str, at: datetime, detail: str, case_number: str,
+    def mirror(self, *, status: str, at: datetime, detail: str, case_number: str | None,
                within_time_limit: bool = True) -> int | None:
         """Registration's case changed status: take it. Returns the number of the status update
         to send to the origin region (None: nothing changed, or the origin is here)."""
@@ -171,7 +171,7 @@ class CrossCase(Aggregate):
                 return None
             self.next_seq += 1
             return self.next_seq
-        part.status, part.remote_case_number = status, case_number
+        part.status, part.remote_case_number = status, case_number or part.remote_case_number
         self._log(at, status, "registration", self.here, detail or f"case {case_number}")
         if status == "completed":
             part.completed_at, part.within_time_limit = at, within_time_limit

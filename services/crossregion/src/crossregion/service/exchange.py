@@ -149,12 +149,12 @@ class Inbound:
             case = await tx.repos.cases.find(event.correlation_id)
             if case is None or case.direction != "inbound":
                 return
-            seq = case.mirror(status=status, at=event.time, detail=detail, case_number=event.case_number,
-                              within_time_limit=within)
+            made = None if isinstance(event, reg.ForwardedApplicationRefusedV1) else event.case_number  # no case
+            seq = case.mirror(status=status, at=event.time, detail=detail, case_number=made, within_time_limit=within)
             if seq is not None:
                 await queue(tx, here=self.here, region=case.origin_region, now=now, body=StatusUpdate(
                     reference=case.reference, seq=seq, status=status, at=event.time, detail=detail,  # type: ignore[arg-type]
-                    case_number=event.case_number, within_time_limit=within))
+                    case_number=made, within_time_limit=within))
             await save(tx, case, now, cause=event)
 
         await self.uow.consume(CONSUMER, [event], work)
@@ -170,7 +170,7 @@ def _parse(body: bytes) -> Exchange:
 
 FOLLOWED: tuple[type[Event], ...] = (reg.ApplicationSubmittedV1, reg.ApplicationIncompleteV1,
                                      reg.ApplicationAcceptedV1, reg.StepReturnedV1, reg.LicenceIssuedV1,
-                                     reg.CaseCompletedV1, reg.CaseRejectedV1)
+                                     reg.CaseCompletedV1, reg.CaseRejectedV1, reg.ForwardedApplicationRefusedV1)
 
 
 def _status_of(event: Event) -> tuple[str, str, bool] | None:
@@ -189,6 +189,8 @@ def _status_of(event: Event) -> tuple[str, str, bool] | None:
         return "completed", "已办结", event.within_time_limit
     if isinstance(event, reg.CaseRejectedV1):
         return "rejected", f"未获通过：{event.reason}", True
+    if isinstance(event, reg.ForwardedApplicationRefusedV1):
+        return "rejected", f"表单不能受理：{event.reason}"[:500], True
     return None
 
 
