@@ -48,6 +48,7 @@ BEYOND_SCHEMA = {
     "role_rule": "a field the caller's role must give (window staff name the applicant)",
     "catalogue": "names and field types from approvals' stage catalogue (data: it changes without a code change)",
     "content_hash": "a material's bytes hash to the sha256 declared with them",
+    "outbound_policy": "a URL others will be sent requests at must be public https (servicekit.outbound: SSRF)",
 }
 
 
