@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from contracts.envelope import Event
 from contracts.events import approvals as apr
 from contracts.events import notifications as ntf
+from contracts.events import ratings as rat
 from contracts.events import registration as reg
 
 DEFAULT_PARTITIONS = 4
@@ -66,14 +67,28 @@ TOPICS: tuple[TopicSpec, ...] = (
     _topic("registration", reg.StepApprovedV1, consumers=("notifications",)),
     _topic("registration", reg.StepReturnedV1, consumers=("notifications",)),
     _topic("registration", reg.LicenceIssuedV1, consumers=("notifications",)),
-    _topic("registration", reg.CaseCompletedV1, consumers=("notifications",)),
+    _topic("registration", reg.CaseCompletedV1, consumers=("notifications", "ratings")),
     _topic("registration", reg.CaseRejectedV1, consumers=("notifications",)),
     _topic("registration", reg.DeadlineWarningV1, consumers=("notifications",)),
     _topic("registration", reg.CaseOverdueV1, consumers=("notifications",)),
     _topic("registration", reg.DeadlineRedatedV1),
     _topic("departments", reg.StepDecidedV1, consumers=("registration",), private=True),  # a department's answer
-    _topic("approvals", apr.StageCompletedV1),
+    _topic("approvals", apr.StageCompletedV1, consumers=("ratings",)),
     _topic("approvals", apr.ProjectCompletedV1),
+    _topic("ratings", rat.RatingInvitedV1, consumers=("notifications",), private=True),  # the link is a capability
+    _topic("ratings", rat.RatingRecordedV1),
+    _topic("ratings", rat.RatingAnnulledV1),
+    _topic("ratings", rat.LedgerEntryOpenedV1, consumers=("notifications",)),
+    _topic("ratings", rat.CallbackRecordedV1),
+    _topic("ratings", rat.RectificationFeedbackGivenV1, consumers=("notifications",)),
+    _topic("ratings", rat.ExplanationGivenV1, consumers=("notifications",)),
+    _topic("ratings", rat.RectificationDueWarningV1, consumers=("notifications",)),
+    _topic("ratings", rat.RectificationOverdueV1, consumers=("notifications",)),
+    _topic("ratings", rat.CardDayMismatchV1, consumers=("notifications",)),
+    _topic("ratings", rat.MonthFinalisedV1),
+    _topic("ratings", rat.ListPublishedV1),
+    _topic("ratings", rat.RequestSubmittedV1, consumers=("notifications",)),
+    _topic("ratings", rat.RequestRepliedV1, consumers=("notifications",)),
     _topic("notifications", ntf.MessageDeliveryFailedV1),
     _topic("notifications", ntf.WebhookDeadLetteredV1),
 )
