@@ -12,6 +12,7 @@ class Window:
     department: str | None = None
     staff: list[str] = field(default_factory=list)
     staff_names: dict[str, str] = field(default_factory=dict)
+    owner_id: str | None = None  # who owns its bad ratings in the ledger (the window's head)
     version: int = 0
 
     def name_of(self, staff_id: str) -> str:
