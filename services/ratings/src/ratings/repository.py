@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -29,8 +29,8 @@ from ratings.domain import (
     Level,
     NotFound,
     Publication,
-    RateableCase,
     Ranked,
+    RateableCase,
     Rating,
     Reconciliation,
     Request,

@@ -8,8 +8,8 @@ from ratings.domain import (
     FEEDBACK_WORKDAYS,
     Forbidden,
     LedgerEntry,
-    Request,
     NotFound,
+    Request,
     RequestKind,
     month_of,
 )
@@ -91,7 +91,7 @@ class Ledger:
 
     async def find(self, caller: Principal, *, status: str | None, month: str | None, mine: bool,
                    limit: int = 200) -> list[LedgerEntry]:
-        owner = caller.sub if mine or not supervising(caller) and caller.role is not Role.OVERSIGHT else None
+        owner = caller.sub if mine or (not supervising(caller) and caller.role is not Role.OVERSIGHT) else None
         return await self.uow.read(lambda repos: repos.ledger.find(owner_id=owner, status=status, month=month,
                                                                     limit=limit))
 
