@@ -17,3 +17,10 @@ def reg_settings(infra_env, unique) -> RegistrationSettings:
 @pytest.fixture
 def ntf_settings(infra_env, unique) -> NotificationSettings:
     return load(NotificationSettings, mongodb_database=f"ntf_{unique}")
+
+
+@pytest.fixture
+def rat_settings(infra_env, unique):
+    from ratings.config import Settings as RatingSettings
+
+    return load(RatingSettings, mongodb_database=f"rat_{unique}")

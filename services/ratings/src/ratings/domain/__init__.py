@@ -70,6 +70,7 @@ __all__ = [
     "Slot",
     "Tally",
     "TokenRefused",
+    "Verification",
     "Vote",
     "Window",
     "card_states",

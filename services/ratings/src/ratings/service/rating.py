@@ -72,6 +72,8 @@ class Ratings:
 
         async def work(tx: Tx[Repositories]) -> RateableCase:
             case = await tx.repos.cases.get(claims.case_number)
+            if case.rating is not None and case.rating.by == f"token:{claims.token_id}" and case.rating.level is level:
+                return case  # the same rating again (a retry after a lost reply): its first answer
             case.check_token(claims.token_id, now)
             case.rate(level=level, channel=channel, indicators=indicators, comment=comment,
                       by=f"token:{claims.token_id}", now=now)
