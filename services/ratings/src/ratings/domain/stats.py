@@ -68,16 +68,20 @@ class Ranked:
 
 def rank(units: Mapping[tuple[str, str], Tally], names: Mapping[tuple[str, str], str],
          rules: RankingRules) -> tuple[list[Ranked], list[Ranked]]:
-    """Red: the best (highest satisfaction rate, then fewest bad, then most ratings) at or above
+    """Windows and staff ranked apart, each list holding up to the configured number of each.
+    Red: the best (highest satisfaction rate, then fewest bad, then most ratings) at or above
     ``red_min_rate``; black: the worst with at least ``black_min_bad`` bad ratings. Units with
     fewer than ``min_ratings`` ratings are not ranked; no unit is on both lists."""
-    ranked = [Ranked(kind, uid, names.get((kind, uid), uid), t.total, t.satisfaction_rate, t.bad)
-              for (kind, uid), t in units.items() if t.total >= rules.min_ratings]
-    best = sorted(ranked, key=lambda r: (-r.satisfaction_rate, r.bad, -r.ratings, r.kind, r.id))
-    red = [r for r in best if r.satisfaction_rate >= rules.red_min_rate][: rules.red_size]
-    worst = sorted(ranked, key=lambda r: (r.satisfaction_rate, -r.bad, -r.ratings, r.kind, r.id))
-    chosen = {(r.kind, r.id) for r in red}
-    black = [r for r in worst if r.bad >= rules.black_min_bad and (r.kind, r.id) not in chosen][: rules.black_size]
+    red: list[Ranked] = []
+    black: list[Ranked] = []
+    for kind in ("window", "staff"):
+        ranked = [Ranked(k, uid, names.get((k, uid), uid), t.total, t.satisfaction_rate, t.bad)
+                  for (k, uid), t in units.items() if k == kind and t.total >= rules.min_ratings]
+        best = sorted(ranked, key=lambda r: (-r.satisfaction_rate, r.bad, -r.ratings, r.id))
+        chosen = [r for r in best if r.satisfaction_rate >= rules.red_min_rate][: rules.red_size]
+        worst = sorted(ranked, key=lambda r: (r.satisfaction_rate, -r.bad, -r.ratings, r.id))
+        red += chosen
+        black += [r for r in worst if r.bad >= rules.black_min_bad and r not in chosen][: rules.black_size]
     return red, black
 
 
