@@ -76,7 +76,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     _topic("approvals", apr.StageCompletedV1, consumers=("ratings",)),
     _topic("approvals", apr.ProjectCompletedV1),
     _topic("ratings", rat.RatingInvitedV1, consumers=("notifications",), private=True),  # the link is a capability
-    _topic("ratings", rat.RatingRecordedV1),
+    _topic("ratings", rat.RatingRecordedV1, consumers=("notifications",)),  # partner agencies (the province) subscribe
     _topic("ratings", rat.RatingAnnulledV1),
     _topic("ratings", rat.LedgerEntryOpenedV1, consumers=("notifications",)),
     _topic("ratings", rat.CallbackRecordedV1),
