@@ -4,7 +4,7 @@ entry that is called back and answered; the rating rules refuse with problem+jso
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from contracts.events import approvals as apr
 from contracts.events import ratings as rat

@@ -69,7 +69,7 @@ def test_every_adjacent_swap_is_caught(body):
 def test_malformed_serials_say_why():
     with pytest.raises(InvalidSerial, match="check character"):
         check_serial("2611000123" + ("0" if make_serial(2611000123)[-1] != "0" else "1"))
-    with pytest.raises(InvalidSerial, match="ten digits|10 digits"):
+    with pytest.raises(InvalidSerial, match=r"10 digits"):
         check_serial("26110001")
     assert check_serial(make_serial(7).lower()) == make_serial(7)
 
