@@ -22,6 +22,7 @@ from ratings.domain import (
     Tally,
     Verification,
     Vote,
+    Window,
     card_states,
     check_serial,
     classify,
@@ -69,6 +70,14 @@ async def _chain(tx: Tx[Repositories], entries: list[tuple[str, str, dict[str, A
     return records[-1].hash if records else head[1]
 
 
+async def _window(tx: Tx[Repositories], window_id: str) -> Window:
+    """A window named in a request's body: unknown is an invalid field (422), not a missing resource."""
+    try:
+        return await tx.repos.windows.get(window_id)
+    except NotFound as exc:
+        raise DomainError(f"no window {window_id}", field="window_id") from exc
+
+
 def _serials(serials: Sequence[str]) -> list[str]:
     out = []
     for i, s in enumerate(serials):
@@ -93,7 +102,7 @@ class Cards:
         now = self.clock.now()
 
         async def work(tx: Tx[Repositories]) -> list[Card]:
-            window = await tx.repos.windows.get(window_id)
+            window = await _window(tx, window_id)
             if staff_id not in window.staff:
                 raise DomainError(f"{staff_id} does not work at window {window_id}", field="staff_id")
             cards = [Card(s, window_id, staff_id, day) for s in serials]
@@ -116,7 +125,7 @@ class Cards:
             for i, s in enumerate(wanted):
                 card = cards.get(s)
                 if card is None:
-                    raise NotFound(f"card {s} was never issued", field=f"serials.{i}")
+                    raise DomainError(f"card {s} was never issued", field=f"serials.{i}")
                 moved = card.drop(slot) if slot else card.give_back() if kind == "card.returned" else card.void()
                 if moved:
                     changed.append(card)
@@ -147,7 +156,7 @@ class Cards:
         now = self.clock.now()
 
         async def work(tx: Tx[Repositories]) -> Reconciliation:
-            await tx.repos.windows.get(window_id)
+            await _window(tx, window_id)
             rec = reconcile(day, window_id, await tx.repos.cards.of_day(day, window_id))
             if await tx.repos.cards.put_reconciliation(rec, now) and not rec.balanced:
                 _emit(tx, facts.CardDayMismatch(day=day, window_id=window_id, issued=rec.issued, used=rec.used,
@@ -187,7 +196,7 @@ class Cards:
         async def work(tx: Tx[Repositories]) -> list[Vote]:
             box = await tx.repos.boxes.get(month)
             box.ensure_open()
-            await tx.repos.windows.get(window_id)
+            await _window(tx, window_id)
             cards = await tx.repos.cards.get_many(serials)
             counted = await tx.repos.boxes.counted(month, serials)
             votes = []

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from contracts import Event
 from contracts.events.approvals import StageCompletedV1
 from contracts.events.registration import CaseCompletedV1
-from ratings.domain import Forbidden, LedgerEntry, Level, NotFound, RateableCase, Rating, month_of
+from ratings.domain import Forbidden, LedgerEntry, Level, NotFound, RateableCase, Rating, TokenRefused, month_of
 from ratings.ports import Calendar, QrRenderer, RatingTokens, Repositories
 from ratings.service.common import CONSUMER, events_of, new_id, supervising
 from servicekit.clock import Clock
@@ -71,7 +71,10 @@ class Ratings:
         claims = self.tokens.read(token, now)
 
         async def work(tx: Tx[Repositories]) -> RateableCase:
-            case = await tx.repos.cases.get(claims.case_number)
+            try:
+                case = await tx.repos.cases.get(claims.case_number)
+            except NotFound as exc:
+                raise TokenRefused("this rating link names no case") from exc
             if case.rating is not None and case.rating.by == f"token:{claims.token_id}" and case.rating.level is level:
                 return case  # the same rating again (a retry after a lost reply): its first answer
             case.check_token(claims.token_id, now)
