@@ -114,6 +114,13 @@ Unit = tuple[str, str]  # (kind, id)
 
 
 class StatsRepository(Protocol):
+    """Figures from running tallies (one small document per month, window, staff member,
+    department, matter and level, counted as ratings are recorded, annulled or counted from the
+    box), so a month closes by reading a few hundred documents, not every rating."""
+
+    async def count_rating(self, case: RateableCase, delta: int) -> None:
+        """Count the case's (current) rating in its month's tally: +1 recorded, -1 annulled."""
+
     async def online(self, month: str, by: str) -> dict[str, Tally]:
         """Ratings counted in ``month`` (not annulled), grouped by window, staff, department, matter or month."""
 

@@ -47,8 +47,8 @@ from servicekit.aggregate import ConcurrentUpdate
 from servicekit.timers import SessionTimers
 
 CASES, WINDOWS, CARDS, CARD_DAYS, CHAIN, HEAD = "rateables", "windows", "cards", "card_days", "chain", "chain_head"
-BOXES, VOTES, LEDGER, REQUESTS, LISTS, RESULTS, KEYS = (
-    "boxes", "votes", "ledger", "requests", "lists", "month_results", "keys")
+BOXES, VOTES, LEDGER, REQUESTS, LISTS, RESULTS, KEYS, TALLIES = (
+    "boxes", "votes", "ledger", "requests", "lists", "month_results", "keys", "tallies")
 BY_FIELD = {"window": "window_id", "staff": "staff_id", "department": "department", "matter": "matter",
             "month": "month"}
 
@@ -64,6 +64,7 @@ async def ensure_indexes(db: AsyncDatabase[Any]) -> None:
         IndexModel([("month", ASCENDING)], name="month")])
     await db[REQUESTS].create_indexes([IndexModel([("month", ASCENDING)], name="month")])
     await db[LISTS].create_indexes([IndexModel([("display_until", ASCENDING)], name="until")])
+    await db[TALLIES].create_indexes([IndexModel([("source", ASCENDING), ("month", ASCENDING)], name="source_month")])
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,9 @@ class MongoBoxes(_Repo):
                 await self.db[VOTES].insert_many(docs, session=self.session)
             except (BulkWriteError, DuplicateKeyError) as exc:
                 raise ConcurrentUpdate("a card was counted meanwhile") from exc
+            counted = [{**d, "source": "paper"} for d in docs if d["counted"]]
+            if counted:
+                await self.db[TALLIES].bulk_write(tally_increments(counted), ordered=False, session=self.session)
 
     async def flagged(self, month: str) -> list[Vote]:
         docs = await self.db[VOTES].find({"month": month, "counted": False}, session=self.session).to_list()
@@ -424,7 +428,26 @@ class MongoLists(_Repo):
         return MonthResult(d["month"], d["online"], d["paper"], d["chain_head"], d["signed_by"]) if d else None
 
 
-# -- figures -------------------------------------------------------------------------------------------------
+# -- figures: running tallies -----------------------------------------------------------------------------
+def _tally_key(source: str, month: str, window: str | None, staff: str | None, department: str | None,
+               matter: str | None, level: str) -> dict[str, Any]:
+    return {"_id": f"{source}|{month}|{window}|{staff}|{department}|{matter}|{level}", "source": source,
+            "month": month, "window_id": window, "staff_id": staff, "department": department, "matter": matter,
+            "level": level}
+
+
+def tally_increments(rows: list[dict[str, Any]]) -> list[UpdateOne]:
+    """``$inc`` upserts of the tallies, one per distinct key of ``rows`` (dicts of _tally_key's fields)."""
+    counts: dict[str, tuple[dict[str, Any], int]] = {}
+    for r in rows:
+        key = _tally_key(r["source"], r["month"], r.get("window_id"), r.get("staff_id"), r.get("department"),
+                         r.get("matter"), r["level"])
+        doc, n = counts.get(key["_id"], (key, 0))
+        counts[key["_id"]] = (doc, n + int(r.get("n", 1)))
+    return [UpdateOne({"_id": k}, {"$setOnInsert": {f: v for f, v in doc.items() if f != "_id"}, "$inc": {"n": n}},
+                      upsert=True) for k, (doc, n) in counts.items()]
+
+
 def _tallies(rows: list[dict[str, Any]]) -> dict[str, Tally]:
     out: dict[str, Tally] = {}
     for r in rows:
@@ -433,23 +456,37 @@ def _tallies(rows: list[dict[str, Any]]) -> dict[str, Tally]:
 
 
 class MongoStats(_Repo):
-    async def _group(self, coll: str, match: dict[str, Any], key: str) -> dict[str, Tally]:
-        pipeline = [{"$match": match}, {"$group": {"_id": {"k": f"${key}", "level": "$level"}, "n": {"$sum": 1}}}]
-        return _tallies(await (await self.db[coll].aggregate(pipeline, session=self.session)).to_list())
+    async def count_rating(self, case: RateableCase, delta: int) -> None:
+        r = case.rating
+        if r is None:
+            return
+        row = {"source": "online", "month": month_of(r.rated_at), "window_id": case.window_id,
+               "staff_id": case.staff_id, "department": case.department, "matter": case.matter,
+               "level": r.level.value, "n": delta}
+        await self.db[TALLIES].bulk_write(tally_increments([row]), session=self.session)
+
+    async def _group(self, source: str, month: str, key: str) -> dict[str, Tally]:
+        pipeline: list[dict[str, Any]] = [{"$match": {"source": source, "month": month}},
+                    {"$group": {"_id": {"k": f"${key}", "level": "$level"}, "n": {"$sum": "$n"}}}]
+        rows = await (await self.db[TALLIES].aggregate(pipeline, session=self.session)).to_list()
+        return _tallies([r for r in rows if r["n"]])
 
     async def online(self, month: str, by: str) -> dict[str, Tally]:
-        return await self._group(CASES, {"month": month, "rated": True}, BY_FIELD[by])
+        return await self._group("online", month, BY_FIELD[by])
 
     async def paper(self, month: str, by: str) -> dict[str, Tally]:
         if by not in {"window", "staff", "month"}:
             return {}
-        return await self._group(VOTES, {"month": month, "counted": True}, BY_FIELD[by])
+        return await self._group("paper", month, BY_FIELD[by])
+
+    async def _count(self, source: str, month: str) -> int:
+        return sum(t.total for t in (await self._group(source, month, "month")).values())
 
     async def count_online(self, month: str) -> int:
-        return int(await self.db[CASES].count_documents({"month": month, "rated": True}, session=self.session))
+        return await self._count("online", month)
 
     async def count_paper(self, month: str) -> int:
-        return int(await self.db[VOTES].count_documents({"month": month, "counted": True}, session=self.session))
+        return await self._count("paper", month)
 
 
 class MongoKeys(_Repo):

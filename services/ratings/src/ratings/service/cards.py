@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from contracts.events import ratings as ev
 from ratings.domain import (
@@ -41,6 +42,7 @@ from servicekit.ports import Tx, UnitOfWork
 from servicekit.principal import Principal, Role
 
 HALL = (Role.WINDOW_STAFF, Role.SUPERVISOR, Role.OPERATOR)
+T = TypeVar("T")
 
 
 class Entry(NamedTuple):
@@ -90,8 +92,17 @@ def _serials(serials: Sequence[str]) -> list[str]:
 
 
 class Cards:
+    """Every use case here appends to the one hash chain, whose head is one document: they run
+    one at a time in this process (``_log``), so concurrent requests queue instead of
+    conflicting on the head; replicas still conflict and are retried by the unit of work."""
+
     def __init__(self, *, uow: UnitOfWork[Repositories], clock: Clock, rules: RankingRules) -> None:
         self.uow, self.clock, self.rules = uow, clock, rules
+        self._log = asyncio.Lock()
+
+    async def _logged(self, work: Callable[[Tx[Repositories]], Awaitable[T]]) -> T:
+        async with self._log:
+            return await self.uow.run(work)
 
     # -- the day -------------------------------------------------------------------------------
     async def issue(self, caller: Principal, *, day: str, window_id: str, staff_id: str, first: str,
@@ -112,7 +123,7 @@ class Cards:
                                 "by": caller.sub})], now)
             return cards
 
-        return await self.uow.run(work)
+        return await self._logged(work)
 
     async def _move(self, caller: Principal, serials: Sequence[str], kind: str, slot: Slot | None = None) -> list[Card]:
         require(caller, *HALL)
@@ -137,7 +148,7 @@ class Cards:
                 await _chain(tx, [(kind, f"{changed[0].serial}..{changed[-1].serial}", data)], now)
             return [cards[s] for s in wanted]
 
-        return await self.uow.run(work)
+        return await self._logged(work)
 
     async def drop(self, caller: Principal, serials: Sequence[str], slot: Slot) -> list[Card]:
         """Cards dropped in the good or bad slot of the box (投币式评价箱), recorded by serial."""
@@ -212,7 +223,7 @@ class Cards:
                 for v in votes]})], now)
             return votes
 
-        return await self.uow.run(work)
+        return await self._logged(work)
 
     async def sign(self, caller: Principal, month: str) -> BoxOpening:
         """An oversight body signs the month's count; the third distinct one makes it final,
@@ -235,7 +246,7 @@ class Cards:
             await tx.repos.boxes.save(box)
             return box
 
-        return await self.uow.run(work)
+        return await self._logged(work)
 
     async def box(self, month: str) -> tuple[BoxOpening, list[Vote], MonthResult | None]:
         async def read(repos: Repositories) -> tuple[BoxOpening, list[Vote], MonthResult | None]:

@@ -109,6 +109,7 @@ class Ratings:
 
     async def _save_rated(self, tx: Tx[Repositories], case: RateableCase, now: datetime) -> RateableCase:
         await tx.repos.cases.save(case)
+        await tx.repos.stats.count_rating(case, +1)
         tx.emit(events_of(case, case.case_number, now, case.correlation_id))
         rating = case.rating
         if rating is not None and rating.bad:
@@ -140,6 +141,7 @@ class Ratings:
             case = await tx.repos.cases.get(case_number)
             entry = await tx.repos.ledger.of_case(case_number)
             token_id, expires = secrets.token_hex(8), now + self.token_ttl
+            await tx.repos.stats.count_rating(case, -1)  # the rating stops counting
             case.annul(reason=reason, reviewer_id=caller.sub, now=now, token_id=token_id, token_expires_at=expires,
                        rating_url=self._link(case_number, token_id, expires),
                        entry_id=entry.entry_id if entry else None)
