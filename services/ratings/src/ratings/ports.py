@@ -30,8 +30,14 @@ class CaseRepository(Protocol):
     async def get(self, case_number: str) -> RateableCase:
         """Raises NotFound."""
 
+    async def get_many(self, case_numbers: list[str]) -> dict[str, RateableCase]:
+        """Those that exist, by number."""
+
     async def save(self, case: RateableCase) -> None:
         """Replace if the version is unchanged; raises ConcurrentUpdate otherwise."""
+
+    async def save_many(self, cases: list[RateableCase]) -> None:
+        """Replace each if its version is unchanged (one bulk write); raises ConcurrentUpdate otherwise."""
 
 
 class WindowRepository(Protocol):
@@ -118,8 +124,8 @@ class StatsRepository(Protocol):
     department, matter and level, counted as ratings are recorded, annulled or counted from the
     box), so a month closes by reading a few hundred documents, not every rating."""
 
-    async def count_rating(self, case: RateableCase, delta: int) -> None:
-        """Count the case's (current) rating in its month's tally: +1 recorded, -1 annulled."""
+    async def count_ratings(self, cases: list[RateableCase], delta: int) -> None:
+        """Count the cases' (current) ratings in their months' tallies: +1 recorded, -1 annulled."""
 
     async def online(self, month: str, by: str) -> dict[str, Tally]:
         """Ratings counted in ``month`` (not annulled), grouped by window, staff, department, matter or month."""

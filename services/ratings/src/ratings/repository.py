@@ -5,12 +5,13 @@ card ranges and votes bulk writes: SecantusDB is slow per operation."""
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, IndexModel, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -151,8 +152,24 @@ class MongoCases(_Repo):
             raise NotFound(f"no rateable case {case_number}", field="case_number")
         return _case(doc)
 
+    async def get_many(self, case_numbers: list[str]) -> dict[str, RateableCase]:
+        docs = await self.db[CASES].find({"_id": {"$in": case_numbers}}, session=self.session).to_list()
+        return {d["_id"]: _case(d) for d in docs}
+
     async def save(self, case: RateableCase) -> None:
         await _replace(self.db[CASES], case.case_number, _case_doc(case), case, self.session)
+
+    async def save_many(self, cases: list[RateableCase]) -> None:
+        ops = []
+        for c in cases:
+            doc = _case_doc(c)
+            doc["version"] = c.version + 1
+            ops.append(ReplaceOne({"_id": c.case_number, "version": c.version}, doc))
+        res = await self.db[CASES].bulk_write(ops, ordered=True, session=self.session)
+        if res.matched_count != len(ops):
+            raise ConcurrentUpdate(f"{len(ops) - res.matched_count} rated cases changed meanwhile")
+        for c in cases:
+            c.version += 1
 
 
 # -- windows -------------------------------------------------------------------------------------------
@@ -436,12 +453,18 @@ def _tally_key(source: str, month: str, window: str | None, staff: str | None, d
             "level": level}
 
 
-def tally_increments(rows: list[dict[str, Any]]) -> list[UpdateOne]:
-    """``$inc`` upserts of the tallies, one per distinct key of ``rows`` (dicts of _tally_key's fields)."""
+TALLY_SHARDS = 8
+
+
+def tally_increments(rows: list[dict[str, Any]], shard: int = 0) -> list[UpdateOne]:
+    """``$inc`` upserts of the tallies, one per distinct key of ``rows`` (dicts of _tally_key's fields).
+    A key is spread over ``TALLY_SHARDS`` documents (``shard``): concurrent ratings of one window
+    and level then rarely write the same document (a write conflict, and a retry); figures sum them."""
     counts: dict[str, tuple[dict[str, Any], int]] = {}
     for r in rows:
         key = _tally_key(r["source"], r["month"], r.get("window_id"), r.get("staff_id"), r.get("department"),
                          r.get("matter"), r["level"])
+        key["_id"] += f"|{shard}"
         doc, n = counts.get(key["_id"], (key, 0))
         counts[key["_id"]] = (doc, n + int(r.get("n", 1)))
     return [UpdateOne({"_id": k}, {"$setOnInsert": {f: v for f, v in doc.items() if f != "_id"}, "$inc": {"n": n}},
@@ -456,14 +479,13 @@ def _tallies(rows: list[dict[str, Any]]) -> dict[str, Tally]:
 
 
 class MongoStats(_Repo):
-    async def count_rating(self, case: RateableCase, delta: int) -> None:
-        r = case.rating
-        if r is None:
-            return
-        row = {"source": "online", "month": month_of(r.rated_at), "window_id": case.window_id,
-               "staff_id": case.staff_id, "department": case.department, "matter": case.matter,
-               "level": r.level.value, "n": delta}
-        await self.db[TALLIES].bulk_write(tally_increments([row]), session=self.session)
+    async def count_ratings(self, cases: list[RateableCase], delta: int) -> None:
+        rows = [{"source": "online", "month": month_of(c.rating.rated_at), "window_id": c.window_id,
+                 "staff_id": c.staff_id, "department": c.department, "matter": c.matter,
+                 "level": c.rating.level.value, "n": delta} for c in cases if c.rating is not None]
+        if rows:
+            await self.db[TALLIES].bulk_write(tally_increments(rows, shard=secrets.randbelow(TALLY_SHARDS)),
+                                              session=self.session)
 
     async def _group(self, source: str, month: str, key: str) -> dict[str, Tally]:
         pipeline: list[dict[str, Any]] = [{"$match": {"source": source, "month": month}},

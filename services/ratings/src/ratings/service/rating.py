@@ -7,18 +7,39 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from contracts import Event
 from contracts.events.approvals import StageCompletedV1
 from contracts.events.registration import CaseCompletedV1
-from ratings.domain import Forbidden, LedgerEntry, Level, NotFound, RateableCase, Rating, TokenRefused, month_of
+from ratings.domain import (
+    DomainError,
+    Forbidden,
+    LedgerEntry,
+    Level,
+    NotFound,
+    RateableCase,
+    Rating,
+    TokenRefused,
+    month_of,
+)
 from ratings.ports import Calendar, QrRenderer, RatingTokens, Repositories
 from ratings.service.common import CONSUMER, events_of, new_id, supervising
+from servicekit.batching import Batcher
 from servicekit.clock import Clock
 from servicekit.ports import Tx, UnitOfWork
 from servicekit.principal import Principal, Role
 
 Completion = CaseCompletedV1 | StageCompletedV1
+
+
+class TokenRating(NamedTuple):
+    case_number: str
+    token_id: str
+    level: Level
+    indicators: dict[str, int]
+    comment: str | None
+    channel: str
 
 
 class Ratings:
@@ -28,6 +49,7 @@ class Ratings:
         self.uow, self.tokens, self.qr, self.clock, self.calendar = uow, tokens, qr, clock, calendar
         self.link_base, self.token_ttl, self.default_owner = link_base, token_ttl, default_owner
         self.callback_workdays = callback_workdays
+        self._by_token: Batcher[TokenRating, RateableCase] = Batcher(self._rate_batch, max_size=64)
 
     def _link(self, case_number: str, token_id: str, expires_at: datetime) -> str:
         return f"{self.link_base}{self.tokens.issue(case_number, token_id, expires_at)}"
@@ -66,21 +88,39 @@ class Ratings:
     # -- rating ----------------------------------------------------------------------------------
     async def rate_by_token(self, token: str, *, level: Level, indicators: dict[str, int], comment: str | None,
                             channel: str) -> RateableCase:
-        """Web, app or mini-program after scanning the code: the token is the authority."""
-        now = self.clock.now()
-        claims = self.tokens.read(token, now)
+        """Web, app or mini-program after scanning the code: the token is the authority. Ratings
+        arriving together are recorded in one transaction (group commit, ``servicekit.batching``)."""
+        claims = self.tokens.read(token, self.clock.now())
+        return await self._by_token.submit(TokenRating(claims.case_number, claims.token_id, level, dict(indicators),
+                                                       comment, channel))
 
-        async def work(tx: Tx[Repositories]) -> RateableCase:
-            try:
-                case = await tx.repos.cases.get(claims.case_number)
-            except NotFound as exc:
-                raise TokenRefused("this rating link names no case") from exc
-            if case.rating is not None and case.rating.by == f"token:{claims.token_id}" and case.rating.level is level:
-                return case  # the same rating again (a retry after a lost reply): its first answer
-            case.check_token(claims.token_id, now)
-            case.rate(level=level, channel=channel, indicators=indicators, comment=comment,
-                      by=f"token:{claims.token_id}", now=now)
-            return await self._save_rated(tx, case, now)
+    async def _rate_batch(self, batch: list[TokenRating]) -> list[RateableCase | BaseException]:
+        now = self.clock.now()
+
+        async def work(tx: Tx[Repositories]) -> list[RateableCase | BaseException]:
+            cases = await tx.repos.cases.get_many(list({r.case_number for r in batch}))
+            results: list[RateableCase | BaseException] = []
+            rated: dict[str, RateableCase] = {}
+            for r in batch:
+                case = cases.get(r.case_number)
+                try:
+                    if case is None:
+                        raise TokenRefused("this rating link names no case")
+                    if case.rating is not None and case.rating.by == f"token:{r.token_id}" \
+                            and case.rating.level is r.level:
+                        results.append(case)  # the same rating again (a retry after a lost reply): its first answer
+                        continue
+                    case.check_token(r.token_id, now)
+                    case.rate(level=r.level, channel=r.channel, indicators=r.indicators, comment=r.comment,
+                              by=f"token:{r.token_id}", now=now)
+                except DomainError as exc:
+                    results.append(exc)
+                    continue
+                rated[case.case_number] = case
+                results.append(case)
+            if rated:
+                await self._save_rated_many(tx, list(rated.values()), now)
+            return results
 
         return await self.uow.run(work)
 
@@ -108,17 +148,25 @@ class Ratings:
         return await self.uow.run(work)
 
     async def _save_rated(self, tx: Tx[Repositories], case: RateableCase, now: datetime) -> RateableCase:
-        await tx.repos.cases.save(case)
-        await tx.repos.stats.count_rating(case, +1)
-        tx.emit(events_of(case, case.case_number, now, case.correlation_id))
-        rating = case.rating
-        if rating is not None and rating.bad:
-            entry = await self._open_entry(tx, case, rating, now)
-            tx.emit(events_of(entry, case.case_number, now, case.correlation_id))
+        await self._save_rated_many(tx, [case], now)
         return case
 
-    async def _open_entry(self, tx: Tx[Repositories], case: RateableCase, rating: Rating,
-                          now: datetime) -> LedgerEntry:
+    async def _save_rated_many(self, tx: Tx[Repositories], cases: list[RateableCase], now: datetime) -> None:
+        """Rated cases saved and counted (one bulk write each); a bad rating opens a ledger entry."""
+        await tx.repos.cases.save_many(cases)
+        await tx.repos.stats.count_ratings(cases, +1)
+        entries: list[LedgerEntry] = []
+        for case in cases:
+            tx.emit(events_of(case, case.case_number, now, case.correlation_id))
+            if case.rating is not None and case.rating.bad:
+                entry = await self._entry_for(tx, case, case.rating, now)
+                entries.append(entry)
+                tx.emit(events_of(entry, case.case_number, now, case.correlation_id))
+        if entries:
+            await tx.repos.ledger.add_many(entries)
+
+    async def _entry_for(self, tx: Tx[Repositories], case: RateableCase, rating: Rating,
+                         now: datetime) -> LedgerEntry:
         window = await tx.repos.windows.get(case.window_id) if case.window_id else None
         owner = (window.owner_id if window and window.owner_id else None) or self.default_owner
         entry = LedgerEntry.open(entry_id=new_id("CP", now), kind="bad_rating", case_number=case.case_number,
@@ -126,7 +174,6 @@ class Ratings:
                                  window_id=case.window_id, owner_id=owner, now=now,
                                  callback_due_at=self.calendar.add_workdays(now, self.callback_workdays),
                                  month=month_of(rating.rated_at), correlation_id=case.correlation_id)
-        await tx.repos.ledger.add(entry)
         return entry
 
     # -- review (申诉复核) ------------------------------------------------------------------------
@@ -141,7 +188,7 @@ class Ratings:
             case = await tx.repos.cases.get(case_number)
             entry = await tx.repos.ledger.of_case(case_number)
             token_id, expires = secrets.token_hex(8), now + self.token_ttl
-            await tx.repos.stats.count_rating(case, -1)  # the rating stops counting
+            await tx.repos.stats.count_ratings([case], -1)  # the rating stops counting
             case.annul(reason=reason, reviewer_id=caller.sub, now=now, token_id=token_id, token_expires_at=expires,
                        rating_url=self._link(case_number, token_id, expires),
                        entry_id=entry.entry_id if entry else None)
