@@ -79,6 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-ratings", action="store_true", help="do not run the ratings pass")
     p.add_argument("--rating-cases", type=int, default=None, help="online ratings pass: cases (default 2000; 60 smoke)")
     p.add_argument("--rating-cards", type=int, default=None, help="paper cards pass (default 2000; 100 smoke)")
+    p.add_argument("--rating-concurrency", type=int, default=32, help="clients of the online ratings pass")
     p.add_argument("--rating-month", type=int, default=None,
                    help="ratings in the month closed (default 100000; 2000 smoke)")
     p.add_argument("--skip-limits", action="store_true", help="do not measure the raw limits")
@@ -340,7 +341,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 res["ratings"] = await ratings_bench.run(
                     env, tmp, issuer, servers.kafka_bootstrap, servers.mongodb_uri,
                     {"db": servers.db.pid, "broker": servers.broker.pid}, n=args.rating_cases,
-                    cards=args.rating_cards, month=args.rating_month)
+                    cards=args.rating_cards, month=args.rating_month,
+                    concurrency=args.rating_concurrency)
             except Exception as exc:  # the other passes' figures stay
                 res["ratings"] = {"reason": f"failed: {type(exc).__name__}: {exc}"}
                 problems.append(f"ratings pass failed: {type(exc).__name__}: {exc}")
