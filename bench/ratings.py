@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -153,10 +154,12 @@ async def online_pass(http: Http, bootstrap: str, pid: dict[str, int], n: int, c
     await asyncio.gather(*[client() for _ in range(concurrency)])
     wall = time.monotonic() - t1
     usage = await sampler.stop()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {"cases": n, "open_s": round(opened_s, 2), "opened_per_s": round(n / opened_s, 1),
             "ratings_wall_s": round(wall, 2), "ratings_per_s": round((n - len(errors)) / wall, 1),
             "concurrency": concurrency, "latency": summary_ms(latencies), "errors": len(errors),
-            "error_examples": errors[:3], "cpu_s": {k: u.cpu_s for k, u in usage.items()}}
+            "error_examples": errors[:3], "cpu_s": {k: u.cpu_s for k, u in usage.items()},
+            "machine_load_1min": load}
 
 
 async def cards_pass(http: Http, pid: dict[str, int], cards: int, concurrency: int) -> dict[str, Any]:
@@ -322,7 +325,8 @@ def markdown(r: dict[str, Any]) -> str:
              "| pass | figure | target | met |", "|---|---|---|---|",
              f"| online, {o['cases']} cases ({o['concurrency']} clients) | {o['ratings_per_s']} ratings/s "
              f"(p50 {o['latency'].get('p50_ms')} / p99 {o['latency'].get('p99_ms')} ms); "
-             f"cases opened {o['opened_per_s']}/s | ≥ {TARGET_RATINGS_PER_S:g}/s | "
+             f"cases opened {o['opened_per_s']}/s; machine load {o.get('machine_load_1min')} on "
+             f"{os.cpu_count()} cores | ≥ {TARGET_RATINGS_PER_S:g}/s | "
              f"{r['targets']['online_ratings_per_s']['met']} |",
              f"| cards, {c['cards']} | dropped {c['dropped_per_s']}/s, issued {c['issued_per_s']}/s, counted "
              f"{c['counted_per_s']}/s | ≥ {TARGET_RATINGS_PER_S:g}/s | {r['targets']['cards_dropped_per_s']['met']} |",
