@@ -14,6 +14,7 @@ import httpx
 from contracts.events import ratings as rat
 from ratings.bootstrap import create_app
 from ratings.domain import make_serial
+from ratings.verify import verify as verify_command
 from servicekit.auth import Role
 from servicekit.clock import FrozenClock
 from servicekit.workdays import WorkdayCalendar
@@ -173,6 +174,9 @@ async def test_a_month_of_paper_cards(infra, rat_settings, unique):
         await db["chain"].update_one({"_id": rec["_id"]}, {"$set": {"data.slot": "bad"}})
         v = await _ok(await client.get("/log/verification", headers=bodies["assessment_office"]))
         assert v["broken_record"] == rec["_id"] and v["broken_subject"] == rec["subject"] and "changed" in v["reason"]
+        # the same from the command an oversight body runs against the database
+        out = await verify_command(infra.mongodb_uri, s.database_name)
+        assert not out["ok"] and out["broken_record"] == rec["_id"] and out["card_mismatches"] == v["card_mismatches"]
 
 
 async def _alarm(infra, day: str) -> rat.CardDayMismatchV1:

@@ -141,3 +141,10 @@ def test_a_list_is_shown_fifteen_days_at_least():
     assert short.value.errors and short.value.errors[0]["field"] == "display_days"
     pub = Publication.make(display_days=15, **kw)
     assert pub.on_display(NOW + timedelta(days=14, hours=23)) and not pub.on_display(NOW + timedelta(days=15))
+
+
+def test_a_record_read_back_from_the_database_hashes_the_same():
+    """The database keeps milliseconds and may hand back naive UTC: the hash does not change."""
+    [rec] = extend((0, "0" * 64), [("card.issued", "s", {"i": 1})], NOW.replace(microsecond=123456))
+    back = dataclasses.replace(rec, at=rec.at.replace(tzinfo=None))
+    assert rec.at.microsecond == 123000 and verify([back]).ok

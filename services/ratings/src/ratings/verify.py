@@ -21,11 +21,12 @@ from ratings.repository import MongoRepositories
 from ratings.schemas import VerificationOut
 from ratings.service import Cards
 from servicekit.config import load
+from servicekit.mongo import make_client
 from servicekit.uow import MongoUnitOfWork
 
 
 async def verify(uri: str, database: str) -> dict[str, Any]:
-    client: AsyncMongoClient[Any] = AsyncMongoClient(uri)
+    client: AsyncMongoClient[Any] = make_client(uri)
     try:
         settings = load(Settings)
         uow = MongoUnitOfWork(MongoRepositories.bind, client=client, db=client[database])

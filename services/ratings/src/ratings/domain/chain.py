@@ -8,14 +8,21 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 GENESIS = "0" * 64
 
 
+def stored_instant(at: datetime) -> datetime:
+    """``at`` as a database keeps it (UTC, milliseconds), so a record read back hashes the same."""
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
 def _digest(seq: int, kind: str, subject: str, data: dict[str, Any], at: datetime, prev: str) -> str:
-    body = json.dumps({"seq": seq, "kind": kind, "subject": subject, "data": data, "at": at.isoformat(),
+    body = json.dumps({"seq": seq, "kind": kind, "subject": subject, "data": data,
+                       "at": stored_instant(at).isoformat(),
                        "prev": prev}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
 
@@ -32,7 +39,7 @@ class ChainRecord:
 
     @classmethod
     def after(cls, head: tuple[int, str], kind: str, subject: str, data: dict[str, Any], at: datetime) -> ChainRecord:
-        seq, prev = head[0] + 1, head[1]
+        seq, prev, at = head[0] + 1, head[1], stored_instant(at)
         return cls(seq, kind, subject, data, at, prev, _digest(seq, kind, subject, data, at, prev))
 
     def recomputed(self) -> str:
