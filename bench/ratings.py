@@ -154,7 +154,7 @@ async def online_pass(http: Http, bootstrap: str, pid: dict[str, int], n: int, c
     await asyncio.gather(*[client() for _ in range(concurrency)])
     wall = time.monotonic() - t1
     usage = await sampler.stop()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load = round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None
     return {"cases": n, "open_s": round(opened_s, 2), "opened_per_s": round(n / opened_s, 1),
             "ratings_wall_s": round(wall, 2), "ratings_per_s": round((n - len(errors)) / wall, 1),
             "concurrency": concurrency, "latency": summary_ms(latencies), "errors": len(errors),
