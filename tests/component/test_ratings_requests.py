@@ -71,3 +71,19 @@ async def test_requests_replies_and_overdue_rectifications(infra, rat_settings, 
         assert stats["not_called_back"] == [req["request_id"]] and stats["callback_rate"] == 0.5
         assert sorted(stats["not_replied"]) == sorted([req["request_id"], f"OD{unique}"]) and stats["reply_rate"] == 0.0
         assert stats["overdue_by_department"] == {"unknown": 1} and stats["request_reply_rate"] == 1.0
+
+        # the complaint has no legal basis: called back, then explained; the explanation is for the person's phone
+        sv = token(s, "sv", Role.SUPERVISOR)
+        r = await client.post(f"/ledger/{entry.entry_id}/explanation", headers=sv, json={"text": "x"})
+        assert r.status_code == 409, r.text  # an explanation follows a callback
+        await client.post(f"/ledger/{entry.entry_id}/callback", headers=sv,
+                          json={"outcome": "诉求为要求当日开具专用发票，无法律依据", "reasonable": False})
+        r = await client.post(f"/ledger/{entry.entry_id}/explanation", headers=sv,
+                              json={"text": "依据规定，专用发票需核定后开具，已告知办理流程"})
+        assert r.status_code == 200 and r.json()["status"] == "answered", r.text
+        [explained] = await eventually(lambda: read_events(infra, rat.ExplanationGivenV1, req["request_id"]),
+                                       what="the explanation")
+        assert explained.applicant_id == person and "专用发票" in explained.explanation
+        stats = (await client.get("/statistics", params={"month": "2026-11"}, headers=sv)).json()
+        assert stats["callback_rate"] == 1.0 and stats["not_called_back"] == []
+        assert stats["reply_rate"] == 0.5 and stats["not_replied"] == [f"OD{unique}"]
