@@ -63,9 +63,11 @@ class Ratings:
 
         async def work(tx: Tx[Repositories], fresh: list[Event]) -> dict[int, str]:
             opened: dict[str, RateableCase] = {}
+            causes: dict[str, Completion] = {}
             for e in fresh:
                 if e.case_number in opened or not isinstance(e, CaseCompletedV1 | StageCompletedV1):
                     continue
+                causes[e.case_number] = e
                 staff = e.staff_id
                 window = await tx.repos.windows.of_staff(staff) if staff else None
                 token_id, expires = secrets.token_hex(8), now + self.token_ttl
@@ -80,7 +82,7 @@ class Ratings:
                     rating_url=self._link(e.case_number, token_id, expires))
             if opened:
                 for case in await tx.repos.cases.add_new(list(opened.values())):
-                    tx.emit(events_of(case, case.case_number, now, case.correlation_id))
+                    tx.emit(events_of(case, case.case_number, now, case.correlation_id, cause=causes[case.case_number]))
             return {}
 
         return await self.uow.consume(CONSUMER, list(completions), work)
