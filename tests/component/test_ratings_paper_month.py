@@ -48,6 +48,12 @@ async def test_a_month_of_paper_cards(infra, rat_settings, unique):
         await _ok(await client.post("/cards/issues", headers=hall, json={
             "day": "2026-10-30", "window_id": "w1", "staff_id": "s1", "first": october, "count": 1}), 201)
 
+        # a mistyped first serial is refused, naming the field
+        typo = october[:-1] + ("0" if october[-1] != "0" else "1")
+        r = await client.post("/cards/issues", headers=hall, json={
+            "day": "2026-11-02", "window_id": "w1", "staff_id": "s1", "first": typo, "count": 5})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "first", r.text
+
         # every working day of November: 6 cards to each window; 4 dropped (w1 good, w2 bad), 1 back, 1 void
         calendar, body, used = WorkdayCalendar(), 2611000000, {"w1": [], "w2": []}
         days = [date(2026, 11, d) for d in range(1, 31) if calendar.is_workday(date(2026, 11, d))]

@@ -109,7 +109,11 @@ class Cards:
                     count: int) -> list[Card]:
         """Before opening: a range of cards to a window's staff member (recorded in the log)."""
         require(caller, *HALL)
-        serials = serial_range(first, count)
+        try:
+            serials = serial_range(first, count)
+        except DomainError as exc:
+            exc.field = "first" if exc.field == "serial" else exc.field
+            raise
         now = self.clock.now()
 
         async def work(tx: Tx[Repositories]) -> list[Card]:
