@@ -136,6 +136,8 @@ async def test_a_month_of_paper_cards(infra, rat_settings, unique):
         r = await client.post(f"/boxes/{MONTH}/votes", headers=sv, json={"window_id": "w1",
                                                                           "votes": [{"serial": forged, "slot": "good"}]})
         assert r.status_code == 409, r.text  # nothing changes after the sign-offs
+        r = await client.post("/cards/voids", headers=hall, json={"serials": [lost]})
+        assert r.status_code == 409 and "final" in r.json()["detail"], r.text
         [fin] = await eventually(lambda: read_events(infra, rat.MonthFinalisedV1, MONTH), what="month final")
         assert fin.chain_head == box["result"]["chain_head"]
 

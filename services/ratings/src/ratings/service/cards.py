@@ -80,6 +80,16 @@ async def _window(tx: Tx[Repositories], window_id: str) -> Window:
         raise DomainError(f"no window {window_id}", field="window_id") from exc
 
 
+async def _month_open(tx: Tx[Repositories], months: set[str]) -> None:
+    """Cards of a month whose box opening is final do not change any more."""
+    for month in sorted(months):
+        try:
+            box = await tx.repos.boxes.get(month)
+        except NotFound:
+            continue
+        box.ensure_open()
+
+
 def _serials(serials: Sequence[str]) -> list[str]:
     out = []
     for i, s in enumerate(serials):
@@ -118,6 +128,7 @@ class Cards:
 
         async def work(tx: Tx[Repositories]) -> list[Card]:
             window = await _window(tx, window_id)
+            await _month_open(tx, {day[:7]})
             if staff_id not in window.staff:
                 raise DomainError(f"{staff_id} does not work at window {window_id}", field="staff_id")
             cards = [Card(s, window_id, staff_id, day) for s in serials]
@@ -136,6 +147,7 @@ class Cards:
 
         async def work(tx: Tx[Repositories]) -> list[Card]:
             cards = await tx.repos.cards.get_many(wanted)
+            await _month_open(tx, {c.month for c in cards.values()})
             changed = []
             for i, s in enumerate(wanted):
                 card = cards.get(s)
