@@ -275,8 +275,9 @@ async def close_month(http: Http, pid: dict[str, int]) -> dict[str, Any]:
 
 
 async def run(env: dict[str, str], tmp: Path, issuer: LocalIssuer, bootstrap: str, mongo_uri: str,
-              other_pids: dict[str, int], *, n: int, cards: int, month: int, concurrency: int = 16) -> dict[str, Any]:
-    proc: Proc = service("ratings", {**env, "RATINGS_MONGODB_DATABASE": DB}, tmp / "logs")
+              other_pids: dict[str, int], *, n: int, cards: int, month: int, concurrency: int = 16,
+              profile_dir: Path | None = None) -> dict[str, Any]:
+    proc: Proc = service("ratings", {**env, "RATINGS_MONGODB_DATABASE": DB}, tmp / "logs", profile_dir)
     await asyncio.to_thread(proc.start)
     http = Http(url_of(proc), issuer, connections=concurrency * 2)
     pid = {"ratings": proc.pid, **other_pids}

@@ -83,7 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rating-month", type=int, default=None,
                    help="ratings in the month closed (default 100000; 2000 smoke)")
     p.add_argument("--skip-limits", action="store_true", help="do not measure the raw limits")
-    p.add_argument("--profile", default="", help="comma list of registration,departments,notifications,db to run under cProfile")
+    p.add_argument("--profile", default="", help="comma list of registration,departments,notifications,ratings,db to run under cProfile")
     p.add_argument("--out", type=Path, help="JSON results (default bench/results/latest.json, smoke.json, profile.json)")
     p.add_argument("--markdown", type=Path, default=None,
                    help=f"append the Markdown table here (default {DOC.relative_to(ROOT)}, not with --smoke/--profile)")
@@ -96,9 +96,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.rating_cards = args.rating_cards or (100 if args.smoke else 2000)
     args.rating_month = args.rating_month or (2000 if args.smoke else 100_000)
     args.profile = {x.strip() for x in args.profile.split(",") if x.strip()}
-    unknown = args.profile - {"registration", "departments", "notifications", "db"}
+    unknown = args.profile - {"registration", "departments", "notifications", "ratings", "db"}
     if unknown:
-        p.error(f"--profile knows registration, departments, notifications, db; not {', '.join(sorted(unknown))}")
+        p.error(f"--profile knows registration, departments, notifications, ratings, db; not "
+                f"{', '.join(sorted(unknown))}")
     mode = "profile" if args.profile else "smoke" if args.smoke else "full"
     args.mode = mode
     args.out = args.out or RESULTS / {"full": "latest.json", "smoke": "smoke.json", "profile": "profile.json"}[mode]
@@ -342,6 +343,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     env, tmp, issuer, servers.kafka_bootstrap, servers.mongodb_uri,
                     {"db": servers.db.pid, "broker": servers.broker.pid}, n=args.rating_cases,
                     cards=args.rating_cards, month=args.rating_month,
+                    profile_dir=prof_dir if "ratings" in args.profile else None,
                     concurrency=args.rating_concurrency)
             except Exception as exc:  # the other passes' figures stay
                 res["ratings"] = {"reason": f"failed: {type(exc).__name__}: {exc}"}
