@@ -154,3 +154,26 @@ async def test_expired_token_and_stage_completion(infra, rat_settings, unique):
         r = await client.post(f"/cases/{case}/rating", headers=token(s, "staff-1", Role.WINDOW_STAFF),
                               json={"level": "satisfied", "indicators": {"attitude": 5}})
         assert r.status_code == 200 and r.json()["rating"]["channel"] == "window_device", r.text
+
+
+async def test_a_poison_completion_is_dead_lettered_and_the_next_case_opens(infra, rat_settings, unique):
+    """A completion that is not an event (invalid JSON) goes to ratings' dead-letter topic with its
+    reason; the consumer goes on (the good event behind it, same key and partition, opens)."""
+    from contracts import dead_letter_topic, topic_for
+    from tests.support.kafka import produce, read_all
+
+    s = rat_settings
+    case = f"PZ{unique}"
+    async with running(create_app(s)):
+        good = completed(case, f"u-{unique}")
+        body, headers = good.to_wire()
+        await produce(infra.kafka_bootstrap, topic_for(good).name, b'{"case_number": "P', headers, case)
+        await publish(infra, good)
+        await _invitation(infra, case)
+
+        async def dead():
+            records = await read_all(infra.kafka_bootstrap, dead_letter_topic("ratings"))
+            return [r for r in records if r.key == case.encode()]
+
+        [record] = await eventually(dead, what="the poison dead-lettered")
+        assert record.value == b'{"case_number": "P' and dict(record.headers).get("dlq_reason")
