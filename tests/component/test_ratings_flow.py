@@ -166,7 +166,7 @@ async def test_a_poison_completion_is_dead_lettered_and_the_next_case_opens(infr
     case = f"PZ{unique}"
     async with running(create_app(s)):
         good = completed(case, f"u-{unique}")
-        body, headers = good.to_wire()
+        _body, headers = good.to_wire()
         await produce(infra.kafka_bootstrap, topic_for(good).name, b'{"case_number": "P', headers, case)
         await publish(infra, good)
         await _invitation(infra, case)
