@@ -272,6 +272,9 @@ def markdown(res: dict[str, Any]) -> str:
         tg = ntf["targets"]["messages_per_s"]
         lines += [f"**Target:** {tg['target']:.0f} applicant notifications/s: {'met' if tg['met'] else 'missed'} "
                   f"(best {_f(tg['measured'])}/s).", ""]
+    if res.get("approvals"):
+        from bench.approvals import markdown as approvals_markdown
+        lines += approvals_markdown(res["approvals"])
     if res.get("warnings"):
         lines += ["**Warnings:** " + "; ".join(res["warnings"]), ""]
     if res.get("problems"):

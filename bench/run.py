@@ -36,6 +36,7 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 from pymongo import AsyncMongoClient  # noqa: E402
 
+from bench import approvals as apr_bench  # noqa: E402
 from bench import dbstats, limits, machine, procstat, report  # noqa: E402
 from bench import notifications as ntf_bench  # noqa: E402
 from bench import ratings as ratings_bench  # noqa: E402
@@ -83,6 +84,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rating-month", type=int, default=None,
                    help="ratings in the month closed (default 100000; 2000 smoke)")
     p.add_argument("--skip-limits", action="store_true", help="do not measure the raw limits")
+    p.add_argument("--skip-approvals", action="store_true", help="do not run the construction approvals pipeline")
+    p.add_argument("--approval-projects", type=int, default=None,
+                   help="projects of each approvals pass, 4 stages each (default N/8, at least 3)")
+    p.add_argument("--approval-concurrency", type=int, default=8, help="projects in flight in the approvals pass")
     p.add_argument("--profile", default="", help="comma list of registration,departments,notifications,ratings,db to run under cProfile")
     p.add_argument("--out", type=Path, help="JSON results (default bench/results/latest.json, smoke.json, profile.json)")
     p.add_argument("--markdown", type=Path, default=None,
@@ -95,6 +100,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.rating_cases = args.rating_cases or (60 if args.smoke else 2000)
     args.rating_cards = args.rating_cards or (100 if args.smoke else 2000)
     args.rating_month = args.rating_month or (2000 if args.smoke else 100_000)
+    args.approval_projects = args.approval_projects or max(3, args.cases // 8)
     args.profile = {x.strip() for x in args.profile.split(",") if x.strip()}
     unknown = args.profile - {"registration", "departments", "notifications", "ratings", "db"}
     if unknown:
@@ -334,7 +340,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         else:
             res["notifications"] = {"status": "not_run", "reason": reason}
 
-        # -- 5b. ratings, alone on the machine ---------------------------------------------------
+        # -- 5b. construction approvals, alone on the machine ------------------------------------
+        if args.skip_approvals:
+            res["approvals"] = {"status": "not_run", "reason": "skipped (--skip-approvals)"}
+        else:
+            print(f"bench: approvals, 2 passes of {args.approval_projects} projects x 4 stages ...", flush=True)
+            res["approvals"] = await apr_bench.run(
+                env, tmp, issuer, servers.kafka_bootstrap, servers.mongodb_uri,
+                {"db": servers.db.pid, "broker": servers.broker.pid},
+                projects=args.approval_projects, concurrency=args.approval_concurrency)
+            for label, a in res["approvals"]["passes"].items():
+                if a["completed"] < a["stages"] or a["errors"]:
+                    problems.append(f"approvals {label}: {a['completed']}/{a['stages']} stages completed; "
+                                    f"{a['errors'][:2]}")
+                if a["duplicate_completions"]:
+                    problems.append(f"approvals {label}: {a['duplicate_completions']} stages completed more than once")
+                if a["other_cpu_s"] is not None and a["wall_s"] and a["other_cpu_s"] / a["wall_s"] > 0.15:
+                    res["warnings"].append(f"approvals {label}: other processes on the machine used "
+                                           f"{a['other_cpu_s'] / a['wall_s']:.0%} of a core during the pass: its "
+                                           "figures are perturbed")
+
+        # -- 5c. ratings, alone on the machine ---------------------------------------------------
         if args.skip_ratings:
             res["ratings"] = {"reason": "skipped (--skip-ratings)"}
         else:
@@ -361,7 +387,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                        "db_documents_written_per_s": round(idle_writes.documents / idle_s, 2),
                        "db_by_collection": dict(idle_writes.by_collection)}
         bus_topics = topics_of(["registration", "departments"])
-        dlq_topics = dead_letter_topics(["registration", "department-simulator", "notifications"])
+        dlq_topics = dead_letter_topics(["registration", "department-simulator", "notifications", "approvals"])
         tallied = await tally(servers.kafka_bootstrap, bus_topics + dlq_topics)
         tallies = tallied.per_topic
         dead = {t: sum(v.records for v in tallies.get(t, {}).values()) for t in dlq_topics}

@@ -1,4 +1,4 @@
-"""The authorization matrix (issue 10, item 9): every route of registration and notifications
+"""The authorization matrix (issue 10, item 9): every route of registration, notifications, approvals
 (and the kit's ``/ops``) × every role, no token, an expired token and a foreign issuer's token.
 
 A role the route allows gets past authorization: a 2xx, or a domain 4xx (404 for an id that
@@ -8,6 +8,7 @@ database."""
 
 from __future__ import annotations
 
+from approvals.bootstrap import create_app as approvals_app
 from notifications.bootstrap import create_app as notifications_app
 from ratings.bootstrap import create_app as ratings_app
 from registration.bootstrap import create_app as registration_app
@@ -54,6 +55,23 @@ NOTIFICATIONS: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/agencies/agency-x"):                    frozenset({PA, OP}),
     ("PUT", "/agencies/agency-x"):                    frozenset({OP}),
     ("POST", "/ops/outbox/republish"):                frozenset({OP}),
+}
+PROJECT, STAGE = "/projects/2099-620102-47-01-000000", "/stages/GC20990101DEADBEEF"
+APPROVALS: dict[tuple[str, str], frozenset[Role] | None] = {
+    ("POST", "/projects"):                             frozenset({AP, WS}),
+    ("GET", PROJECT):                                  ALL,
+    ("POST", f"{PROJECT}/materials"):                  frozenset({AP, WS}),
+    ("POST", f"{PROJECT}/stages"):                     frozenset({AP, WS}),
+    ("GET", f"{PROJECT}/timeline"):                    ALL,
+    ("GET", "/stages"):                                frozenset({HP, SV, WS, OP}),
+    ("GET", "/statistics"):                            frozenset({SV, OV, OP, WS}),
+    ("GET", STAGE):                                    ALL,
+    ("POST", f"{STAGE}/supplement"):                   frozenset({AP, WS}),
+    ("POST", f"{STAGE}/acceptance"):                   frozenset({WS}),
+    ("POST", f"{STAGE}/items/site_selection/decision"):  frozenset({RV, WS}),
+    ("POST", f"{STAGE}/items/site_selection/correction"): frozenset({AP, WS}),
+    ("PUT", f"{STAGE}/helper"):                        frozenset({SV, WS}),
+    ("POST", "/ops/outbox/republish"):                 frozenset({OP}),
 }
 
 STAFF = ALL - {AP, PA}
@@ -151,6 +169,11 @@ async def test_notifications_authorization_matrix(ntf_settings):
         await check(client, NOTIFICATIONS)
 
 
+async def test_approvals_authorization_matrix(apr_settings):
+    async with running(approvals_app(apr_settings)) as client:
+        await check(client, APPROVALS)
+
+
 def test_the_matrix_covers_every_route():
     """A new route must get its row."""
     import re
@@ -168,6 +191,8 @@ def test_the_matrix_covers_every_route():
             path = re.sub(r"/(disable|enable)$", "/{action}", path)
             path = path.replace("/messages/msg-missing", "/messages/{message_id}")
             path = path.replace("/agencies/agency-x", "/agencies/{agency_id}")
+            path = path.replace(PROJECT, "/projects/{code}").replace(STAGE, "/stages/{case_number}")
+            path = path.replace("/items/site_selection/", "/items/{item}/")
             out.add((method, path))
         return out
 
@@ -184,3 +209,4 @@ def test_the_matrix_covers_every_route():
     assert documented(registration_app()) == rows(REGISTRATION)
     assert documented(ratings_app()) == ratings_rows(RATINGS)
     assert documented(notifications_app()) == rows(NOTIFICATIONS)
+    assert documented(approvals_app()) == rows(APPROVALS)

@@ -90,7 +90,7 @@ async def test_idempotent_submission_and_applicant_scoping(settings, unique):
         assert (await reg.get(f"/cases/{case}", headers=STAFF)).status_code == 200
         r = await reg.post("/cases", json={"form": company_form(f"陇南{unique}茶业有限公司")}, headers=STAFF)
         assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
-        assert r.json()["errors"] == [{"field": "applicant_id", "message": "required when staff submit"}]
+        assert r.json()["errors"] == [{"field": "applicant_id", "message": "required when staff submit", "type": "role_rule"}]
 
 
 async def test_invalid_form_names_every_field_and_stores_nothing(settings, unique):

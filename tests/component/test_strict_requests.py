@@ -188,3 +188,46 @@ async def test_agency_entitlements_and_subscriptions_are_strict(ntf_settings, un
         assert fields(problem(r, 422)) == {"filter"}
         r = await ntf.put("/preferences/me", json={"channels": ["sms"], "quiet_hour": "off"}, headers=APPLICANT)
         assert fields(problem(r, 422)) == {"quiet_hour"}
+
+
+def test_a_request_line_too_long_for_the_http_server_gets_problem_json() -> None:
+    """uvicorn refuses a ~70 KiB (and a 2 MB) request line before any app runs; under
+    ``ow-serve`` (servicekit.server) that refusal is problem+json too, as every other."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+    from starlette.applications import Starlette
+
+    from servicekit.server import ProblemHttpToolsProtocol
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(Starlette(), host="127.0.0.1", port=port, log_level="critical",
+                                           http=ProblemHttpToolsProtocol))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    try:
+        for size in (70_000, 2_000_000):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+                try:
+                    conn.sendall(b"GET /" + b"a" * size + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the server answers and closes before the whole line is sent
+                reply = b""
+                while chunk := conn.recv(65536):
+                    reply += chunk
+            head, _, body = reply.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400 "), head
+            assert b"content-type: application/problem+json" in head.lower(), head
+            problem = json.loads(body)
+            assert problem["status"] == 400 and problem["code"] == "MalformedRequest" and problem["detail"]
+    finally:
+        server.should_exit = True
+        thread.join(30)

@@ -34,7 +34,7 @@ class ServiceProcess:
 
     def start(self, timeout: float = 60) -> ServiceProcess:
         env = {**os.environ, **self.env, f"{self.env_prefix or self.name.upper() + '_'}PORT": str(self.port)}
-        argv = self.argv or [sys.executable, "-m", "uvicorn", self.app or f"{self.name}.main:app", "--host", "127.0.0.1",
+        argv = self.argv or [sys.executable, "-m", "servicekit.server", self.app or f"{self.name}.main:app", "--host", "127.0.0.1",
                              "--port", str(self.port), "--log-level", "warning"]
         self.proc = spawn(argv, self.log_path, env, ROOT)
         if self.argv is not None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from contracts.events import approvals as apr
 from contracts.events import ratings as rat
 from contracts.events import registration as reg
 from notifications.domain import (
@@ -108,6 +109,18 @@ def sample_events() -> list:
              reason="名称与已登记企业相同"),
         _env(reg.DeadlineWarningV1, due_at=DUE, pending_steps=["seal", "tax"], helper_id="h-7"),
         _env(reg.CaseOverdueV1, due_at=DUE, pending_steps=["tax"]),
+        # construction approvals: a returned item, a completed stage, the completed project (keyed by its code)
+        _env(apr.ItemReturnedV1, applicant_id="u-1", project_code="2026-620102-47-01-000123",
+             stage="initiation_land_use", catalogue_version="2026.1", item="project_approval", item_name="企业投资项目备案",
+             departments=["development_reform"], attempt=1,
+             reasons=[apr.FieldReason(field="form.construction_scale", reason="写明栋数")]),
+        _env(apr.StageCompletedV1, applicant_id="u-1", project_code="2026-620102-47-01-000123", project_name="兰州新区综合体",
+             stage="construction_permit", catalogue_version="2026.1", channel="web", accepted_at=NOW, completed_at=NOW,
+             within_time_limit=True, same_day=True,
+             documents=[apr.IssuedDocument(item="construction_permit", kind="construction_permit",
+                                           number="SG-C-9-01", department="housing_construction")]),
+        _env(apr.ProjectCompletedV1, applicant_id="u-1", project_code="C-9", project_name="兰州新区综合体",
+             completed_at=NOW, documents=[]),
     ]
 
 

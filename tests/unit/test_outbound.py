@@ -143,3 +143,13 @@ async def test_https_keeps_the_name_for_sni_and_the_certificate():
     [req] = sent
     assert (req.url.host, req.headers["host"], req.extensions["sni_hostname"]) == (
         "93.184.215.14", "tax.example", "tax.example")
+
+
+async def test_at_subscribe_time_a_name_pointing_inside_is_refused_and_an_unresolved_one_waits_for_send_time():
+    policy = OutboundPolicy.of(allow_http=False, resolver=resolver({
+        "public.example": ["93.184.215.14"], "inside.example": ["10.1.2.3"], "meta.example": ["169.254.169.254"]}))
+    assert await policy.resolved_refusal("https://public.example/hook") is None
+    assert await policy.resolved_refusal("https://inside.example/hook") == "refused by outbound policy: private address"
+    assert await policy.resolved_refusal("https://meta.example/hook") == "refused by outbound policy: link-local address"
+    assert await policy.resolved_refusal("https://not-yet.example/hook") is None  # judged at each send
+    assert await policy.resolved_refusal("http://public.example/hook") is not None  # the URL rules first

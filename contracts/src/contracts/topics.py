@@ -73,8 +73,21 @@ TOPICS: tuple[TopicSpec, ...] = (
     _topic("registration", reg.CaseOverdueV1, consumers=("notifications",)),
     _topic("registration", reg.DeadlineRedatedV1),
     _topic("departments", reg.StepDecidedV1, consumers=("registration",), private=True),  # a department's answer
-    _topic("approvals", apr.StageCompletedV1, consumers=("ratings",)),
-    _topic("approvals", apr.ProjectCompletedV1),
+    _topic("approvals", apr.StageCompletedV1, consumers=("notifications", "ratings")),
+    _topic("approvals", apr.ProjectCompletedV1, consumers=("notifications",)),
+    _topic("approvals", apr.ProjectRegisteredV1, consumers=("notifications",), private=True),  # full phone
+    _topic("approvals", apr.StageDeclaredV1),
+    _topic("approvals", apr.StageIncompleteV1),
+    _topic("approvals", apr.StageAcceptedV1),
+    _topic("approvals", apr.ItemRequestedV1, private=True),  # the form: the department's projection
+    _topic("departments", apr.ItemDecidedV1, consumers=("approvals",), private=True),  # a department's answer
+    _topic("approvals", apr.ItemApprovedV1),
+    _topic("approvals", apr.ItemReturnedV1, consumers=("notifications",)),
+    _topic("approvals", apr.StageRejectedV1),
+    _topic("approvals", apr.JointAcceptancePassedV1),
+    _topic("approvals", apr.StageDeadlineWarningV1),
+    _topic("approvals", apr.StageOverdueV1),
+    _topic("approvals", apr.ItemOverdueV1),
     _topic("ratings", rat.RatingInvitedV1, consumers=("notifications",), private=True),  # the link is a capability
     _topic("ratings", rat.RatingRecordedV1, consumers=("notifications",)),  # partner agencies (the province) subscribe
     _topic("ratings", rat.RatingAnnulledV1),

@@ -59,7 +59,16 @@ PROBLEM_SCHEMAS: dict[str, Any] = {
         "properties": {
             "field": {"type": "string", "description": "The field's dotted path (a header's or parameter's name)."},
             "message": {"type": "string", "description": "What is wrong with it."},
-            "type": {"type": "string", "description": "The kind of error (e.g. `missing`, `string_too_long`)."},
+            "type": {"type": "string", "description": "The rule broken: a JSON Schema keyword's (e.g. `missing`, "
+                     "`string_too_long`) or one the schema cannot state, each described at its field: `id_number` "
+                     "(GB 11643 check character, date, region code), `uscc` (GB 32100 check characters), "
+                     "`division_code` (GB/T 2260 code list), `form_rule` (a rule across fields), `role_rule` (a field "
+                     "the caller's role must give), `text_character` / `text_name` (invisible, control or symbol "
+                     "characters; a name needs a letter or digit), `decimal_max_places` / `decimal_max_digits` (an "
+                     "amount's digits), `range_order` (a range ends after it starts), `token` (a signed link's "
+                     "signature, expiry, single use and case), `check_character` (a serial's ISO 7064 check "
+                     "character), `unknown_reference` (names a record that does not exist), `roster_rule` (a staff "
+                     "member named with a window must work there)."},
         },
         "additionalProperties": True,
     },
@@ -153,7 +162,26 @@ def document_problems(app: FastAPI, schema: dict[str, Any], domain_statuses: Ite
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     components.update(PROBLEM_SCHEMAS)
+    _key_patterns(components)
     return schema
+
+
+def _key_patterns(node: Any) -> None:
+    """pydantic states a map's key pattern as ``patternProperties``, which leaves every other key
+    valid; the service refuses those. Say so: ``propertyNames`` carries the pattern and
+    ``additionalProperties`` the value schema."""
+    if isinstance(node, dict):
+        pattern_props = node.get("patternProperties")
+        if isinstance(pattern_props, dict) and len(pattern_props) == 1 and "additionalProperties" not in node:
+            (pattern, value), = pattern_props.items()
+            del node["patternProperties"]
+            node["propertyNames"] = {**node.get("propertyNames", {}), "pattern": pattern}
+            node["additionalProperties"] = value
+        for child in node.values():
+            _key_patterns(child)
+    elif isinstance(node, list):
+        for child in node:
+            _key_patterns(child)
 
 
 __all__ = ["PROBLEM_SCHEMAS", "document_problems", "problem_response", "route_problems"]

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from contracts.topics import TOPICS
 from servicekit.auth import Principal, Role, require
@@ -39,12 +40,23 @@ class RepublishIn(BaseModel):
     limit: int = Field(default=10_000, ge=1, le=100_000,
                        description="At most this many rows; when more remain, `next_since` says where to go on.")
 
+    @field_validator("since", "until")
+    @classmethod
+    def _in_utc(cls, at: datetime | None) -> datetime | None:
+        """In UTC; a time whose offset takes it outside years 1-9999 is the first or last instant."""
+        if at is None:
+            return None
+        try:
+            return at.astimezone(UTC)
+        except OverflowError:
+            return datetime.min.replace(tzinfo=UTC) if at.year == 1 else datetime.max.replace(tzinfo=UTC)
+
     @field_validator("until")
     @classmethod
     def _after_since(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
         since = info.data.get("since")
         if until is not None and since is not None and until <= since:
-            raise ValueError("must be after since")
+            raise PydanticCustomError("range_order", "must be after since")
         return until
 
 

@@ -211,7 +211,19 @@ class OutboundPolicy:
         if (why := address_refusal(ip)) is not None:
             raise OutboundRefused(why)
 
-    # -- with the network (send time) ---------------------------------------------------------
+    # -- with the network (subscribe time, then send time) ---------------------------------------
+    async def resolved_refusal(self, url: str, *, timeout: float = 2.0) -> str | None:
+        """:meth:`refusal`, then the name's addresses if it resolves within ``timeout`` (subscribe
+        time): a name that points inside is refused at once. A name that does not resolve (yet,
+        or not in time) passes here; its addresses are judged at every send all the same."""
+        try:
+            await asyncio.wait_for(self.resolve(self.check_url(url)), timeout)
+        except OutboundRefused as exc:
+            return str(exc)
+        except (OSError, TimeoutError):
+            return None
+        return None
+
     async def resolve(self, target: Target) -> list[str]:
         """The addresses to connect to, every one checked (one refused address refuses the
         target: no choosing among mixed answers). ``OSError`` if resolution fails."""

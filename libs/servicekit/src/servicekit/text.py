@@ -24,9 +24,13 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+# A character that stripping keeps: not Unicode White_Space (what pydantic-core's strip removes),
+# spelled out because ``\s`` means other sets in other regular-expression dialects.
+_KEPT = r"[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _NAMES = {"Cc": "a control character", "Cf": "an invisible formatting character (bidi or zero-width)",
           "Cs": "a lone surrogate", "Co": "a private-use character", "Cn": "an unassigned character",
@@ -47,6 +51,8 @@ class Text:
     min_length: int = 1
     multiline: bool = False
     name: bool = False
+    pattern: str | None = None
+    """A regular expression the stripped text must match (also in the JSON Schema)."""
 
     def clean(self, value: str) -> str:
         if self.multiline:
@@ -73,11 +79,20 @@ class Text:
             raise PydanticCustomError("text_name", "a name must contain a letter or a digit", {})
         return value
 
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        # The length counts after stripping: the schema says so with a pattern (unanchored, as JSON
+        # Schema patterns are): at least min_length characters from the first to the last visible one.
+        json_schema = handler(schema)
+        n = self.min_length
+        if n >= 1 and "pattern" not in json_schema:
+            json_schema["pattern"] = _KEPT if n == 1 else rf"{_KEPT}[\s\S]{{{n - 2},}}{_KEPT}"
+        return json_schema
+
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         # the length is checked (after stripping) before the characters are looked at
         return core_schema.no_info_after_validator_function(
             self.clean, core_schema.str_schema(strip_whitespace=True, min_length=self.min_length,
-                                               max_length=self.max_length))
+                                               max_length=self.max_length, pattern=self.pattern))
 
 
 def Name(max_length: int, min_length: int = 1) -> Text:
@@ -85,9 +100,10 @@ def Name(max_length: int, min_length: int = 1) -> Text:
     return Text(max_length, min_length, name=True)
 
 
-def Line(max_length: int, min_length: int = 1) -> Text:
-    """One line of free text (an address, a business scope item, a reason)."""
-    return Text(max_length, min_length)
+def Line(max_length: int, min_length: int = 1, pattern: str | None = None) -> Text:
+    """One line of free text (an address, a business scope item, a reason); ``pattern``: a
+    format it must have (an email address, a time range)."""
+    return Text(max_length, min_length, pattern=pattern)
 
 
 def Paragraph(max_length: int, min_length: int = 1) -> Text:

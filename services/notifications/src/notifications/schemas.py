@@ -72,14 +72,15 @@ class MessageOut(BaseModel):
 
 
 class PreferencesIn(RequestModel):
-    channels: list[ChannelName] = Field(min_length=1, max_length=4,
-                                  description="Channels in order of preference; each gets the message.")
+    channels: list[ChannelName] = Field(min_length=1, max_length=4, json_schema_extra={"uniqueItems": True},
+                                        description="Channels in order of preference, each once; each gets the message. "
+                                        "sms needs a phone (given or on file), email an email, wechat a wechat_openid.")
     phone: str | None = Field(default=None, pattern=PHONE_PATTERN, description="Mobile number for SMS.")
-    email: Annotated[str, Line(max_length=254)] | None = Field(default=None, description="Address for email.")
+    email: Annotated[str, Line(max_length=254, pattern=r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")] | None = Field(
+        default=None, description="Address for email.")
     wechat_openid: Annotated[str, Line(max_length=128)] | None = Field(default=None,
                                                                       description="Mini-program openid for WeChat.")
-    quiet_hours: Annotated[str, Line(max_length=16)] | None = Field(
-        default=None, description="Beijing time `HH:MM-HH:MM`, `off`, or omitted for the default.")
+    quiet_hours: Annotated[str, Line(max_length=16, pattern=r"^(off|([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9])$")] | None = Field(default=None, description="Beijing time `HH:MM-HH:MM`, `off`, or omitted for the default.")
 
 
 class PreferencesOut(BaseModel):

@@ -102,7 +102,7 @@ class CountIn(RequestModel):
 
 class PublishIn(RequestModel):
     month: Month
-    display_days: int = Field(ge=1, le=366, description="At least 15.")
+    display_days: int = Field(ge=15, le=366, description="Shown at least 15 days.")
     display_from: datetime | None = Field(default=None, description="Default: now.")
 
 

@@ -14,7 +14,7 @@ from servicekit.text import Key, Line, Paragraph, RequestModel
 # Request bodies refuse unknown fields (RequestModel) and bound every list, map and string
 # (decision 23); the body as a whole is bounded by the kit (256 KiB by default).
 MAX_ITEMS = 50
-FieldPath = Annotated[str, Line(max_length=200)]
+FieldPath = Annotated[str, Line(max_length=200, pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")]
 Reason = Annotated[str, Paragraph(max_length=2000)]
 
 

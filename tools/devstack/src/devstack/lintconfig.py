@@ -47,7 +47,7 @@ USE_CASE_FORBIDDEN: tuple[str, ...] = (
 # an event is still the service layer's, through its EventMap: docs/decisions.md, rule 5.)
 DOMAIN_MAY_IMPORT: dict[str, frozenset[str]] = {
     "servicekit": frozenset({"aggregate", "clock", "masking", "text"}),
-    "contracts": frozenset({"vocabulary", "envelope", "events", "topics"}),
+    "contracts": frozenset({"vocabulary", "codes", "envelope", "events", "topics"}),
 }
 PACKAGE_DIRS = {"servicekit": Path("libs/servicekit/src/servicekit"), "contracts": Path("contracts/src/contracts")}
 

@@ -1,7 +1,10 @@
 """Simulated departments (demo and test tooling, kept apart from the services).
 
 Plays every partner agency of company start-up: consumes ``StepRequestedV1`` and
-answers each with ``StepDecidedV1`` on the bus, as a real agency's system would.
+answers each with ``StepDecidedV1`` on the bus, as a real agency's system would; and
+every department of construction projects (``devstack.construction``): consumes
+``ItemRequestedV1`` and answers with ``ItemDecidedV1`` (``--return ITEM[:DEPARTMENT]@ATTEMPT=FIELD``
+returns an item, e.g. ``project_approval@1=form.construction_scale``).
 By default every step is approved at once; ``--return STEP@ATTEMPT=FIELD`` returns a
 step for correction on that attempt (e.g. ``tax@1=tax.taxpayer_type``) and
 ``--reject STEP`` rejects it. A request asked again (``re_request``, or delivered twice)
@@ -19,12 +22,15 @@ import logging
 import secrets
 import signal
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 
 from contracts.events.registration import FieldReason, StepDecidedV1, StepRequestedV1
 from contracts.topics import dead_letter_topic, topic_for
+from devstack import construction
 from devstack.topics import ensure_topics
 from servicekit.config import ServiceSettings, load, service_config
 from servicekit.messaging import make_broker, subscribe
@@ -44,7 +50,7 @@ class Script:
     returns: dict[tuple[str, int], str] = field(default_factory=dict)  # (step, attempt) -> field
     rejects: set[str] = field(default_factory=set)
     delay: float = 0.0
-    answers: OrderedDict[tuple[str, str, int], StepDecidedV1] = field(default_factory=OrderedDict)
+    answers: OrderedDict[tuple[str, ...], Any] = field(default_factory=OrderedDict)  # key → the answer event
     remember: int = 10_000  # answers kept to repeat (the oldest are forgotten first)
 
     @classmethod
@@ -58,11 +64,16 @@ class Script:
 
     def answer(self, request: StepRequestedV1) -> StepDecidedV1:
         """The answer to ``request``; the same event again for a request already answered."""
-        key = (request.case_number, request.step, request.attempt)
+        decided = self.recall((request.case_number, request.step, str(request.attempt)), lambda: self._decide(request))
+        assert isinstance(decided, StepDecidedV1)
+        return decided
+
+    def recall(self, key: tuple[str, ...], decide: Callable[[], Any]) -> Any:
+        """The answer remembered for ``key``, or ``decide()``'s, remembered (the oldest forgotten first)."""
         if key in self.answers:
             self.answers.move_to_end(key)
             return self.answers[key]
-        self.answers[key] = decided = self._decide(request)
+        self.answers[key] = decided = decide()
         while len(self.answers) > self.remember:
             self.answers.popitem(last=False)
         return decided
@@ -106,6 +117,7 @@ def build(settings: ServiceSettings, script: Script) -> KafkaBroker:
                  " (asked again)" if request.re_request else "", decided.decision)
 
     subscribe(broker, settings, StepRequestedV1, on_step_requested)
+    construction.subscribe(broker, settings, script)
     return broker
 
 

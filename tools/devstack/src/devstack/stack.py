@@ -261,11 +261,11 @@ def procfile_lines(cfg: StackConfig) -> dict[str, list[str]]:
     if cfg.simulate_departments:
         lines["departments"] = [py, "-m", "devstack.wait_then", "--topics", cfg.kafka_bootstrap, *deps, "--",
                                 py, "-m", "devstack.simulators"]
-    # uvicorn's default parser answers a request line over ~64 KiB with its own plain-text 400;
-    # shorter targets over the kit's max_target_bytes get the app's 414 problem+json (decision 23).
+    # ow-serve: uvicorn answering what its parser cannot read (a request line over ~64 KiB) with
+    # problem+json too; shorter targets over max_target_bytes get the app's 414 (decision 23).
     for s in cfg.services:
         lines[s.name] = [py, "-m", "devstack.wait_then", "--topics", cfg.kafka_bootstrap, *deps, "--",
-                         "uvicorn", s.app, "--host", s.host, "--port", str(s.port)]
+                         "ow-serve", s.app, "--host", s.host, "--port", str(s.port)]
     return lines
 
 

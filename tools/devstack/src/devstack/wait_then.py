@@ -5,8 +5,8 @@
 Each service of the embedded stack is launched through this, so it starts only after the
 broker and the database listen and every topic exists. Topic creation is idempotent, so
 all services may race to do it. The command replaces this process (``os.execvp``), so
-the process runner's signals reach it directly. A ``uvicorn ...`` command is run in this
-same process instead (uvicorn's own command line, called in-process): the modules loaded
+the process runner's signals reach it directly. An ``ow-serve ...`` command is run in this
+same process instead (servicekit.server.main, called in-process): the modules loaded
 for the topics (pydantic, contracts, aiokafka) are loaded once, not twice, which matters
 when five services start at once on two cores.
 """
@@ -63,11 +63,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(3) from exc
     print(f"wait_then: dependencies ready after {time.monotonic() - started:.1f}s; starting {command[0]}",
           file=sys.stderr, flush=True)
-    if os.path.basename(command[0]) == "uvicorn":
-        import uvicorn.main
+    if os.path.basename(command[0]) == "ow-serve":  # in this process: no second interpreter start
+        from servicekit.server import main as serve
 
-        sys.argv = command
-        uvicorn.main.main()  # click command: exits with uvicorn's exit code
+        serve(command[1:])
         return
     os.execvp(command[0], command)
 

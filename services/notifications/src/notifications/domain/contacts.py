@@ -108,7 +108,7 @@ class Contact:
                 errors.append({"field": f"channels.{i}", "message": f"unknown channel {name!r}"})
                 continue
             if ch in chosen:
-                errors.append({"field": f"channels.{i}", "message": f"{name} listed twice"})
+                errors.append({"field": f"channels.{i}", "message": f"{name} listed twice", "type": "unique_items"})
             chosen.append(ch)
         if not channels:
             errors.append({"field": "channels", "message": "choose at least one channel"})
@@ -120,7 +120,7 @@ class Contact:
                  Channel.WECHAT: ("wechat_openid", wechat_openid)}
         for ch in chosen:
             if ch in needs and not needs[ch][1]:
-                errors.append({"field": needs[ch][0], "message": f"needed for the {ch.value} channel"})
+                errors.append({"field": needs[ch][0], "message": f"needed for the {ch.value} channel", "type": "form_rule"})
         hours: QuietHours | None = None
         if quiet_hours is not None:
             try:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from contracts import Event
+from contracts.events import approvals as apr
 from contracts.events import ratings as rat
 from contracts.events import registration as reg
 from contracts.vocabulary import department_name, step_name
@@ -169,6 +170,29 @@ def _overdue(e: reg.CaseOverdueV1, case: CaseFile) -> list[Notice]:
     return [Notice("staff.case_overdue", t, values) for t in _staff_on_call(e, case)]
 
 
+_STAGE_NAMES = {"initiation_land_use": "立项用地规划许可", "engineering_construction": "工程建设许可",
+                "construction_permit": "施工许可", "completion_acceptance": "竣工验收"}
+
+
+def _item_returned(e: apr.ItemReturnedV1, case: CaseFile) -> list[Notice]:
+    return [Notice("approvals.item_returned", Target.person(e.applicant_id),
+                   {"case_number": e.case_number, "project_code": e.project_code,
+                    "stage_name": _STAGE_NAMES.get(e.stage, e.stage), "item_name": e.item_name,
+                    "reasons": "；".join(f"{r.field}（{r.reason}）" for r in e.reasons)})]
+
+
+def _stage_completed(e: apr.StageCompletedV1, case: CaseFile) -> list[Notice]:
+    return [Notice("approvals.stage_completed", Target.person(e.applicant_id),
+                   {"case_number": e.case_number, "project_code": e.project_code, "project_name": e.project_name,
+                    "stage_name": _STAGE_NAMES.get(e.stage, e.stage),
+                    "documents": "、".join(d.number for d in e.documents) or "无"})]
+
+
+def _project_completed(e: apr.ProjectCompletedV1, case: CaseFile) -> list[Notice]:
+    return [Notice("approvals.project_completed", Target.person(e.applicant_id),
+                   {"project_code": e.project_code, "project_name": e.project_name, "count": len(e.documents)})]
+
+
 REQUEST_KINDS = {"consultation": "咨询", "suggestion": "建议", "complaint": "投诉"}
 
 
@@ -220,7 +244,12 @@ def _request_replied(e: rat.RequestRepliedV1, case: CaseFile) -> list[Notice]:
                     "department_name": department_name(e.department), "reply": e.reply})]
 
 
+
+
 _PLANNERS: dict[type[Event], Callable[[Any, CaseFile], list[Notice]]] = {
+    apr.ItemReturnedV1: _item_returned,
+    apr.StageCompletedV1: _stage_completed,
+    apr.ProjectCompletedV1: _project_completed,
     rat.RatingInvitedV1: _rating_invited,
     rat.LedgerEntryOpenedV1: _entry_opened,
     rat.RectificationFeedbackGivenV1: _feedback,

@@ -136,6 +136,15 @@ TEMPLATES: tuple[Template, ...] = (
              ttl_hours=72),
     Template("registration.case_rejected", 1, "申请未通过",
              "办件 {case_number}：{step_name}未获{department_name}通过，原因：{reason}。如有疑问请联系窗口或帮办人员。"),
+    # Construction project approvals (工程建设项目审批)
+    Template("approvals.item_returned", 1, "审批事项需补正",
+             "项目 {project_code}（{stage_name}，办件 {case_number}）：{item_name}需补正：{reasons}。"
+             "只需修改所列内容，其余事项的审批结果保留。", urgent=True),
+    Template("approvals.stage_completed", 1, "阶段审批已办结",
+             "项目 {project_name}（{project_code}）{stage_name}阶段已办结，办件 {case_number}，"
+             "核发：{documents}。请到综合窗口统一领取；欢迎对本次服务作出评价（好差评）。", ttl_hours=72),
+    Template("approvals.project_completed", 1, "项目审批全部办结",
+             "项目 {project_name}（{project_code}）四个阶段审批全部办结，共核发 {count} 件证照。", ttl_hours=72),
     # Staff
     Template("staff.step_to_review", 1, "待审批事项",
              "办件 {case_number} 的{step_name}（第{attempt}次提交）待{department_name}审批，请于 {due_local} 前办理。"),

@@ -49,11 +49,13 @@ class Partners:
     async def subscribe(self, who: Principal, *, event_types: list[str], filters: dict[str, str | list[str]],
                         webhook_url: str | None, secret: str | None) -> Subscription:
         """A subscription of the calling agency (its secret is generated unless given). In a
-        transaction, so that an idempotent request's answer is recorded with it."""
+        transaction, so that an idempotent request's answer is recorded with it. The webhook's
+        name is resolved now too: one that points inside is refused at once."""
+        refused = await self.outbound.resolved_refusal(webhook_url) if webhook_url is not None else None
         subscription = Subscription.create(
             subscription_id=f"sub_{uuid.uuid4().hex}", agency_id=who.agency_id or "", event_types=event_types,
             filters=filters, webhook_url=webhook_url, secret=secret or (self.new_secret() if webhook_url else None),
-            now=self.clock.now(), check_url=self.outbound.refusal)
+            now=self.clock.now(), check_url=lambda _url: refused)
 
         async def work(tx: Tx[Repositories]) -> Subscription:
             await tx.repos.subscriptions.add(subscription)

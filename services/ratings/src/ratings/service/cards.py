@@ -77,7 +77,7 @@ async def _window(tx: Tx[Repositories], window_id: str) -> Window:
     try:
         return await tx.repos.windows.get(window_id)
     except NotFound as exc:
-        raise DomainError(f"no window {window_id}", field="window_id") from exc
+        raise DomainError(f"no window {window_id}", field="window_id", rule="unknown_reference") from exc
 
 
 async def _month_open(tx: Tx[Repositories], months: set[str]) -> None:
@@ -130,7 +130,8 @@ class Cards:
             window = await _window(tx, window_id)
             await _month_open(tx, {day[:7]})
             if staff_id not in window.staff:
-                raise DomainError(f"{staff_id} does not work at window {window_id}", field="staff_id")
+                raise DomainError(f"{staff_id} does not work at window {window_id}", field="staff_id",
+                                  rule="roster_rule")
             cards = [Card(s, window_id, staff_id, day) for s in serials]
             await tx.repos.cards.add_many(cards)
             await _chain(tx, [("card.issued", f"{serials[0]}..{serials[-1]}",
@@ -152,7 +153,7 @@ class Cards:
             for i, s in enumerate(wanted):
                 card = cards.get(s)
                 if card is None:
-                    raise DomainError(f"card {s} was never issued", field=f"serials.{i}")
+                    raise DomainError(f"card {s} was never issued", field=f"serials.{i}", rule="unknown_reference")
                 moved = card.drop(slot) if slot else card.give_back() if kind == "card.returned" else card.void()
                 if moved:
                     changed.append(card)

@@ -81,7 +81,7 @@ class ApplicantRequired(DomainError):
 
     def __init__(self) -> None:
         super().__init__("window staff must name the applicant")
-        self.errors = [{"field": "applicant_id", "message": "required when staff submit"}]
+        self.errors = [{"field": "applicant_id", "message": "required when staff submit", "type": "role_rule"}]
 
 
 class NotYourDepartment(DomainError):

@@ -8,31 +8,13 @@ from __future__ import annotations
 
 from stdnum.cn import uscc as _uscc
 
+from contracts.codes import organisation_check, validate_uscc  # one validator for every service
+
 _ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100 characters (31)
-_ORG_VALUES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 
 MARKET_SUPERVISION = "9"  # registration authority: 工商 / market supervision
 ENTERPRISE = "1"  # category under authority 9: 企业
 INDIVIDUAL_BUSINESS = "2"  # 个体工商户
-
-
-def organisation_check(body: str) -> str:
-    """GB 11714 check character of the 8-character organisation code body."""
-    c = 11 - sum(_ORG_VALUES.index(ch) * w for ch, w in zip(body, _ORG_WEIGHTS, strict=True)) % 11
-    return "X" if c == 10 else "0" if c == 11 else str(c)
-
-
-def validate_uscc(code: str) -> str:
-    """Return the code if valid (length, alphabet, both check characters); else ValueError."""
-    try:
-        code = _uscc.validate(code)
-    except Exception as exc:  # stdnum's ValidationError subclasses
-        raise ValueError(f"not a valid unified social credit code: {exc}") from exc
-    org = code[8:17]
-    if organisation_check(org[:8]) != org[8]:
-        raise ValueError("not a valid unified social credit code: organisation code check character")
-    return code
 
 
 def _base31(n: int, width: int) -> str:
@@ -57,3 +39,6 @@ def make_uscc(division_code: str, sequence: int, *, authority: str = MARKET_SUPE
     org = body + organisation_check(body)
     head = authority + category + division_code + org
     return head + _uscc.calc_check_digit(head)
+
+
+__all__ = ["ENTERPRISE", "INDIVIDUAL_BUSINESS", "MARKET_SUPERVISION", "make_uscc", "organisation_check", "validate_uscc"]

@@ -10,10 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from contracts.vocabulary import DivisionCode, Phone
 from registration.domain.codes import validate_uscc
@@ -36,7 +47,8 @@ def _stored(info: ValidationInfo) -> bool:
 def _checked_id_number(value: str, today: dt.date) -> str:
     problems = id_number_problems(value, today)
     if problems:
-        raise ValueError("not a valid resident ID number: " + "; ".join(problems))
+        raise PydanticCustomError("id_number", "not a valid resident ID number: {problems}",
+                                  {"problems": "; ".join(problems)})
     return value
 
 
@@ -48,16 +60,33 @@ def _id_number(value: str, info: ValidationInfo) -> str:
 def _division_code(value: str, info: ValidationInfo) -> str:
     problem = None if _stored(info) else division_problem(value)
     if problem:
-        raise ValueError(problem)
+        raise PydanticCustomError("division_code", "{problem}", {"problem": problem})
     return value
 
 
 def _uscc(value: str) -> str:
-    return validate_uscc(value.strip().upper())
+    try:
+        return validate_uscc(value.strip().upper())
+    except ValueError as exc:
+        raise PydanticCustomError("uscc", "{problem}", {"problem": str(exc)}) from exc
 
 
-IdNumber = Annotated[str, AfterValidator(_id_number)]
-USCC = Annotated[str, AfterValidator(_uscc)]
+def _rule(message: str) -> PydanticCustomError:
+    """A rule across fields that no JSON Schema states (error type ``form_rule``)."""
+    return PydanticCustomError("form_rule", message)
+
+
+# Rules beyond the JSON Schema, each with its own error type (the API documents say which):
+# ``id_number`` (GB 11643 check character, date of birth, a region code of any year),
+# ``uscc`` (GB 32100 check characters), ``division_code`` (GB/T 2260 code list of any year),
+# ``form_rule`` (rules across fields), ``decimal_max_places`` (an amount's decimals).
+ID_NUMBER_PATTERN = r"^[0-9]{17}[0-9Xx]$"
+USCC_FORMAT = r"^[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{2}[0-9]{6}[0-9A-Za-z]{10}$"
+
+
+# The formats are in the schema; the validators check them with a message for each refusal.
+IdNumber = Annotated[str, Field(json_schema_extra={"pattern": ID_NUMBER_PATTERN}), AfterValidator(_id_number)]
+USCC = Annotated[str, Field(json_schema_extra={"pattern": USCC_FORMAT}), AfterValidator(_uscc)]
 Division = Annotated[DivisionCode, AfterValidator(_division_code)]
 # Text typed by people (servicekit.text, decision 23): stripped, length-limited, no control,
 # bidi or zero-width characters; names also no symbols and at least one letter or digit.
@@ -67,6 +96,37 @@ ScopeItem = Annotated[str, Line(max_length=200)]
 MaterialId = Annotated[str, Line(max_length=64)]
 # Amounts in 10k CNY (万元): at most 10,000,000 万元 (1000亿元), above any registered capital on record.
 MAX_CAPITAL = Decimal(10_000_000)
+# An amount as a JSON number or a decimal string: the string's pattern states the same bounds
+# as the number's (at most 10,000,000 with up to 4 decimals; a positive amount is above 0).
+_AMOUNT = r"(?:[0-9]{1,7}(?:\.[0-9]{1,4})?|10000000(?:\.0{1,4})?)"
+_POSITIVE = r"(?:[1-9][0-9]{0,6}(?:\.[0-9]{1,4})?|0\.(?:[1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9])|10000000(?:\.0{1,4})?)"
+
+
+def _amount_text(pattern: str) -> BeforeValidator:
+    """A decimal string must match ``pattern`` (as the schema says); a JSON number passes."""
+    regex = re.compile(f"^{pattern}$")
+
+    def check(value: object) -> object:
+        if isinstance(value, str) and not regex.fullmatch(value):
+            raise PydanticCustomError("amount_string", "an amount as text must match {pattern}", {"pattern": regex.pattern})
+        return value
+
+    return BeforeValidator(check)
+
+
+def _amount_schema(pattern: str, *, positive: bool, description: str) -> WithJsonSchema:
+    bound: dict[str, int] = {"exclusiveMinimum": 0} if positive else {"minimum": 0}
+    return WithJsonSchema({"anyOf": [{"type": "number", **bound, "maximum": int(MAX_CAPITAL)},
+                                     {"type": "string", "pattern": f"^{pattern}$"}],
+                           "description": f"{description} At most 4 decimals."})
+
+
+Capital = Annotated[Decimal, Field(ge=0, le=MAX_CAPITAL, max_digits=12, decimal_places=4), _amount_text(_AMOUNT),
+                    _amount_schema(_AMOUNT, positive=False, description="10k CNY (万元); the investors' sum (0: a branch).")]
+Contribution = Annotated[Decimal, Field(gt=0, le=MAX_CAPITAL, max_digits=12, decimal_places=4), _amount_text(_POSITIVE),
+                         _amount_schema(_POSITIVE, positive=True, description="Subscribed capital, 10k CNY (万元).")]
+NewCapital = Annotated[Decimal, Field(gt=0, le=MAX_CAPITAL, max_digits=12, decimal_places=4), _amount_text(_POSITIVE),
+                       _amount_schema(_POSITIVE, positive=True, description="The new registered capital, 10k CNY (万元).")]
 MAX_MATERIALS = 50
 
 
@@ -81,8 +141,7 @@ class Person(_Form):
 
 
 class Shareholder(Person):
-    contribution: Decimal = Field(gt=0, le=MAX_CAPITAL, max_digits=14, decimal_places=4,
-                                  description="Subscribed capital, 10k CNY (万元).")
+    contribution: Contribution
 
 
 class Employee(_Form):
@@ -101,7 +160,7 @@ class SealOrder(_Form):
     @model_validator(mode="after")
     def _unique(self) -> SealOrder:
         if len(set(self.seals)) != len(self.seals):
-            raise ValueError("a seal is listed twice")
+            raise _rule("a seal is listed twice")
         return self
 
 
@@ -117,8 +176,7 @@ class CompanyForm(_Form):
     company_name: CompanyName = Field(description="Company name (企业名称).")
     company_type: CompanyType
     address: Address
-    registered_capital: Decimal = Field(ge=0, le=MAX_CAPITAL, max_digits=14, decimal_places=4,
-                                        description="10k CNY (万元); the investors' sum (0: a branch).")
+    registered_capital: Capital
     business_scope: list[ScopeItem] = Field(min_length=1, max_length=50,
                                             description="Business scope items (经营范围).")
     legal_representative: Person
@@ -133,14 +191,14 @@ class CompanyForm(_Form):
     def _consistent(self) -> CompanyForm:
         n = len(self.shareholders)
         if self.company_type == "sole_proprietorship" and n != 1:
-            raise ValueError("shareholders: a sole proprietorship has exactly one investor")
+            raise _rule("shareholders: a sole proprietorship has exactly one investor")
         if self.company_type == "partnership" and n < 2:
-            raise ValueError("shareholders: a partnership needs at least two partners")
+            raise _rule("shareholders: a partnership needs at least two partners")
         if self.company_type != "branch" and sum(s.contribution for s in self.shareholders) != self.registered_capital:
-            raise ValueError("shareholders: contributions must add up to registered_capital")
+            raise _rule("shareholders: contributions must add up to registered_capital")
         ids = [s.id_number for s in self.shareholders]
         if len(set(ids)) != len(ids):
-            raise ValueError("shareholders: the same ID number is listed twice")
+            raise _rule("shareholders: the same ID number is listed twice")
         return self
 
 
@@ -155,7 +213,7 @@ class ChangeForm(_Form):
     address: Address | None = None
     business_scope: list[ScopeItem] | None = Field(default=None, min_length=1, max_length=50)
     legal_representative: Person | None = None
-    registered_capital: Decimal | None = Field(default=None, gt=0, le=MAX_CAPITAL, max_digits=14, decimal_places=4)
+    registered_capital: NewCapital | None = None
     materials: list[MaterialId] = Field(default_factory=list, max_length=MAX_MATERIALS)
 
     @property
@@ -166,7 +224,7 @@ class ChangeForm(_Form):
     @model_validator(mode="after")
     def _something_changes(self) -> ChangeForm:
         if not self.changed:
-            raise ValueError("at least one of address, business_scope, legal_representative, registered_capital")
+            raise _rule("at least one of address, business_scope, legal_representative, registered_capital")
         return self
 
 
