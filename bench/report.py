@@ -275,6 +275,22 @@ def markdown(res: dict[str, Any]) -> str:
     if res.get("approvals"):
         from bench.approvals import markdown as approvals_markdown
         lines += approvals_markdown(res["approvals"])
+    xr = res.get("crossregion") or {}
+    if xr:
+        sv, seq, conc, fwd = (xr["sign_verify"], xr["round_trip_sequential"], xr["round_trip_concurrent"],
+                              xr["forward_through_outbox"])
+        lines += ["**Cross-region exchange** (RFC 9421, Ed25519; two local regions, each its own process, "
+                  "database and keys)", "",
+                  "| measure | figure |", "|---|---:|",
+                  f"| signed per s (one core, {sv['bytes_per_exchange']} B documents) | {_f(sv['signed_per_s'], 0)} |",
+                  f"| verified per s (one core) | {_f(sv['verified_per_s'], 0)} |",
+                  f"| signed and verified per s (one core) | {_f(sv['signed_and_verified_per_s'], 0)} |",
+                  f"| round trip B → A, sequential: p50 / p99 ms | {_f(seq['p50_ms'])} / {_f(seq['p99_ms'])} |",
+                  f"| exchanges per s, sequential | {_f(seq['exchanges_per_s'])} |",
+                  f"| exchanges per s, {conc['clients']} clients (p50 / p99 ms) | {_f(conc['exchanges_per_s'])} "
+                  f"({_f(conc['p50_ms'])} / {_f(conc['p99_ms'])}) |",
+                  f"| B's window → A's case through B's outbox: p50 / p99 ms ({fwd['delivered']}/{fwd['cases']}) | "
+                  f"{_f(fwd['p50_ms'])} / {_f(fwd['p99_ms'])} |", ""]
     if res.get("warnings"):
         lines += ["**Warnings:** " + "; ".join(res["warnings"]), ""]
     if res.get("problems"):

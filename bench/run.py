@@ -37,6 +37,7 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 from pymongo import AsyncMongoClient  # noqa: E402
 
 from bench import approvals as apr_bench  # noqa: E402
+from bench import crossregion as xr_bench  # noqa: E402
 from bench import dbstats, limits, machine, procstat, report  # noqa: E402
 from bench import notifications as ntf_bench  # noqa: E402
 from bench import ratings as ratings_bench  # noqa: E402
@@ -88,6 +89,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--approval-projects", type=int, default=None,
                    help="projects of each approvals pass, 4 stages each (default N/8, at least 3)")
     p.add_argument("--approval-concurrency", type=int, default=8, help="projects in flight in the approvals pass")
+    p.add_argument("--skip-crossregion", action="store_true", help="do not run the cross-region exchange pass")
     p.add_argument("--profile", default="", help="comma list of registration,departments,notifications,ratings,db to run under cProfile")
     p.add_argument("--out", type=Path, help="JSON results (default bench/results/latest.json, smoke.json, profile.json)")
     p.add_argument("--markdown", type=Path, default=None,
@@ -359,6 +361,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     res["warnings"].append(f"approvals {label}: other processes on the machine used "
                                            f"{a['other_cpu_s'] / a['wall_s']:.0%} of a core during the pass: its "
                                            "figures are perturbed")
+        # -- 5b. the cross-region exchange: two local regions -----------------------------------
+        if not args.skip_crossregion:
+            print("bench: cross-region exchange, two local regions ...", flush=True)
+            res["crossregion"] = await xr_bench.run_pass(env, tmp, issuer, n=max(20, args.cases // 2), concurrency=8,
+                                                         forwards=5 if args.smoke else 20)
+            if res["crossregion"]["forward_through_outbox"]["delivered"] != (5 if args.smoke else 20):
+                problems.append(f"crossregion: not every forwarded case arrived: {res['crossregion']}")
 
         # -- 5c. ratings, alone on the machine ---------------------------------------------------
         if args.skip_ratings:

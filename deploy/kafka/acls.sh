@@ -7,6 +7,7 @@ set -euo pipefail
 
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:registration --operation Write --topic registration.application-submitted.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:notifications --operation Read --topic registration.application-submitted.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:crossregion --operation Read --topic registration.application-submitted.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:registration --operation Write --topic registration.application-incomplete.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:approvals --operation Read --topic registration.application-incomplete.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:ratings --operation Read --topic registration.application-incomplete.v1
@@ -63,6 +64,8 @@ kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" -
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:ratings --operation Read --topic registration.deadline-redated.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:notifications --operation Read --topic registration.deadline-redated.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:crossregion --operation Read --topic registration.deadline-redated.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:registration --operation Write --topic registration.forwarded-application-refused.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:crossregion --operation Read --topic registration.forwarded-application-refused.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:departments --operation Write --topic departments.step-decided.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:registration --operation Read --topic departments.step-decided.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:approvals --operation Write --topic approvals.stage-completed.v1
@@ -204,6 +207,20 @@ kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" -
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:notifications --operation Read --topic ratings.request-replied.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:crossregion --operation Read --topic ratings.request-replied.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:departments --operation Read --topic ratings.request-replied.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:crossregion --operation Write --topic crossregion.case-forwarded.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:registration --operation Read --topic crossregion.case-forwarded.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:crossregion --operation Write --topic crossregion.cross-case-opened.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:notifications --operation Read --topic crossregion.cross-case-opened.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:crossregion --operation Write --topic crossregion.cross-case-progressed.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:registration --operation Read --topic crossregion.cross-case-progressed.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:approvals --operation Read --topic crossregion.cross-case-progressed.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:ratings --operation Read --topic crossregion.cross-case-progressed.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:notifications --operation Read --topic crossregion.cross-case-progressed.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:crossregion --operation Write --topic crossregion.cross-region-case-completed.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:registration --operation Read --topic crossregion.cross-region-case-completed.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:approvals --operation Read --topic crossregion.cross-region-case-completed.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:ratings --operation Read --topic crossregion.cross-region-case-completed.v1
+kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:notifications --operation Read --topic crossregion.cross-region-case-completed.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:notifications --operation Write --topic notifications.message-delivery-failed.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:registration --operation Read --topic notifications.message-delivery-failed.v1
 kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:approvals --operation Read --topic notifications.message-delivery-failed.v1

@@ -9,6 +9,7 @@ database."""
 from __future__ import annotations
 
 from approvals.bootstrap import create_app as approvals_app
+from crossregion.bootstrap import create_app as crossregion_app
 from notifications.bootstrap import create_app as notifications_app
 from ratings.bootstrap import create_app as ratings_app
 from registration.bootstrap import create_app as registration_app
@@ -21,6 +22,7 @@ AP, WS, RV, HP, SV, OV, PA, OP = (Role.APPLICANT, Role.WINDOW_STAFF, Role.REVIEW
 ALL = frozenset(Role)
 PERSON = ALL - {PA}  # applicants and staff
 PUBLIC = None  # no authentication at all
+SIGNED = frozenset[Role]()  # signed by a partner center (RFC 9421): no bearer token gets in (401 for every caller)
 
 CASE = "/cases/GS-2099-000000"
 SUB = "/subscriptions/sub-missing"
@@ -112,6 +114,23 @@ RATINGS: dict[tuple[str, str], frozenset[Role] | None] = {
 RATINGS_PATHS = {RCASE: "/cases/{case_number}", ENTRY: "/ledger/{entry_id}", REQ: "/requests/{request_id}",
                  f"/boxes/{MONTH}": "/boxes/{month}", f"/lists/{MONTH}": "/lists/{month}",
                  "/windows/w-matrix": "/windows/{window_id}"}
+XCASE = "/cross-cases/620600-20990101-00000000"
+CROSSREGION: dict[tuple[str, str], frozenset[Role] | None] = {
+    ("POST", "/regions"):                             frozenset({OP}),
+    ("GET", "/regions"):                              frozenset({OP, WS}),
+    ("GET", "/regions/620600"):                       frozenset({OP, WS}),
+    ("POST", "/regions/620600/keys"):                 frozenset({OP}),
+    ("POST", "/cross-cases"):                         frozenset({WS}),
+    ("POST", "/cross-cases/online"):                  frozenset({AP}),
+    ("GET", XCASE):                                   ALL,
+    ("POST", f"{XCASE}/custody"):                     frozenset({WS}),
+    ("POST", f"{XCASE}/hand-out"):                    frozenset({WS}),
+    ("POST", "/exchange"):                            SIGNED,
+    ("GET", "/exchange/keys"):                        frozenset({OP, WS}),
+    ("GET", "/ops/exchanges/backlog"):                frozenset({OP}),
+    ("GET", "/ops/exchanges/audit"):                  frozenset({OP}),
+    ("POST", "/ops/outbox/republish"):                frozenset({OP}),
+}
 
 
 def role_header(role: Role) -> dict[str, str]:
@@ -130,6 +149,8 @@ CALLERS: dict[str, dict[str, str]] = {
 def expected(allowed: frozenset[Role] | None, caller: str) -> str:
     if allowed is PUBLIC:
         return "passes"
+    if allowed is SIGNED:
+        return "401"
     if caller in {"no token", "expired", "wrong issuer"}:
         return "401"
     return "passes" if Role(caller) in allowed else "403"
@@ -172,6 +193,11 @@ async def test_notifications_authorization_matrix(ntf_settings):
 async def test_approvals_authorization_matrix(apr_settings):
     async with running(approvals_app(apr_settings)) as client:
         await check(client, APPROVALS)
+async def test_crossregion_authorization_matrix(infra_env, unique):
+    from crossregion.config import Settings as CrossregionSettings
+    from servicekit.config import load
+    async with running(crossregion_app(load(CrossregionSettings, mongodb_database=f"xr_{unique}"))) as client:
+        await check(client, CROSSREGION)
 
 
 def test_the_matrix_covers_every_route():
@@ -193,6 +219,7 @@ def test_the_matrix_covers_every_route():
             path = path.replace("/agencies/agency-x", "/agencies/{agency_id}")
             path = path.replace(PROJECT, "/projects/{code}").replace(STAGE, "/stages/{case_number}")
             path = path.replace("/items/site_selection/", "/items/{item}/")
+            path = path.replace(XCASE, "/cross-cases/{reference}").replace("/regions/620600", "/regions/{division_code}")
             out.add((method, path))
         return out
 
@@ -210,3 +237,4 @@ def test_the_matrix_covers_every_route():
     assert documented(ratings_app()) == ratings_rows(RATINGS)
     assert documented(notifications_app()) == rows(NOTIFICATIONS)
     assert documented(approvals_app()) == rows(APPROVALS)
+    assert documented(crossregion_app()) == rows(CROSSREGION)

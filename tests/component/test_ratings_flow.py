@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from contracts.events import approvals as apr
+from contracts.events import crossregion as xr
 from contracts.events import ratings as rat
 from contracts.events import registration as reg
 from ratings.bootstrap import create_app
@@ -154,6 +155,15 @@ async def test_expired_token_and_stage_completion(infra, rat_settings, unique):
         r = await client.post(f"/cases/{case}/rating", headers=token(s, "staff-1", Role.WINDOW_STAFF),
                               json={"level": "satisfied", "indicators": {"attitude": 5}})
         assert r.status_code == 200 and r.json()["rating"]["channel"] == "window_device", r.text
+
+        # a cross-region case completed here opens for rating too
+        cross = make(xr.CrossRegionCaseCompletedV1, f"XR{unique}", source="/one-window/crossregion",
+                     applicant_id=applicant, matter="licence_change", mode="proxy", origin_region="620600",
+                     handling_regions=["620100"], staff_id="staff-2", completed_at=T0, within_time_limit=True,
+                     deliver_at="origin")
+        await publish(infra, cross)
+        inv = await _invitation(infra, f"XR{unique}")
+        assert inv.matter == "licence_change" and inv.window_id == "w1"
 
 
 async def test_a_poison_completion_is_dead_lettered_and_the_next_case_opens(infra, rat_settings, unique):

@@ -50,6 +50,9 @@ BEYOND_SCHEMA = {
     "check_character": "ISO 7064 Mod 11,2: a card serial's check character",
     "unknown_reference": "a body naming a record that does not exist (a window, an issued card)",
     "roster_rule": "a staff member named with a window works there",
+    "catalogue": "names and field types from approvals' stage catalogue (data: it changes without a code change)",
+    "content_hash": "a material's bytes hash to the sha256 declared with them",
+    "outbound_policy": "a URL others will be sent requests at must be public https (servicekit.outbound: SSRF)",
 }
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from contracts.events import approvals as apr
+from contracts.events import crossregion as xr
 from contracts.events import ratings as rat
 from contracts.events import registration as reg
 from notifications.domain import (
@@ -121,6 +122,14 @@ def sample_events() -> list:
                                            number="SG-C-9-01", department="housing_construction")]),
         _env(apr.ProjectCompletedV1, applicant_id="u-1", project_code="C-9", project_name="兰州新区综合体",
              completed_at=NOW, documents=[]),
+        _env(xr.CrossCaseOpenedV1, applicant_id="u-1", applicant_phone="13912345678", matter="licence_change",
+             mode="proxy", direction="outbound", origin_region="620600", handling_regions=["620300"],
+             region_names="金昌市"),
+        _env(xr.CrossCaseProgressedV1, applicant_id="u-1", matter="licence_change", status="accepted",
+             region="620300", region_name="金昌市", detail="已受理，办件号 BG1"),
+        _env(xr.CrossRegionCaseCompletedV1, applicant_id="u-1", matter="licence_change", mode="proxy",
+             origin_region="620600", handling_regions=["620300"], completed_at=NOW, within_time_limit=True,
+             deliver_at="origin"),
     ]
 
 

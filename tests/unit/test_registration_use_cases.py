@@ -466,3 +466,39 @@ async def test_a_known_year_gives_no_provisional_deadline(tmp_path) -> None:
     case = await accepted_case(reg)
     assert not (await uow.repos.cases.get(case)).due_at_provisional and alerts == []
     assert await reg.redate_provisional() == 0
+
+
+# -- a case another region's center forwarded (crossregion's CaseForwardedV1) -------------------------
+def forwarded(form: dict | None = None, **kw):
+    from contracts.events.crossregion import CaseForwardedV1
+    from registration.domain import make_uscc
+
+    reference = "620600-20261126-0A1B2C3D"
+    data = {"unified_social_credit_code": make_uscc("620300", 7), "company_name": "金昌一窗示范科技有限公司",
+            "business_scope": ["软件开发"], "materials": ["change_application", "change_resolution"]}
+    return make(CaseForwardedV1, reference, source="/one-window/crossregion", reference=reference,
+                correlation_id=reference, matter="licence_change", mode="proxy", origin_region="620600",
+                applicant_id="u-wuwei", applicant_phone="13912345678", form=data if form is None else form, **kw)
+
+
+async def test_a_forwarded_case_becomes_a_change_case_correlated_with_its_reference_once() -> None:
+    reg, uow = registration()
+    event = forwarded()
+    case = await reg.accept_forwarded(event)
+    assert case is not None and case.kind == "change" and case.channel == "other_region"
+    assert case.correlation_id == event.reference and case.applicant_id == "u-wuwei"
+    [submitted_event] = [e for e in uow.emitted if isinstance(e, ev.ApplicationSubmittedV1)]
+    assert submitted_event.correlation_id == event.reference and submitted_event.causation_id == event.event_id
+    assert await reg.accept_forwarded(event) is None  # redelivered: no second case
+    assert len(uow.repos.cases.rows) == 1
+
+
+async def test_a_forwarded_form_registration_refuses_makes_no_case_and_says_why_once() -> None:
+    reg, uow = registration()
+    event = forwarded({"company_name": "x"})
+    assert await reg.accept_forwarded(event) is None
+    assert await reg.accept_forwarded(event) is None  # redelivered: said once
+    [refused] = uow.emitted
+    assert isinstance(refused, ev.ForwardedApplicationRefusedV1) and not uow.repos.cases.rows
+    assert refused.case_number == event.reference and refused.correlation_id == event.reference
+    assert "unified_social_credit_code" in refused.reason and refused.causation_id == event.event_id

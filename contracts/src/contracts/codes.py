@@ -7,6 +7,10 @@ GB 11714 with its own check character), and a check character over the 17 before
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 from stdnum.cn import uscc as _uscc
 
 _ORG_VALUES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -31,4 +35,19 @@ def validate_uscc(code: str) -> str:
     return code
 
 
-__all__ = ["organisation_check", "validate_uscc"]
+USCC_FORMAT = r"^[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{2}[0-9]{6}[0-9A-Za-z]{10}$"
+"""The code's shape (the schema states it); the check characters are validated apart."""
+
+
+def _checked_uscc(value: str) -> str:
+    try:
+        return validate_uscc(value.strip().upper())
+    except ValueError as exc:
+        raise PydanticCustomError("uscc", "{problem}", {"problem": str(exc)}) from exc
+
+
+USCC = Annotated[str, Field(json_schema_extra={"pattern": USCC_FORMAT}), AfterValidator(_checked_uscc)]
+"""A unified social credit code in a request: its shape in the schema, both check characters
+checked (error type ``uscc``), stripped and upper-cased."""
+
+__all__ = ["USCC", "USCC_FORMAT", "organisation_check", "validate_uscc"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from contracts.envelope import Event
 from contracts.events import approvals as apr
+from contracts.events import crossregion as xr
 from contracts.events import notifications as ntf
 from contracts.events import ratings as rat
 from contracts.events import registration as reg
@@ -60,18 +61,19 @@ def _topic(
 
 
 TOPICS: tuple[TopicSpec, ...] = (
-    _topic("registration", reg.ApplicationSubmittedV1, consumers=("notifications",), private=True),  # full phone
-    _topic("registration", reg.ApplicationIncompleteV1, consumers=("notifications",)),
-    _topic("registration", reg.ApplicationAcceptedV1, consumers=("notifications",)),
+    _topic("registration", reg.ApplicationSubmittedV1, consumers=("notifications", "crossregion"), private=True),  # full phone
+    _topic("registration", reg.ApplicationIncompleteV1, consumers=("notifications", "crossregion")),
+    _topic("registration", reg.ApplicationAcceptedV1, consumers=("notifications", "crossregion")),
     _topic("registration", reg.StepRequestedV1, consumers=("notifications",), private=True),  # the form: ID numbers
     _topic("registration", reg.StepApprovedV1, consumers=("notifications",)),
-    _topic("registration", reg.StepReturnedV1, consumers=("notifications",)),
-    _topic("registration", reg.LicenceIssuedV1, consumers=("notifications",)),
-    _topic("registration", reg.CaseCompletedV1, consumers=("notifications", "ratings")),
-    _topic("registration", reg.CaseRejectedV1, consumers=("notifications",)),
+    _topic("registration", reg.StepReturnedV1, consumers=("notifications", "crossregion")),
+    _topic("registration", reg.LicenceIssuedV1, consumers=("notifications", "crossregion")),
+    _topic("registration", reg.CaseCompletedV1, consumers=("notifications", "crossregion", "ratings")),
+    _topic("registration", reg.CaseRejectedV1, consumers=("notifications", "crossregion")),
     _topic("registration", reg.DeadlineWarningV1, consumers=("notifications",)),
     _topic("registration", reg.CaseOverdueV1, consumers=("notifications",)),
     _topic("registration", reg.DeadlineRedatedV1),
+    _topic("registration", reg.ForwardedApplicationRefusedV1, consumers=("crossregion",), private=True),  # its reason
     _topic("departments", reg.StepDecidedV1, consumers=("registration",), private=True),  # a department's answer
     _topic("approvals", apr.StageCompletedV1, consumers=("notifications", "ratings")),
     _topic("approvals", apr.ProjectCompletedV1, consumers=("notifications",)),
@@ -102,6 +104,11 @@ TOPICS: tuple[TopicSpec, ...] = (
     _topic("ratings", rat.ListPublishedV1),
     _topic("ratings", rat.RequestSubmittedV1, consumers=("notifications",)),
     _topic("ratings", rat.RequestRepliedV1, consumers=("notifications",)),
+    # crossregion: a case to handle here (the form, the phone) for registration; the applicant told each step
+    _topic("crossregion", xr.CaseForwardedV1, consumers=("registration",), private=True),
+    _topic("crossregion", xr.CrossCaseOpenedV1, consumers=("notifications",), private=True),  # full phone
+    _topic("crossregion", xr.CrossCaseProgressedV1, consumers=("notifications",)),
+    _topic("crossregion", xr.CrossRegionCaseCompletedV1, consumers=("notifications", "ratings")),
     _topic("notifications", ntf.MessageDeliveryFailedV1),
     _topic("notifications", ntf.WebhookDeadLetteredV1),
 )

@@ -181,6 +181,17 @@ class DeadlineRedatedV1(Event):
                                      "through is not known yet).")
 
 
+class ForwardedApplicationRefusedV1(Event):
+    """A case another region forwarded (crossregion's case-forwarded) could not become a case here: its form
+    is not a valid form of the matter. Keyed by the cross-region reference; no case was made."""
+
+    ce_type = "cn.gov.onewindow.registration.forwarded-application-refused.v1"
+
+    reference: str = Field(description="The cross-region case's reference (the forwarded event's).")
+    applicant_id: str = Field(description="Account id of the applicant.")
+    reason: str = Field(description="Why: every field the form got wrong.")
+
+
 class StepDecidedV1(Event):
     """A department's answer to a step request (produced by partner agencies or the simulator)."""
 

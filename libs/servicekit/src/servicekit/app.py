@@ -104,7 +104,7 @@ class ServiceKit(Generic[R]):
         setup_tracing(settings.service_name, settings.otel_exporter)
         self.metrics = Metrics(settings.service_name)
         self.broker = make_broker(settings, [self.metrics.kafka])
-        self.dead_letters = DeadLetters(self.broker, settings.service_name,
+        self.dead_letters = DeadLetters(self.broker, settings.service_name, prefix=settings.kafka_topic_prefix,
                                         on_dead_letter=lambda topic: self.metrics.dead_lettered.labels(topic).inc())
         self.timer_handler = timer_handler
         self.sweeper: Sweeper | None = None
@@ -176,10 +176,11 @@ class ServiceKit(Generic[R]):
                                  linger_seconds=self.settings.outbox_linger_seconds, client=self._client,
                                  retention=timedelta(hours=self.settings.outbox_retention_hours),
                                  cleanup_seconds=self.settings.outbox_cleanup_seconds,
-                                 catchup_grace=timedelta(seconds=self.settings.outbox_catchup_grace_seconds))
+                                 catchup_grace=timedelta(seconds=self.settings.outbox_catchup_grace_seconds),
+                                 topic_prefix=self.settings.kafka_topic_prefix)
         self._uow.attach(self._client, self._db)
         if self.settings.kafka_create_topics:
-            await ensure_topics(self.settings.kafka_bootstrap_servers)
+            await ensure_topics(self.settings.kafka_bootstrap_servers, prefix=self.settings.kafka_topic_prefix)
         await self.broker.start()
         self.relay.worker.start()
         self.relay.cleaner.start()
@@ -232,7 +233,8 @@ class ServiceKit(Generic[R]):
                         limit: int = 10_000) -> Republished:
         """Publish the retained outbox rows created in ``[since, until)`` again (see
         :func:`servicekit.outbox.republish`); served to operators at ``POST /ops/outbox/republish``."""
-        return await republish(self.db, self.broker, since=since, until=until, topic=topic, limit=limit)
+        return await republish(self.db, self.broker, since=since, until=until, topic=topic, limit=limit,
+                               prefix=self.settings.kafka_topic_prefix)
 
     async def readiness(self) -> dict[str, Any]:
         checks: dict[str, Any] = {}

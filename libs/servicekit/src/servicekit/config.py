@@ -19,6 +19,7 @@ _SHARED = {
     "kafka_heartbeat_interval_ms": "KAFKA_HEARTBEAT_INTERVAL_MS",
     "kafka_fetch_max_wait_ms": "KAFKA_FETCH_MAX_WAIT_MS",
     "kafka_create_topics": "KAFKA_CREATE_TOPICS",
+    "kafka_topic_prefix": "KAFKA_TOPIC_PREFIX",
     "mongodb_uri": "MONGODB_URI",
     "jwt_issuer": "JWT_ISSUER",
     "jwt_audience": "JWT_AUDIENCE",
@@ -58,6 +59,9 @@ class ServiceSettings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 200
     kafka_fetch_max_wait_ms: int = 50
     kafka_create_topics: bool = Field(default=True, description="Create missing registry topics at start.")
+    kafka_topic_prefix: str = Field(default="", pattern=r"^[a-z0-9-]*\.?$", max_length=40, description="Prefixed "
+                                    "to every topic and consumer group (`regionb.`): several platforms (regions) "
+                                    "on one broker, kept apart. Empty: the registry's names.")
     mongodb_uri: str = "mongodb://127.0.0.1:27018/?directConnection=true"
     mongodb_database: str = ""
     # Bearer tokens: signed by an identity provider (OIDC), verified against its published

@@ -103,10 +103,10 @@ class DeadLetters:
     headers and where it came from; the consumer then moves on."""
 
     def __init__(self, broker: KafkaBroker, service: str, on_dead_letter: Callable[[str], None] | None = None,
-                 max_value_bytes: int = 900_000) -> None:
+                 max_value_bytes: int = 900_000, prefix: str = "") -> None:
         """A value over ``max_value_bytes`` (the topic's limit is about 1 MB) is kept
         truncated, with its size and SHA-256 in headers, rather than dropped."""
-        self.broker, self.topic, self.service = broker, dead_letter_topic(service), service
+        self.broker, self.topic, self.service = broker, prefix + dead_letter_topic(service), service
         self.on_dead_letter = on_dead_letter
         self.max_value_bytes = max_value_bytes
 
@@ -217,12 +217,12 @@ def subscribe(
     ``consumer_max_attempts`` go to the dead-letter topic, at once for an exception of a
     ``permanent`` type (retrying cannot help); the offset is committed only after the
     handler or the dead-letter publish succeeded (at least once)."""
-    spec = topic_for(event_cls)
-    group = group or settings.service_name
-    dlq = dead_letters or DeadLetters(broker, settings.service_name)
+    name = settings.kafka_topic_prefix + topic_for(event_cls).name
+    group = group or settings.kafka_topic_prefix + settings.service_name
+    dlq = dead_letters or DeadLetters(broker, settings.service_name, prefix=settings.kafka_topic_prefix)
     consume = _consumer(settings, lambda msg: _from_record(event_cls, msg.raw_message),
                         handler, group, dlq, permanent)
-    return _subscriber(broker, settings, [spec.name], group, consume, f"{group}:{spec.name}")
+    return _subscriber(broker, settings, [name], group, consume, f"{group}:{name}")
 
 
 def subscribe_many(
@@ -241,8 +241,8 @@ def subscribe_many(
     Use it when a service consumes many topics in one group: every group member joins
     (and rebalances) the group on start, so one consumer per topic makes start-up grow
     with the number of topics (about 2 s per topic on the embedded broker)."""
-    group = group or settings.service_name
-    dlq = dead_letters or DeadLetters(broker, settings.service_name)
+    group = group or settings.kafka_topic_prefix + settings.service_name
+    dlq = dead_letters or DeadLetters(broker, settings.service_name, prefix=settings.kafka_topic_prefix)
     by_type = {cls.ce_type: cls for cls in event_classes}
 
     def parse(msg: KafkaMessage) -> Event:
@@ -253,7 +253,7 @@ def subscribe_many(
             raise InvalidEvent(f"ce_type is {ce_type or None!r}, expected one of {sorted(by_type)}")
         return _from_record(cls, record)
 
-    topics = list(dict.fromkeys(topic_for(cls).name for cls in event_classes))
+    topics = list(dict.fromkeys(settings.kafka_topic_prefix + topic_for(cls).name for cls in event_classes))
     consume = _consumer(settings, parse, handler, group, dlq, permanent)
     return _subscriber(broker, settings, topics, group, consume, f"{group}:{'+'.join(topics)}")
 
@@ -278,8 +278,9 @@ def subscribe_batch(
     the retries are spent every event of the batch is dead-lettered. Invalid messages are
     dead-lettered before the handler sees the batch."""
     spec = topic_for(event_cls)
-    group = group or settings.service_name
-    dlq = dead_letters or DeadLetters(broker, settings.service_name)
+    name = settings.kafka_topic_prefix + spec.name
+    group = group or settings.kafka_topic_prefix + settings.service_name
+    dlq = dead_letters or DeadLetters(broker, settings.service_name, prefix=settings.kafka_topic_prefix)
 
     async def consume(msg: KafkaMessage) -> None:
         records, events = [], []
@@ -313,7 +314,7 @@ def subscribe_batch(
 
     consume.__name__ = f"{group}__{handler.__name__}"
     consume.__doc__ = handler.__doc__
-    return _subscriber(broker, settings, [spec.name], group, consume, f"{group}:{spec.name}",
+    return _subscriber(broker, settings, [name], group, consume, f"{group}:{name}",
                        batch=True, max_records=max_records)
 
 
@@ -345,9 +346,10 @@ class OutboxRelay:
                  linger_seconds: float = 0.0, client: AsyncMongoClient | None = None,
                  retention: timedelta = timedelta(days=7), catchup_grace: timedelta = timedelta(minutes=2),
                  cleanup_seconds: float = 60.0, cleanup_batch: int = 1000, idle_record_seconds: float = 60.0,
-                 await_ms: int = 1) -> None:
-        """With ``client``, retention deletes a batch in one transaction (one durable commit)."""
-        self.client = client
+                 await_ms: int = 1, topic_prefix: str = "") -> None:
+        """With ``client``, retention deletes a batch in one transaction (one durable commit);
+        ``topic_prefix`` is put before each row's topic (settings ``kafka_topic_prefix``)."""
+        self.client, self.topic_prefix = client, topic_prefix
         self.db, self.broker, self.batch = db, broker, batch
         self.lease = Lease(db, "outbox-relay", owner or uuid.uuid4().hex)
         self.record = RelayRecord(db)
@@ -384,7 +386,7 @@ class OutboxRelay:
                 rows.append(change["fullDocument"])
             token = self._stream.resume_token
             if rows:
-                await publish_rows(self.broker, rows)
+                await publish_rows(self.broker, rows, prefix=self.topic_prefix)
                 await self._save(token, Position.of(rows[-1]), len(rows))
             elif token != self._recorded_token and time.monotonic() - self._recorded_at >= self.idle_record_seconds:
                 await self._save(token, None, 0)  # quiet: keep the token inside the oplog's window
@@ -440,7 +442,7 @@ class OutboxRelay:
         published = 0
         try:
             async for rows in rows_between(self.db, range_filter(since, unsent_only=True), batch=self.batch):
-                await publish_rows(self.broker, rows)
+                await publish_rows(self.broker, rows, prefix=self.topic_prefix)
                 published += len(rows)
                 self.position = Position.of(rows[-1])
             await self._save(stream.resume_token, self.position, published)

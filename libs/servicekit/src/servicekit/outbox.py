@@ -87,7 +87,7 @@ class RelayRecord:
                                         upsert=True)
 
 
-async def publish_rows(broker: KafkaBroker, rows: Sequence[Mapping[str, Any]]) -> None:
+async def publish_rows(broker: KafkaBroker, rows: Sequence[Mapping[str, Any]], *, prefix: str = "") -> None:
     """Publish ``rows`` as they were written (body, key, headers, trace), issued in order so
     that the producer keeps per-partition order, then wait for every acknowledgement.
 
@@ -96,7 +96,7 @@ async def publish_rows(broker: KafkaBroker, rows: Sequence[Mapping[str, Any]]) -
     futures = []
     for row in rows:
         with attached(row.get("traceparent")):
-            futures.append(await broker.publish(row["body"], row["topic"], key=row["key"].encode(),
+            futures.append(await broker.publish(row["body"], prefix + row["topic"], key=row["key"].encode(),
                                                 headers=row["headers"], no_confirm=True,
                                                 correlation_id=row["headers"].get("ce_correlationid")))
     await asyncio.gather(*futures)
@@ -147,7 +147,8 @@ class Republished:
 
 
 async def republish(db: AsyncDatabase, broker: KafkaBroker, *, since: datetime, until: datetime | None = None,
-                    topic: str | None = None, limit: int = 10_000, batch: int = 500) -> Republished:
+                    topic: str | None = None, limit: int = 10_000, batch: int = 500,
+                    prefix: str = "") -> Republished:
     """Publish again the retained rows created in ``[since, until)`` (of ``topic`` if given), in
     log order, with their original ``ce_id``, key and headers; at most ``limit`` rows, each
     batch acknowledged before the next. Consumers are idempotent on ``ce_id``: what they
@@ -158,7 +159,7 @@ async def republish(db: AsyncDatabase, broker: KafkaBroker, *, since: datetime, 
             next_since = _utc(rows[limit - published]["created_at"])
             rows = rows[:limit - published]
         if rows:
-            await publish_rows(broker, rows)
+            await publish_rows(broker, rows, prefix=prefix)
             first = first or Position.of(rows[0])
             last = Position.of(rows[-1])
             published += len(rows)

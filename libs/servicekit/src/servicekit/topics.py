@@ -12,9 +12,10 @@ from contracts.topics import all_topic_names
 log = logging.getLogger(__name__)
 
 
-async def ensure_topics(bootstrap: str, names: dict[str, int] | None = None, replication: int = 1) -> list[str]:
-    """Create missing topics; returns the names created."""
-    wanted = names if names is not None else all_topic_names()
+async def ensure_topics(bootstrap: str, names: dict[str, int] | None = None, replication: int = 1,
+                        prefix: str = "") -> list[str]:
+    """Create missing topics (each name after ``prefix``); returns the names created."""
+    wanted = {prefix + n: p for n, p in (names if names is not None else all_topic_names()).items()}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="one-window-topics")
     await admin.start()
     try:

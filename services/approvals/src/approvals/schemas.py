@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt
+from pydantic import BaseModel, Discriminator, Field, StrictBool, StrictInt, Tag, TypeAdapter, WithJsonSchema
 
 from approvals.domain import Project, ProjectForm, StageCase
 from contracts.events.approvals import Stage
@@ -15,7 +15,18 @@ from servicekit.text import Key, Line, Paragraph, RequestModel
 MAX_ITEMS = 50
 FieldPath = Annotated[str, Line(max_length=200)]
 Reason = Annotated[str, Paragraph(max_length=2000)]
-Scalar = StrictBool | StrictInt | float | Annotated[str, Line(max_length=5000)]
+FormText = Annotated[str, Line(max_length=5000)]
+
+
+def _json_type(value: Any) -> str | None:
+    return {bool: "bool", int: "int", float: "float", str: "str"}.get(type(value))
+
+
+# A form value: the JSON type chooses the branch, so a refusal names that branch's rule only.
+Scalar = Annotated[Annotated[StrictBool, Tag("bool")] | Annotated[StrictInt, Tag("int")] | Annotated[float, Tag("float")]
+                   | Annotated[FormText, Tag("str")], Discriminator(_json_type),
+                   WithJsonSchema({"anyOf": [{"type": "boolean"}, {"type": "number"},
+                                             TypeAdapter(FormText).json_schema()]})]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$", description="sha256 of the bytes, hex.")]
 Utility = Literal["water", "power", "gas", "heating", "network"]
 MAX_MATERIAL_BASE64 = 240_000  # under the kit's 256 KiB body limit
@@ -29,7 +40,7 @@ class ProjectIn(RequestModel):
 
 class MaterialIn(RequestModel):
     name: Key = Field(description="The catalogue's material name, e.g. `site_plan`.")
-    content_base64: str = Field(min_length=4, max_length=MAX_MATERIAL_BASE64, pattern=r"^[A-Za-z0-9+/]+={0,2}$",
+    content_base64: str = Field(min_length=4, max_length=MAX_MATERIAL_BASE64, pattern=r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$",
                                 description="The document's bytes, base64.")
     sha256: Sha256
 

@@ -115,11 +115,11 @@ class Approvals:
         and attached to the project (every item and later stage that needs it takes it from there)."""
         if name not in self.catalogue.materials:
             raise DomainError(f"unknown material {name!r}", [{"field": "name", "message": "not a material of the "
-                              f"catalogue (one of: {', '.join(sorted(self.catalogue.materials))})"}])
+                              f"catalogue (one of: {', '.join(sorted(self.catalogue.materials))})", "type": "catalogue"}])
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha256.lower():
             raise MaterialMismatch("the material's bytes do not match its sha256",
-                                   [{"field": "sha256", "message": f"the bytes sent hash to {actual}"}])
+                                   [{"field": "sha256", "message": f"the bytes sent hash to {actual}", "type": "content_hash"}])
         now = self.clock.now()
 
         async def work(tx: Tx[Repositories]) -> Project:
@@ -136,7 +136,8 @@ class Approvals:
                             utilities: Sequence[str] = (), channel: Channel = "web") -> StageCase:
         """One merged form for the stage, under the catalogue as it is now (kept by the stage)."""
         known = {u.code for u in self.catalogue.utilities}
-        bad = [{"field": f"utilities.{i}", "message": f"unknown utility {u!r} (one of: {', '.join(sorted(known))})"}
+        bad = [{"field": f"utilities.{i}", "message": f"unknown utility {u!r} (one of: {', '.join(sorted(known))})",
+                "type": "catalogue"}
                for i, u in enumerate(utilities) if u not in known]
         if bad:
             raise DomainError("unknown utility hookup", bad)
@@ -406,7 +407,7 @@ def _applicant(caller: Principal, applicant_id: str | None) -> str:
     if caller.is_staff:
         if not applicant_id:
             raise DomainError("window staff must name the applicant",
-                              [{"field": "applicant_id", "message": "required when staff act for an applicant"}])
+                              [{"field": "applicant_id", "message": "required when staff act for an applicant", "type": "role_rule"}])
         return applicant_id
     return caller.sub
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from crossregion.service import Crossregion
+from crossregion.service import Inbound
+from crossregion.service.exchange import FOLLOWED
 from servicekit.app import ServiceKit
 
 
-def subscribe(kit: ServiceKit[Any], use_cases: Crossregion) -> Crossregion:
-    """Subscribes the use cases' handlers (``kit.subscribe(SomeEventV1, use_cases.on_some_event)``); none yet."""
-    return use_cases
+def register(kit: ServiceKit[Any], inbound: Inbound) -> None:
+    # Registration's events about the cases it handles for other regions (one consumer, many topics):
+    # each status goes back to the origin region.
+    kit.subscribe_many(FOLLOWED, inbound.on_registration_event)

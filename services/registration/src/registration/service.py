@@ -12,8 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
+from pydantic import ValidationError
+
 from contracts import Event
 from contracts.events import registration as ev
+from contracts.events.crossregion import CaseForwardedV1
 from contracts.vocabulary import STEP_DEPARTMENT, Channel
 from registration.domain import (
     ApplicantRequired,
@@ -129,6 +132,38 @@ class Registration:
             if earlier is not None and earlier.is_same_application(applicant, form):
                 return Submission(earlier, created=False)
             raise
+
+    async def accept_forwarded(self, event: CaseForwardedV1) -> Case | None:
+        """A case forwarded by another region's center (crossregion's event): a case of its own
+        here, channel ``other_region``, correlated with the cross-region reference (crossregion
+        follows it by that id). Once per event. A form that is not a valid form of the matter
+        makes no case: ``ForwardedApplicationRefusedV1`` says why (the origin is told)."""
+        now = self.clock.now()
+        try:
+            form = forwarded_form(event.matter, event.form)
+        except DomainError as exc:  # no case: the origin is told why (crossregion follows the reference)
+            refused = ev.ForwardedApplicationRefusedV1.caused_by(
+                event, source=EVENTS.source, subject=event.reference, case_number=event.reference, time=now,
+                reference=event.reference, applicant_id=event.applicant_id, reason=str(exc))
+
+            async def refuse(tx: Tx[Repositories], fresh: list[CaseForwardedV1]) -> None:
+                if fresh:
+                    tx.emit([refused])
+
+            return await self.uow.consume(CONSUMER, [event], refuse)
+        kind = "change" if isinstance(form, ChangeForm) else "establishment"
+
+        async def work(tx: Tx[Repositories], fresh: list[CaseForwardedV1]) -> Case | None:
+            if not fresh:
+                return None
+            case = Case.submit(case_number=new_case_number(kind, now), form=form, applicant_id=event.applicant_id,
+                               channel="other_region", now=now, applicant_phone=event.applicant_phone,
+                               correlation_id=event.correlation_id)
+            await tx.repos.cases.add(case)
+            tx.emit(_events(case, now, cause=event))
+            return case
+
+        return await self.uow.consume(CONSUMER, [event], work)
 
     async def check_at_window(self, caller: Principal, case_number: str, *,
                               defects: Sequence[Mapping[str, str]] = ()) -> Case:
@@ -383,6 +418,16 @@ async def _decide_in(tx: Tx[Repositories], case: Case, *, step: Step, attempt: i
     if case.status is Status.REJECTED:
         await tx.repos.cases.release_name(case)
     return _deadline_timers(case.case_number)
+
+
+def forwarded_form(matter: str, data: Mapping[str, Any]) -> CompanyForm | ChangeForm:
+    """The forwarded form as the matter's form; DomainError (with every bad field) if it is not one."""
+    model = ChangeForm if matter == "licence_change" else CompanyForm
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:10])
+        raise DomainError(f"forwarded {matter} form is not valid: {fields}") from exc
 
 
 def _owned_by(case: Case, applicant_id: str) -> Case:

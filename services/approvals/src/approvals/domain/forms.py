@@ -9,24 +9,18 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from approvals.domain.catalogue import FieldDef
-from contracts.codes import validate_uscc
+from contracts.codes import USCC
 from contracts.vocabulary import DivisionCode
+from servicekit.amounts import Amount
 from servicekit.text import Line, Name
 
 ProjectType = Literal["housing", "commercial", "industrial", "municipal", "transport", "water"]
 ProjectCode = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{6}-[0-9]{2}-[0-9]{2}-[0-9]{6}$",
                                    description="项目代码 as the national investment project platform gives it: "
                                    "YYYY-DDDDDD-II-TT-NNNNNN (e.g. 2026-620102-47-01-000123).")]
-
-
-def _uscc(value: str) -> str:
-    return validate_uscc(value.strip().upper())
-
-
-USCC = Annotated[str, AfterValidator(_uscc)]
 
 
 class _Form(BaseModel):
@@ -51,8 +45,8 @@ class ProjectForm(_Form):
     builder: Builder
     location: Location
     project_type: ProjectType
-    land_area: Decimal = Field(gt=0, le=100_000_000, max_digits=14, decimal_places=2, description="Square metres.")
-    investment: Decimal = Field(gt=0, le=100_000_000, max_digits=14, decimal_places=2, description="10k CNY (万元).")
+    land_area: Annotated[Decimal, Amount(digits=8, places=2)] = Field(description="Square metres.")
+    investment: Annotated[Decimal, Amount(digits=8, places=2)] = Field(description="10k CNY (万元).")
 
 
 @functools.lru_cache(maxsize=64)
@@ -76,12 +70,13 @@ def check_fields(values: Mapping[str, Any], defs: Mapping[str, FieldDef], *, pre
     for name, value in values.items():
         d = defs.get(name)
         if d is None:
-            errors.append({"field": f"{prefix}.{name}", "message": f"not a field of this stage (one of: {', '.join(sorted(defs))})"})
+            errors.append({"field": f"{prefix}.{name}", "message": f"not a field of this stage (one of: {', '.join(sorted(defs))})",
+                           "type": "catalogue"})
             continue
         try:
             checked = _adapter(d.type, d.max_length, d.maximum).validate_python(value)
         except ValidationError as exc:
-            errors.append({"field": f"{prefix}.{name}", "message": exc.errors()[0]["msg"]})
+            errors.append({"field": f"{prefix}.{name}", "message": exc.errors()[0]["msg"], "type": "catalogue"})
             continue
         out[name] = checked.isoformat() if isinstance(checked, dt.date) else checked
     return out, errors

@@ -13,6 +13,7 @@ from typing import Any
 
 from contracts import Event
 from contracts.events import approvals as apr
+from contracts.events import crossregion as xr
 from contracts.events import ratings as rat
 from contracts.events import registration as reg
 from contracts.vocabulary import department_name, step_name
@@ -244,6 +245,34 @@ def _request_replied(e: rat.RequestRepliedV1, case: CaseFile) -> list[Notice]:
                     "department_name": department_name(e.department), "reply": e.reply})]
 
 
+CROSS_STATUS_NAMES = {"registered": "已登记", "incomplete": "要求补充材料", "accepted": "已受理", "returned": "要求补正",
+                      "licence_issued": "已核发营业执照", "part_completed": "的部分已办结", "completed": "已办结",
+                      "rejected": "未予通过", "handed_out": "结果已领取"}
+
+
+def _cross_opened(e: xr.CrossCaseOpenedV1, case: CaseFile) -> list[Notice]:
+    if e.direction == "inbound" and e.mode != "online":
+        return []  # the origin region's center tells its applicant
+    values = {"case_number": e.case_number, "matter_name": xr.MATTER_NAMES[e.matter], "mode_name": xr.MODE_NAMES[e.mode],
+              "region_names": e.region_names}
+    return [Notice("crossregion.opened" if e.direction == "outbound" else "crossregion.received",
+                   Target.person(e.applicant_id), values)]
+
+
+def _cross_progressed(e: xr.CrossCaseProgressedV1, case: CaseFile) -> list[Notice]:
+    values = {"case_number": e.case_number, "matter_name": xr.MATTER_NAMES[e.matter]}
+    if e.status == "result_ready":
+        return [Notice("crossregion.result_ready", Target.person(e.applicant_id), values)]
+    if e.status == "completed" or e.status not in CROSS_STATUS_NAMES:
+        return []  # completion: the completion event's message
+    return [Notice("crossregion.progressed", Target.person(e.applicant_id),
+                   {**values, "region_name": e.region_name, "status_name": CROSS_STATUS_NAMES[e.status],
+                    "detail": e.detail or "—"})]
+
+
+def _cross_completed(e: xr.CrossRegionCaseCompletedV1, case: CaseFile) -> list[Notice]:
+    return [Notice("crossregion.completed", Target.person(e.applicant_id),
+                   {"case_number": e.case_number, "matter_name": xr.MATTER_NAMES[e.matter]})]
 
 
 _PLANNERS: dict[type[Event], Callable[[Any, CaseFile], list[Notice]]] = {
@@ -259,6 +288,9 @@ _PLANNERS: dict[type[Event], Callable[[Any, CaseFile], list[Notice]]] = {
     rat.CardDayMismatchV1: _card_mismatch,
     rat.RequestSubmittedV1: _request_submitted,
     rat.RequestRepliedV1: _request_replied,
+    xr.CrossCaseOpenedV1: _cross_opened,
+    xr.CrossCaseProgressedV1: _cross_progressed,
+    xr.CrossRegionCaseCompletedV1: _cross_completed,
     reg.ApplicationSubmittedV1: _submitted,
     reg.ApplicationIncompleteV1: _incomplete,
     reg.ApplicationAcceptedV1: _accepted,

@@ -145,6 +145,18 @@ TEMPLATES: tuple[Template, ...] = (
              "核发：{documents}。请到综合窗口统一领取；欢迎对本次服务作出评价（好差评）。", ttl_hours=72),
     Template("approvals.project_completed", 1, "项目审批全部办结",
              "项目 {project_name}（{project_code}）四个阶段审批全部办结，共核发 {count} 件证照。", ttl_hours=72),
+    # Cross-region cases (跨省通办 / 省内通办): the applicant is told each step where they applied
+    Template("crossregion.opened", 1, "跨地区办件已受理",
+             "您的{matter_name}申请（{mode_name}）已在本窗口受理，编号 {case_number}，已转{region_names}办理。"),
+    Template("crossregion.received", 1, "异地申请已接收",
+             "您的{matter_name}申请（{mode_name}）已由{region_names}接收办理，编号 {case_number}。"),
+    Template("crossregion.progressed", 1, "跨地区办理进度",
+             "办件 {case_number}（{matter_name}）：{region_name}{status_name}。{detail}"),
+    Template("crossregion.result_ready", 1, "办理结果可领取",
+             "办件 {case_number}（{matter_name}）已办结，结果已到达本窗口，请携带身份证件领取。", ttl_hours=72),
+    Template("crossregion.completed", 1, "跨地区办件已办结",
+             "办件 {case_number}（{matter_name}）已全部办结。欢迎对本次服务作出评价（好差评）：在一窗通办App或小程序"
+             "“我的办件”中选择该办件即可评价。", ttl_hours=72),
     # Staff
     Template("staff.step_to_review", 1, "待审批事项",
              "办件 {case_number} 的{step_name}（第{attempt}次提交）待{department_name}审批，请于 {due_local} 前办理。"),

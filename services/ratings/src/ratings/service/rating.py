@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from contracts import Event
 from contracts.events.approvals import StageCompletedV1
+from contracts.events.crossregion import CrossRegionCaseCompletedV1
 from contracts.events.registration import CaseCompletedV1
 from ratings.domain import (
     DomainError,
@@ -30,7 +31,8 @@ from servicekit.clock import Clock
 from servicekit.ports import Tx, UnitOfWork
 from servicekit.principal import Principal, Role
 
-Completion = CaseCompletedV1 | StageCompletedV1
+Completion = CaseCompletedV1 | StageCompletedV1 | CrossRegionCaseCompletedV1
+SOURCES = {CaseCompletedV1: "registration", StageCompletedV1: "approvals", CrossRegionCaseCompletedV1: "crossregion"}
 
 
 class TokenRating(NamedTuple):
@@ -56,7 +58,7 @@ class Ratings:
 
     # -- completion events -----------------------------------------------------------------
     async def open_completed(self, completions: Sequence[Event]) -> dict[int, str]:
-        """Cases completed (registration's and approvals' events, one fetch): each opens for
+        """Cases completed (registration's, approvals' and crossregion's events, one fetch): each opens for
         rating once and its applicant is invited. A completion seen before (same event, or the
         same case under another event id) changes nothing."""
         now = self.clock.now()
@@ -65,7 +67,7 @@ class Ratings:
             opened: dict[str, RateableCase] = {}
             causes: dict[str, Completion] = {}
             for e in fresh:
-                if e.case_number in opened or not isinstance(e, CaseCompletedV1 | StageCompletedV1):
+                if e.case_number in opened or not isinstance(e, Completion):
                     continue
                 causes[e.case_number] = e
                 staff = e.staff_id
@@ -73,9 +75,10 @@ class Ratings:
                 token_id, expires = secrets.token_hex(8), now + self.token_ttl
                 department = (e.departments[0] if isinstance(e, StageCompletedV1) and e.departments
                               else window.department if window else None)
-                matter = e.kind if isinstance(e, CaseCompletedV1) else e.stage
+                matter = (e.kind if isinstance(e, CaseCompletedV1) else e.stage if isinstance(e, StageCompletedV1)
+                          else e.matter)
                 opened[e.case_number] = RateableCase.open(
-                    case_number=e.case_number, source="registration" if isinstance(e, CaseCompletedV1) else "approvals",
+                    case_number=e.case_number, source=SOURCES[type(e)],
                     applicant_id=e.applicant_id, matter=matter, completed_at=e.completed_at,
                     window_id=window.window_id if window else None, staff_id=staff, department=department,
                     correlation_id=e.correlation_id, token_id=token_id, token_expires_at=expires,

@@ -10,25 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    WithJsonSchema,
-    model_validator,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
+from contracts.codes import USCC
 from contracts.vocabulary import DivisionCode, Phone
-from registration.domain.codes import validate_uscc
 from registration.domain.divisions import division_problem, id_number_problems
+from servicekit.amounts import Amount
 from servicekit.text import Line, Name
 
 CompanyType = Literal["limited_company", "joint_stock_company", "sole_proprietorship", "partnership", "branch"]
@@ -64,13 +55,6 @@ def _division_code(value: str, info: ValidationInfo) -> str:
     return value
 
 
-def _uscc(value: str) -> str:
-    try:
-        return validate_uscc(value.strip().upper())
-    except ValueError as exc:
-        raise PydanticCustomError("uscc", "{problem}", {"problem": str(exc)}) from exc
-
-
 def _rule(message: str) -> PydanticCustomError:
     """A rule across fields that no JSON Schema states (error type ``form_rule``)."""
     return PydanticCustomError("form_rule", message)
@@ -81,12 +65,10 @@ def _rule(message: str) -> PydanticCustomError:
 # ``uscc`` (GB 32100 check characters), ``division_code`` (GB/T 2260 code list of any year),
 # ``form_rule`` (rules across fields), ``decimal_max_places`` (an amount's decimals).
 ID_NUMBER_PATTERN = r"^[0-9]{17}[0-9Xx]$"
-USCC_FORMAT = r"^[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{2}[0-9]{6}[0-9A-Za-z]{10}$"
 
 
 # The formats are in the schema; the validators check them with a message for each refusal.
 IdNumber = Annotated[str, Field(json_schema_extra={"pattern": ID_NUMBER_PATTERN}), AfterValidator(_id_number)]
-USCC = Annotated[str, Field(json_schema_extra={"pattern": USCC_FORMAT}), AfterValidator(_uscc)]
 Division = Annotated[DivisionCode, AfterValidator(_division_code)]
 # Text typed by people (servicekit.text, decision 23): stripped, length-limited, no control,
 # bidi or zero-width characters; names also no symbols and at least one letter or digit.
@@ -95,39 +77,14 @@ PersonName = Annotated[str, Name(max_length=50)]
 ScopeItem = Annotated[str, Line(max_length=200)]
 MaterialId = Annotated[str, Line(max_length=64)]
 # Amounts in 10k CNY (万元): at most 10,000,000 万元 (1000亿元), above any registered capital on record.
-MAX_CAPITAL = Decimal(10_000_000)
-# An amount as a JSON number or a decimal string: the string's pattern states the same bounds
-# as the number's (at most 10,000,000 with up to 4 decimals; a positive amount is above 0).
-_AMOUNT = r"(?:[0-9]{1,7}(?:\.[0-9]{1,4})?|10000000(?:\.0{1,4})?)"
-_POSITIVE = r"(?:[1-9][0-9]{0,6}(?:\.[0-9]{1,4})?|0\.(?:[1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9])|10000000(?:\.0{1,4})?)"
-
-
-def _amount_text(pattern: str) -> BeforeValidator:
-    """A decimal string must match ``pattern`` (as the schema says); a JSON number passes."""
-    regex = re.compile(f"^{pattern}$")
-
-    def check(value: object) -> object:
-        if isinstance(value, str) and not regex.fullmatch(value):
-            raise PydanticCustomError("amount_string", "an amount as text must match {pattern}", {"pattern": regex.pattern})
-        return value
-
-    return BeforeValidator(check)
-
-
-def _amount_schema(pattern: str, *, positive: bool, description: str) -> WithJsonSchema:
-    bound: dict[str, int] = {"exclusiveMinimum": 0} if positive else {"minimum": 0}
-    return WithJsonSchema({"anyOf": [{"type": "number", **bound, "maximum": int(MAX_CAPITAL)},
-                                     {"type": "string", "pattern": f"^{pattern}$"}],
-                           "description": f"{description} At most 4 decimals."})
-
-
-Capital = Annotated[Decimal, Field(ge=0, le=MAX_CAPITAL, max_digits=12, decimal_places=4), _amount_text(_AMOUNT),
-                    _amount_schema(_AMOUNT, positive=False, description="10k CNY (万元); the investors' sum (0: a branch).")]
-Contribution = Annotated[Decimal, Field(gt=0, le=MAX_CAPITAL, max_digits=12, decimal_places=4), _amount_text(_POSITIVE),
-                         _amount_schema(_POSITIVE, positive=True, description="Subscribed capital, 10k CNY (万元).")]
-NewCapital = Annotated[Decimal, Field(gt=0, le=MAX_CAPITAL, max_digits=12, decimal_places=4), _amount_text(_POSITIVE),
-                       _amount_schema(_POSITIVE, positive=True, description="The new registered capital, 10k CNY (万元).")]
 MAX_MATERIALS = 50
+
+# Amounts as a JSON number or a decimal string, the string's pattern stating the same bounds
+# (servicekit.amounts): at most 10,000,000 万元 with up to 4 decimals.
+Capital = Annotated[Decimal, Amount(digits=7, places=4, positive=False),
+                    Field(description="10k CNY (万元); the investors' sum (0: a branch).")]
+Contribution = Annotated[Decimal, Amount(digits=7, places=4), Field(description="Subscribed capital, 10k CNY (万元).")]
+NewCapital = Annotated[Decimal, Amount(digits=7, places=4), Field(description="The new registered capital, 10k CNY (万元).")]
 
 
 class _Form(BaseModel):
