@@ -40,6 +40,7 @@ from bench import approvals as apr_bench  # noqa: E402
 from bench import crossregion as xr_bench  # noqa: E402
 from bench import dbstats, limits, machine, procstat, report  # noqa: E402
 from bench import notifications as ntf_bench  # noqa: E402
+from bench import ratings as ratings_bench  # noqa: E402
 from bench.bus import Watcher, dead_letter_topics, tally, topics_of  # noqa: E402
 from bench.processes import Proc, departments, service, url_of  # noqa: E402
 from bench.registration import Client, PassResult, hops, run_pass, timings, utcnow  # noqa: E402
@@ -77,13 +78,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--notification-cases", type=int, default=None,
                    help="synthetic cases per notifications pass, 6 measured messages each (default N/2, at least 10)")
     p.add_argument("--skip-notifications", action="store_true", help="do not run the notifications pipeline")
+    p.add_argument("--skip-ratings", action="store_true", help="do not run the ratings pass")
+    p.add_argument("--rating-cases", type=int, default=None, help="online ratings pass: cases (default 2000; 60 smoke)")
+    p.add_argument("--rating-cards", type=int, default=None, help="paper cards pass (default 2000; 100 smoke)")
+    p.add_argument("--rating-concurrency", type=int, default=32, help="clients of the online ratings pass")
+    p.add_argument("--rating-month", type=int, default=None,
+                   help="ratings in the month closed (default 100000; 2000 smoke)")
     p.add_argument("--skip-limits", action="store_true", help="do not measure the raw limits")
     p.add_argument("--skip-approvals", action="store_true", help="do not run the construction approvals pipeline")
     p.add_argument("--approval-projects", type=int, default=None,
                    help="projects of each approvals pass, 4 stages each (default N/8, at least 3)")
     p.add_argument("--approval-concurrency", type=int, default=8, help="projects in flight in the approvals pass")
     p.add_argument("--skip-crossregion", action="store_true", help="do not run the cross-region exchange pass")
-    p.add_argument("--profile", default="", help="comma list of registration,departments,notifications,db to run under cProfile")
+    p.add_argument("--profile", default="", help="comma list of registration,departments,notifications,ratings,db to run under cProfile")
     p.add_argument("--out", type=Path, help="JSON results (default bench/results/latest.json, smoke.json, profile.json)")
     p.add_argument("--markdown", type=Path, default=None,
                    help=f"append the Markdown table here (default {DOC.relative_to(ROOT)}, not with --smoke/--profile)")
@@ -92,11 +99,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.cases = args.cases or (10 if args.smoke else 200)
     args.notification_cases = args.notification_cases or max(10, args.cases // 2)
+    args.rating_cases = args.rating_cases or (60 if args.smoke else 2000)
+    args.rating_cards = args.rating_cards or (100 if args.smoke else 2000)
+    args.rating_month = args.rating_month or (2000 if args.smoke else 100_000)
     args.approval_projects = args.approval_projects or max(3, args.cases // 8)
     args.profile = {x.strip() for x in args.profile.split(",") if x.strip()}
-    unknown = args.profile - {"registration", "departments", "notifications", "db"}
+    unknown = args.profile - {"registration", "departments", "notifications", "ratings", "db"}
     if unknown:
-        p.error(f"--profile knows registration, departments, notifications, db; not {', '.join(sorted(unknown))}")
+        p.error(f"--profile knows registration, departments, notifications, ratings, db; not "
+                f"{', '.join(sorted(unknown))}")
     mode = "profile" if args.profile else "smoke" if args.smoke else "full"
     args.mode = mode
     args.out = args.out or RESULTS / {"full": "latest.json", "smoke": "smoke.json", "profile": "profile.json"}[mode]
@@ -358,6 +369,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if res["crossregion"]["forward_through_outbox"]["delivered"] != (5 if args.smoke else 20):
                 problems.append(f"crossregion: not every forwarded case arrived: {res['crossregion']}")
 
+        # -- 5c. ratings, alone on the machine ---------------------------------------------------
+        if args.skip_ratings:
+            res["ratings"] = {"reason": "skipped (--skip-ratings)"}
+        else:
+            try:
+                res["ratings"] = await ratings_bench.run(
+                    env, tmp, issuer, servers.kafka_bootstrap, servers.mongodb_uri,
+                    {"db": servers.db.pid, "broker": servers.broker.pid}, n=args.rating_cases,
+                    cards=args.rating_cards, month=args.rating_month,
+                    profile_dir=prof_dir if "ratings" in args.profile else None,
+                    concurrency=args.rating_concurrency)
+            except Exception as exc:  # the other passes' figures stay
+                res["ratings"] = {"reason": f"failed: {type(exc).__name__}: {exc}"}
+                problems.append(f"ratings pass failed: {type(exc).__name__}: {exc}")
+            if res["ratings"].get("problem"):
+                problems.append(res["ratings"]["problem"])
+
         # -- 6. accounting: oplog and bus -----------------------------------------------------
         print("bench: accounting database writes and bus bytes ...", flush=True)
         cores = int(m["cores"] or 1)
@@ -488,7 +516,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_summary(res: dict[str, Any]) -> None:
-    print(report.markdown(res))
+    print(report.markdown(res) + ratings_bench.markdown(res.get("ratings") or {}))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -508,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.markdown.exists():
             args.markdown.write_text(report.HEADER)
         with args.markdown.open("a") as f:
-            f.write("\n" + report.markdown(res))
+            f.write("\n" + report.markdown(res) + ratings_bench.markdown(res.get("ratings") or {}))
         print(f"bench: table appended to {args.markdown}")
     if res["problems"]:
         print("bench: PROBLEMS: " + "; ".join(res["problems"]), file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Settings of the two services' apps run in-process, each test on a database of its own."""
+"""Settings of the services' apps run in-process, each test on a database of its own."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from approvals.config import Settings as ApprovalsSettings
 from notifications.config import Settings as NotificationSettings
+from ratings.config import Settings as RatingSettings
 from registration.config import Settings as RegistrationSettings
 from servicekit.config import load
 
@@ -23,3 +24,8 @@ def ntf_settings(infra_env, unique) -> NotificationSettings:
 @pytest.fixture
 def apr_settings(infra_env, unique) -> ApprovalsSettings:
     return load(ApprovalsSettings, mongodb_database=f"apr_{unique}")
+
+
+@pytest.fixture
+def rat_settings(infra_env, unique) -> RatingSettings:
+    return load(RatingSettings, mongodb_database=f"rat_{unique}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from approvals.bootstrap import create_app as approvals_app
 from crossregion.bootstrap import create_app as crossregion_app
 from notifications.bootstrap import create_app as notifications_app
+from ratings.bootstrap import create_app as ratings_app
 from registration.bootstrap import create_app as registration_app
 from servicekit.auth import Role
 from tests.support.apps import running
@@ -75,6 +76,44 @@ APPROVALS: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/ops/outbox/republish"):                 frozenset({OP}),
 }
 
+STAFF = ALL - {AP, PA}
+RCASE, ENTRY, REQ, MONTH = "/cases/QY2099000000", "/ledger/CP-missing", "/requests/ZX-missing", "2099-01"
+RATINGS: dict[tuple[str, str], frozenset[Role] | None] = {
+    ("PUT", "/windows/w-matrix"):                     frozenset({OP, SV}),
+    ("GET", "/windows"):                              STAFF,
+    ("POST", "/ratings/by-token"):                    PUBLIC,
+    ("POST", f"{RCASE}/rating"):                      frozenset({AP, WS}),
+    ("GET", f"{RCASE}/rating"):                       ALL,
+    ("GET", f"{RCASE}/rating/qr"):                    frozenset({WS}),
+    ("POST", f"{RCASE}/rating/annulment"):            frozenset({SV}),
+    ("POST", "/cards/issues"):                        frozenset({WS, SV, OP}),
+    ("POST", "/cards/drops"):                         frozenset({WS, SV, OP}),
+    ("POST", "/cards/returns"):                       frozenset({WS, SV, OP}),
+    ("POST", "/cards/voids"):                         frozenset({WS, SV, OP}),
+    ("POST", "/cards/reconciliations"):               frozenset({WS, SV, OP}),
+    ("GET", "/cards/reconciliations?day=2099-01-05"): STAFF,
+    ("PUT", f"/boxes/{MONTH}"):                       frozenset({OP, SV}),
+    ("POST", f"/boxes/{MONTH}/votes"):                frozenset({SV, OV, OP}),
+    ("POST", f"/boxes/{MONTH}/sign-offs"):            STAFF,
+    ("GET", f"/boxes/{MONTH}"):                       frozenset({SV, OV, OP}),
+    ("GET", "/log/verification"):                     frozenset({SV, OV, OP}),
+    ("POST", "/lists"):                               frozenset({SV}),
+    ("GET", "/lists/current"):                        PUBLIC,
+    ("GET", f"/lists/{MONTH}"):                       STAFF,
+    ("GET", "/ledger"):                               STAFF,
+    ("GET", ENTRY):                                   STAFF,
+    ("POST", f"{ENTRY}/callback"):                    frozenset({WS, HP, SV, OP}),
+    ("POST", f"{ENTRY}/feedback"):                    frozenset({WS, HP, SV, OP}),
+    ("POST", f"{ENTRY}/explanation"):                 frozenset({WS, HP, SV, OP}),
+    ("POST", "/requests"):                            frozenset({AP}),
+    ("GET", REQ):                                     ALL,
+    ("POST", f"{REQ}/reply"):                         frozenset({RV, HP, SV}),
+    ("GET", "/statistics?month=2099-01"):             frozenset({SV, OV, OP}),
+    ("POST", "/ops/outbox/republish"):                frozenset({OP}),
+}
+RATINGS_PATHS = {RCASE: "/cases/{case_number}", ENTRY: "/ledger/{entry_id}", REQ: "/requests/{request_id}",
+                 f"/boxes/{MONTH}": "/boxes/{month}", f"/lists/{MONTH}": "/lists/{month}",
+                 "/windows/w-matrix": "/windows/{window_id}"}
 XCASE = "/cross-cases/620600-20990101-00000000"
 CROSSREGION: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/regions"):                             frozenset({OP}),
@@ -141,6 +180,11 @@ async def test_registration_authorization_matrix(reg_settings):
         await check(client, REGISTRATION)
 
 
+async def test_ratings_authorization_matrix(rat_settings):
+    async with running(ratings_app(rat_settings)) as client:
+        await check(client, RATINGS)
+
+
 async def test_notifications_authorization_matrix(ntf_settings):
     async with running(notifications_app(ntf_settings)) as client:
         await check(client, NOTIFICATIONS)
@@ -179,7 +223,18 @@ def test_the_matrix_covers_every_route():
             out.add((method, path))
         return out
 
+    def ratings_rows(table):
+        out = set()
+        for method, path in table:
+            path = path.split("?")[0]
+            for concrete, template in RATINGS_PATHS.items():
+                if path.startswith(concrete) and path != "/lists/current":
+                    path = template + path[len(concrete):]
+            out.add((method, path))
+        return out
+
     assert documented(registration_app()) == rows(REGISTRATION)
+    assert documented(ratings_app()) == ratings_rows(RATINGS)
     assert documented(notifications_app()) == rows(NOTIFICATIONS)
     assert documented(approvals_app()) == rows(APPROVALS)
     assert documented(crossregion_app()) == rows(CROSSREGION)

@@ -46,6 +46,10 @@ BEYOND_SCHEMA = {
     "decimal_max_digits": "an amount sent as a JSON number has at most 12 digits (8 + 4 decimals)",
     "range_order": "a time range ends after it starts",
     "role_rule": "a field the caller's role must give (window staff name the applicant)",
+    "token": "a rating link's token: signed by ratings, unexpired, unused, for its case",
+    "check_character": "ISO 7064 Mod 11,2: a card serial's check character",
+    "unknown_reference": "a body naming a record that does not exist (a window, an issued card)",
+    "roster_rule": "a staff member named with a window works there",
     "catalogue": "names and field types from approvals' stage catalogue (data: it changes without a code change)",
     "content_hash": "a material's bytes hash to the sha256 declared with them",
     "outbound_policy": "a URL others will be sent requests at must be public https (servicekit.outbound: SSRF)",
@@ -70,7 +74,8 @@ def valid_data_accepted(ctx, response, case) -> bool | None:
 CHECKS = [valid_data_accepted, negative_data_rejection, not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
 # the role each service's routes are exercised with (operators may call most routes)
-ROLE = {"registration": (Role.WINDOW_STAFF, {}), "notifications": (Role.OPERATOR, {}), "approvals": (Role.WINDOW_STAFF, {})}
+ROLE = {"registration": (Role.WINDOW_STAFF, {}), "notifications": (Role.OPERATOR, {}), "approvals": (Role.WINDOW_STAFF, {}),
+        "ratings": (Role.OPERATOR, {})}
 
 
 def _free_port() -> int:

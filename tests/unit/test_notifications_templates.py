@@ -9,6 +9,7 @@ import pytest
 
 from contracts.events import approvals as apr
 from contracts.events import crossregion as xr
+from contracts.events import ratings as rat
 from contracts.events import registration as reg
 from notifications.domain import (
     NOTIFIED_EVENTS,
@@ -132,8 +133,38 @@ def sample_events() -> list:
     ]
 
 
+def rating_events() -> list:
+    """The ratings service's events that reach people (好差评)."""
+    return [
+        _env(rat.RatingInvitedV1, applicant_id="u-1", matter="establishment", expires_at=DUE,
+             rating_url="http://127.0.0.1:8003/rate?token=a.b.c"),
+        _env(rat.LedgerEntryOpenedV1, entry_id="CP1", kind="bad_rating", owner_id="o-1", callback_due_at=DUE),
+        _env(rat.RectificationFeedbackGivenV1, entry_id="CP1", applicant_id="u-1", feedback="已增设引导员",
+             within_time_limit=True),
+        _env(rat.ExplanationGivenV1, entry_id="CP1", applicant_id="u-1", explanation="依规定不予办理"),
+        _env(rat.RectificationDueWarningV1, entry_id="CP1", owner_id="o-1", due_at=DUE),
+        _env(rat.RectificationOverdueV1, entry_id="CP1", owner_id="o-1", due_at=DUE),
+        _env(rat.RequestSubmittedV1, kind="consultation", person_id="u-1", department="tax", due_at=DUE),
+        _env(rat.RequestRepliedV1, kind="complaint", person_id="u-1", department="tax", reply="已答复",
+             within_time_limit=True),
+    ]
+
+
 def test_every_consumed_registration_event_has_a_plan():
-    assert {type(e) for e in sample_events()} == set(NOTIFIED_EVENTS)
+    card_alarm = _env(rat.CardDayMismatchV1, day="2026-03-04", window_id="w1", issued=6, used=3, returned=1, void=1,
+                      missing=["26110000235"])
+    assert {type(e) for e in sample_events() + rating_events() + [card_alarm]} == set(NOTIFIED_EVENTS)
+    [notice] = notices_for(card_alarm, CaseFile("2026-03"))
+    assert "26110000235" in default_catalog().render(notice.template, notice.values).text
+
+
+@pytest.mark.parametrize("event", rating_events(), ids=lambda e: type(e).__name__)
+def test_each_rating_event_reaches_its_person_with_the_case_number(event):
+    notices = notices_for(event, CaseFile("C-9", applicant_id="u-1"))
+    assert notices and all("C-9" in default_catalog().render(n.template, n.values).text for n in notices)
+    if isinstance(event, rat.RatingInvitedV1):
+        assert notices[0].target.key == "u-1" and "token=a.b.c" in default_catalog().render(
+            notices[0].template, notices[0].values).text
 
 
 @pytest.mark.parametrize("event", sample_events(), ids=lambda e: type(e).__name__)

@@ -187,3 +187,19 @@ async def test_a_gone_receiver_disables_the_subscription_and_the_pass_drops_what
     assert (first.status, first.last_status_code, first.attempts) == (DeliveryStatus.CANCELLED, 410, 1)
     assert (second.status, second.attempts, second.last_error) == (DeliveryStatus.CANCELLED, 0, stored.disabled_reason)
     assert uc.uow.emitted == []
+
+
+async def test_the_rating_link_is_not_for_agencies_but_the_recorded_rating_is():
+    """The invitation carries a single-use rating link: an agency may not subscribe to it; the
+    provincial platform subscribes to the public rating-recorded event."""
+    from contracts.events import ratings as rat
+    from notifications.domain import InvalidRequest
+
+    uc = UseCases()
+    with pytest.raises(InvalidRequest) as refused:
+        await uc.partners.subscribe(TAX, event_types=[rat.RatingInvitedV1.ce_type], filters={},
+                                    webhook_url="https://province.example/hook", secret=None)
+    assert "event_types.0" in str(refused.value.errors)
+    sub = await uc.partners.subscribe(TAX, event_types=[rat.RatingRecordedV1.ce_type], filters={},
+                                      webhook_url="https://province.example/hook", secret=None)
+    assert sub.event_types == (rat.RatingRecordedV1.ce_type,)

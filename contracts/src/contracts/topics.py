@@ -13,6 +13,7 @@ from contracts.envelope import Event
 from contracts.events import approvals as apr
 from contracts.events import crossregion as xr
 from contracts.events import notifications as ntf
+from contracts.events import ratings as rat
 from contracts.events import registration as reg
 
 DEFAULT_PARTITIONS = 4
@@ -67,14 +68,14 @@ TOPICS: tuple[TopicSpec, ...] = (
     _topic("registration", reg.StepApprovedV1, consumers=("notifications",)),
     _topic("registration", reg.StepReturnedV1, consumers=("notifications", "crossregion")),
     _topic("registration", reg.LicenceIssuedV1, consumers=("notifications", "crossregion")),
-    _topic("registration", reg.CaseCompletedV1, consumers=("notifications", "crossregion")),
+    _topic("registration", reg.CaseCompletedV1, consumers=("notifications", "crossregion", "ratings")),
     _topic("registration", reg.CaseRejectedV1, consumers=("notifications", "crossregion")),
     _topic("registration", reg.DeadlineWarningV1, consumers=("notifications",)),
     _topic("registration", reg.CaseOverdueV1, consumers=("notifications",)),
     _topic("registration", reg.DeadlineRedatedV1),
     _topic("registration", reg.ForwardedApplicationRefusedV1, consumers=("crossregion",), private=True),  # its reason
     _topic("departments", reg.StepDecidedV1, consumers=("registration",), private=True),  # a department's answer
-    _topic("approvals", apr.StageCompletedV1, consumers=("notifications",)),
+    _topic("approvals", apr.StageCompletedV1, consumers=("notifications", "ratings")),
     _topic("approvals", apr.ProjectCompletedV1, consumers=("notifications",)),
     _topic("approvals", apr.ProjectRegisteredV1, consumers=("notifications",), private=True),  # full phone
     _topic("approvals", apr.StageDeclaredV1),
@@ -89,6 +90,20 @@ TOPICS: tuple[TopicSpec, ...] = (
     _topic("approvals", apr.StageDeadlineWarningV1),
     _topic("approvals", apr.StageOverdueV1),
     _topic("approvals", apr.ItemOverdueV1),
+    _topic("ratings", rat.RatingInvitedV1, consumers=("notifications",), private=True),  # the link is a capability
+    _topic("ratings", rat.RatingRecordedV1, consumers=("notifications",)),  # partner agencies (the province) subscribe
+    _topic("ratings", rat.RatingAnnulledV1),
+    _topic("ratings", rat.LedgerEntryOpenedV1, consumers=("notifications",)),
+    _topic("ratings", rat.CallbackRecordedV1),
+    _topic("ratings", rat.RectificationFeedbackGivenV1, consumers=("notifications",)),
+    _topic("ratings", rat.ExplanationGivenV1, consumers=("notifications",)),
+    _topic("ratings", rat.RectificationDueWarningV1, consumers=("notifications",)),
+    _topic("ratings", rat.RectificationOverdueV1, consumers=("notifications",)),
+    _topic("ratings", rat.CardDayMismatchV1, consumers=("notifications",)),
+    _topic("ratings", rat.MonthFinalisedV1),
+    _topic("ratings", rat.ListPublishedV1),
+    _topic("ratings", rat.RequestSubmittedV1, consumers=("notifications",)),
+    _topic("ratings", rat.RequestRepliedV1, consumers=("notifications",)),
     # crossregion: a case to handle here (the form, the phone) for registration; the applicant told each step
     _topic("crossregion", xr.CaseForwardedV1, consumers=("registration",), private=True),
     _topic("crossregion", xr.CrossCaseOpenedV1, consumers=("notifications",), private=True),  # full phone

@@ -130,6 +130,7 @@ class CaseCompletedV1(Event):
     completed_at: datetime = Field(description="When the last step was done (UTC).")
     within_time_limit: bool = Field(description="Whether it completed before its due time.")
     results: dict[str, dict[str, Any]] = Field(description="Each step's result, issued together.")
+    staff_id: str | None = Field(default=None, description="Window staff member who accepted the case (rated with it).")
 
 
 class CaseRejectedV1(Event):

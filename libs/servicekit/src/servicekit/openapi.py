@@ -66,7 +66,10 @@ PROBLEM_SCHEMAS: dict[str, Any] = {
                      "the caller's role must give), `catalogue` (names and field types from a service's catalogue data), "
                      "`content_hash` (bytes match their declared sha256), `text_character` / `text_name` (invisible, control or symbol "
                      "characters; a name needs a letter or digit), `decimal_max_places` / `decimal_max_digits` (an "
-                     "amount's digits), `range_order` (a range ends after it starts)."},
+                     "amount's digits), `range_order` (a range ends after it starts), `token` (a signed link's "
+                     "signature, expiry, single use and case), `check_character` (a serial's ISO 7064 check "
+                     "character), `unknown_reference` (names a record that does not exist), `roster_rule` (a staff "
+                     "member named with a window must work there)."},
         },
         "additionalProperties": True,
     },

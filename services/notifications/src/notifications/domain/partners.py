@@ -33,14 +33,17 @@ from enum import StrEnum
 from typing import Any
 
 from contracts import TOPICS, Event
+from contracts.events.ratings import RatingInvitedV1
 from notifications.domain.errors import InvalidRequest, InvalidTransition
 from servicekit.aggregate import Aggregate, DomainEvent
 from servicekit.masking import mask_personal_data
 
 _IDS = uuid.UUID("0c8a2f0e-3a55-4b8e-8f6e-1d2f3c4b5a60")
 SERVICE = "notifications"
-# Event types an agency may subscribe to: those this service consumes.
-SUBSCRIBABLE: frozenset[str] = frozenset(t.event.ce_type for t in TOPICS if SERVICE in t.consumers)
+# Events that carry a capability (a single-use rating link): for the person only, never an agency.
+CAPABILITIES: frozenset[str] = frozenset({RatingInvitedV1.ce_type})
+# Event types an agency may subscribe to: those this service consumes, less the capabilities.
+SUBSCRIBABLE: frozenset[str] = frozenset(t.event.ce_type for t in TOPICS if SERVICE in t.consumers) - CAPABILITIES
 _PERSONAL_KEY = re.compile(r"phone|mobile|id_?number|id_?no$|id_?card|identity|身份证|手机", re.IGNORECASE)
 _FILTER_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 

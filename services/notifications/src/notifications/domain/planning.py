@@ -14,6 +14,7 @@ from typing import Any
 from contracts import Event
 from contracts.events import approvals as apr
 from contracts.events import crossregion as xr
+from contracts.events import ratings as rat
 from contracts.events import registration as reg
 from contracts.vocabulary import department_name, step_name
 from notifications.domain.contacts import OFF, Channel, Contact, QuietHours
@@ -193,6 +194,57 @@ def _project_completed(e: apr.ProjectCompletedV1, case: CaseFile) -> list[Notice
                    {"project_code": e.project_code, "project_name": e.project_name, "count": len(e.documents)})]
 
 
+REQUEST_KINDS = {"consultation": "咨询", "suggestion": "建议", "complaint": "投诉"}
+
+
+def _rating_invited(e: rat.RatingInvitedV1, case: CaseFile) -> list[Notice]:
+    return [Notice("applicant.rating_invitation", Target.person(e.applicant_id),
+                   {"case_number": e.case_number, "rating_url": e.rating_url, "expires_local": local_time(e.expires_at)})]
+
+
+def _entry_opened(e: rat.LedgerEntryOpenedV1, case: CaseFile) -> list[Notice]:
+    return [Notice("staff.bad_rating_assigned", Target.person(e.owner_id),
+                   {"case_number": e.case_number, "due_local": local_time(e.callback_due_at)})]
+
+
+def _feedback(e: rat.RectificationFeedbackGivenV1, case: CaseFile) -> list[Notice]:
+    return [Notice("applicant.rectification_feedback", _applicant(e, case),
+                   {"case_number": e.case_number, "feedback": e.feedback})]
+
+
+def _explanation(e: rat.ExplanationGivenV1, case: CaseFile) -> list[Notice]:
+    return [Notice("applicant.rating_explanation", _applicant(e, case),
+                   {"case_number": e.case_number, "explanation": e.explanation})]
+
+
+def _rectification_due(e: rat.RectificationDueWarningV1, case: CaseFile) -> list[Notice]:
+    values = {"case_number": e.case_number, "due_local": local_time(e.due_at)}
+    return [Notice("staff.rectification_due", t, values) for t in (Target.person(e.owner_id), Target.supervisors())]
+
+
+def _rectification_overdue(e: rat.RectificationOverdueV1, case: CaseFile) -> list[Notice]:
+    values = {"case_number": e.case_number, "due_local": local_time(e.due_at)}
+    return [Notice("staff.rectification_overdue", t, values) for t in (Target.person(e.owner_id), Target.supervisors())]
+
+
+def _card_mismatch(e: rat.CardDayMismatchV1, case: CaseFile) -> list[Notice]:
+    return [Notice("staff.card_mismatch", Target.supervisors(),
+                   {"day": e.day, "window_id": e.window_id, "issued": e.issued, "used": e.used,
+                    "returned": e.returned, "void": e.void, "missing": "、".join(e.missing) or "无"})]
+
+
+def _request_submitted(e: rat.RequestSubmittedV1, case: CaseFile) -> list[Notice]:
+    return [Notice("staff.request_to_answer", Target.reviewers(e.department),
+                   {"kind": REQUEST_KINDS[e.kind], "case_number": e.case_number,
+                    "department_name": department_name(e.department), "due_local": local_time(e.due_at)})]
+
+
+def _request_replied(e: rat.RequestRepliedV1, case: CaseFile) -> list[Notice]:
+    return [Notice("applicant.consultation_reply", Target.person(e.person_id),
+                   {"kind": REQUEST_KINDS[e.kind], "case_number": e.case_number,
+                    "department_name": department_name(e.department), "reply": e.reply})]
+
+
 CROSS_STATUS_NAMES = {"registered": "已登记", "incomplete": "要求补充材料", "accepted": "已受理", "returned": "要求补正",
                       "licence_issued": "已核发营业执照", "part_completed": "的部分已办结", "completed": "已办结",
                       "rejected": "未予通过", "handed_out": "结果已领取"}
@@ -227,6 +279,15 @@ _PLANNERS: dict[type[Event], Callable[[Any, CaseFile], list[Notice]]] = {
     apr.ItemReturnedV1: _item_returned,
     apr.StageCompletedV1: _stage_completed,
     apr.ProjectCompletedV1: _project_completed,
+    rat.RatingInvitedV1: _rating_invited,
+    rat.LedgerEntryOpenedV1: _entry_opened,
+    rat.RectificationFeedbackGivenV1: _feedback,
+    rat.ExplanationGivenV1: _explanation,
+    rat.RectificationDueWarningV1: _rectification_due,
+    rat.RectificationOverdueV1: _rectification_overdue,
+    rat.CardDayMismatchV1: _card_mismatch,
+    rat.RequestSubmittedV1: _request_submitted,
+    rat.RequestRepliedV1: _request_replied,
     xr.CrossCaseOpenedV1: _cross_opened,
     xr.CrossCaseProgressedV1: _cross_progressed,
     xr.CrossRegionCaseCompletedV1: _cross_completed,

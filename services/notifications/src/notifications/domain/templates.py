@@ -174,6 +174,19 @@ TEMPLATES: tuple[Template, ...] = (
              "您对办件 {case_number} 的评价已处理：{feedback}"),
     Template("applicant.consultation_reply", 1, "咨询答复",
              "您的{kind}（编号 {case_number}）已由{department_name}答复：{reply}"),
+    # The ratings service's other events (好差评)
+    Template("applicant.rating_invitation", 1, "邀请您评价",
+             "办件 {case_number} 已办结，请对本次服务作出评价（好差评）：{rating_url} 链接仅可评价一次，{expires_local} 前有效。",
+             ttl_hours=72),
+    Template("applicant.rating_explanation", 1, "差评处理说明",
+             "您对办件 {case_number} 的评价已核实，说明如下：{explanation}"),
+    Template("staff.rectification_overdue", 1, "整改已超期",
+             "超期：办件 {case_number} 的差评整改反馈已超过时限（{due_local}），请立即处理。", urgent=True),
+    Template("staff.request_to_answer", 1, "待答复事项",
+             "收到{kind}（编号 {case_number}），请{department_name}于 {due_local} 前答复。"),
+    Template("staff.card_mismatch", 1, "评价卡核对不符",
+             "告警：{day} {window_id} 窗口评价卡核对不符（发放 {issued}，投入 {used}，退回 {returned}，作废 {void}），"
+             "未对上的卡号：{missing}。", urgent=True),
 )
 
 

@@ -351,7 +351,8 @@ class Case(Aggregate):
                                         kind=self.kind, unified_social_credit_code=self._code(),
                                         accepted_at=self.accepted_at,
                                         completed_at=now, within_time_limit=now <= self._due(),
-                                        results={s.value: st.result for s, st in self.steps.items()}))
+                                        results={s.value: st.result for s, st in self.steps.items()},
+                                        staff_id=self.staff_id))
 
     # -- corrections (补正) ----------------------------------------------------------------
     def correct(self, *, step: Step, fields: dict[str, Any], now: datetime) -> bool:

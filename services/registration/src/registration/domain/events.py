@@ -91,6 +91,7 @@ class CaseCompleted(DomainEvent):
     completed_at: datetime
     within_time_limit: bool
     results: dict[str, dict[str, Any]]
+    staff_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
