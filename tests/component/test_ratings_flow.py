@@ -187,3 +187,36 @@ async def test_a_poison_completion_is_dead_lettered_and_the_next_case_opens(infr
 
         [record] = await eventually(dead, what="the poison dead-lettered")
         assert record.value == b'{"case_number": "P' and dict(record.headers).get("dlq_reason")
+
+
+async def test_the_sms_link_opens_a_rating_page_that_rates_once(infra, rat_settings, unique):
+    """The link in the invitation SMS is a page (not a 404): a form of the five levels with no
+    script and nothing from elsewhere; posting it rates the case as by-token does, once."""
+    s = rat_settings
+    case, applicant = f"QY{unique}", f"u-{unique}"
+    async with running(create_app(s, clock=FrozenClock(T0))) as client:
+        await _setup(client, s)
+        await publish(infra, completed(case, applicant))
+        inv = await _invitation(infra, case)
+        link = inv.rating_url.split("://", 1)[1].split("/", 1)[1]  # the path and query of the link
+        page = await client.get(f"/{link}")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), page.text
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        assert page.headers["referrer-policy"] == "no-referrer"
+        assert page.text.count('type="radio" name="level"') == 5 and "<script" not in page.text
+        assert f'value="{_token(inv)}"' in page.text and "http" not in page.text.split("<body>", 1)[1]
+
+        form = {"token": _token(inv), "comment": "<b>排队太久</b>"}
+        missing = await client.post("/rate", data=form)
+        assert missing.status_code == 422 and "请选择满意程度" in missing.text and "&lt;b&gt;排队太久" in missing.text
+
+        done = await client.post("/rate", data={**form, "level": "dissatisfied"})
+        assert done.status_code == 200 and case in done.text and "3个工作日" in done.text, done.text
+        rating = await client.get(f"/cases/{case}/rating", headers=token(s, "sv", Role.SUPERVISOR))
+        assert rating.json()["rating"]["level"] == "dissatisfied", rating.text
+        assert rating.json()["rating"]["channel"] == "web"
+
+        again = await client.post("/rate", data={**form, "level": "satisfied"})
+        assert again.status_code in (409, 422) and "无法评价" in again.text
+        forged = await client.post("/rate", data={"token": "x.y.z" * 5, "level": "satisfied"})
+        assert forged.status_code == 422 and "无法评价" in forged.text

@@ -4,10 +4,15 @@ state-changing route with a caller calls through the kit's ``Once`` (``Idempoten
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
 
+from ratings import page
 from ratings.domain import Window
+from ratings.domain.errors import AlreadyRated, TokenRefused
 from ratings.schemas import (
     BoxOut,
     CallbackIn,
@@ -90,6 +95,35 @@ async def list_windows(who: Staff, cases: RosterCases) -> list[WindowOut]:
 async def rate_by_token(body: TokenRatingIn, cases: RatingCases) -> CaseRatingOut:
     return CaseRatingOut.of(await cases.rate_by_token(body.token, level=body.level, indicators=body.indicators,
                                                       comment=body.comment, channel=body.channel))
+
+
+# The page the SMS link opens (ratings.page): not part of the JSON API, so not in its document.
+@router.get("/rate", include_in_schema=False, response_class=HTMLResponse)
+async def rating_page(token: Annotated[str, Query(max_length=1000)] = "") -> HTMLResponse:
+    return HTMLResponse(page.form(token), headers=page.HEADERS)
+
+
+@router.post("/rate", include_in_schema=False, response_class=HTMLResponse)
+async def rate_from_page(request: Request, cases: RatingCases) -> HTMLResponse:
+    fields = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=5).items()}
+    token, comment = fields.get("token", ""), fields.get("comment", "")
+    try:
+        body = TokenRatingIn.model_validate({"token": token, "level": fields.get("level"), "channel": "web",
+                                             "comment": comment.strip() or None})
+    except ValidationError as exc:
+        where = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        if "token" in where:
+            return HTMLResponse(page.refused("评价链接无效，请使用短信或办件回执上的链接。"), 422, headers=page.HEADERS)
+        error = "请选择满意程度。" if "level" in where else "意见不超过500字，且不能含有无法显示的字符。"
+        return HTMLResponse(page.form(token, error=error, level=fields.get("level"), comment=comment), 422,
+                            headers=page.HEADERS)
+    try:
+        rated = await cases.rate_by_token(body.token, level=body.level, indicators={}, comment=body.comment, channel="web")
+    except AlreadyRated:
+        return HTMLResponse(page.refused("该办件已经评价过，一件事只能评价一次。"), 409, headers=page.HEADERS)
+    except TokenRefused:
+        return HTMLResponse(page.refused("评价链接已过期、已使用或无效。"), 422, headers=page.HEADERS)
+    return HTMLResponse(page.done(rated.case_number, body.level), headers=page.HEADERS)
 
 
 @router.post("/cases/{case_number}/rating", response_model=CaseRatingOut,
