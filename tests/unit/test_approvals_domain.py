@@ -314,3 +314,17 @@ def test_items_past_their_own_time_limit_are_overdue_once_while_departments_have
     assert case.mark_items_overdue(NOW + timedelta(days=3)) == []                 # waiting one are not late
     (late,) = [e for e in case.pull_events() if type(e).__name__ == "ItemOverdue"]
     assert late.departments == ["natural_resources"] and late.due_at == NOW + timedelta(days=1)
+
+
+def test_a_project_site_must_be_on_the_division_code_list():
+    """The site's division code is checked against GB/T 2260 of any year, as registration's
+    addresses and crossregion's partner regions are (one check, contracts.codes)."""
+    import pytest
+    from pydantic import ValidationError
+
+    from approvals.domain.forms import Location
+
+    assert Location(division_code="620102", detail="城关区南滨河路88号").division_code == "620102"
+    with pytest.raises(ValidationError) as err:
+        Location(division_code="100000", detail="城关区南滨河路88号")
+    assert err.value.errors()[0]["type"] == "division_code"

@@ -12,8 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from approvals.domain.catalogue import FieldDef
-from contracts.codes import USCC
-from contracts.vocabulary import DivisionCode
+from contracts.codes import USCC, Division
 from servicekit.amounts import Amount
 from servicekit.text import Line, Name
 
@@ -33,7 +32,7 @@ class Builder(_Form):
 
 
 class Location(_Form):
-    division_code: DivisionCode
+    division_code: Division
     detail: Annotated[str, Line(max_length=200, min_length=4)] = Field(description="Street address of the site.")
 
 

@@ -1,7 +1,7 @@
 """Partner regions (合作地区): who we exchange cases with, where, with which keys, for what.
 
 A region is known by its administrative division code (GB/T 2260), checked against the
-code list of python-stdnum like registration's. Its public keys (Ed25519, raw 32 bytes in
+code list of any year (``contracts.codes``, shared with registration and approvals). Its public keys (Ed25519, raw 32 bytes in
 base64) have key ids; during a rotation two keys are valid: the new one, and the previous
 one until the end of the agreed overlap. After that the previous key is refused."""
 
@@ -12,23 +12,12 @@ import binascii
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from stdnum import numdb
-
+from contracts.codes import division_problem
 from crossregion.domain.errors import DomainError, InvalidState, NotAgreed
 
 MODES = ("online", "proxy", "joint")
 MATTERS = ("licence_change", "company_establishment")
 MAX_VALID_KEYS = 2
-
-
-def division_problem(code: str) -> str | None:
-    """Why ``code`` is not an administrative division code (GB/T 2260, any year), or None."""
-    if len(code) != 6 or not code.isdigit():
-        return f"{code!r} is not 6 digits"
-    parts = numdb.get("cn/loc").info(code)
-    if sum(len(p) for p, _props in parts if _props) != 6:
-        return f"{code} is not an administrative division code (GB/T 2260, any year)"
-    return None
 
 
 def public_key_problem(text: str) -> str | None:

@@ -1,4 +1,5 @@
-"""Administrative division codes (GB/T 2260) and resident ID numbers (GB 11643).
+"""Resident ID numbers (GB 11643); their region codes are checked against the division code
+list (GB/T 2260) of ``contracts.codes``, shared with every service.
 
 The code list is python-stdnum's ``cn/loc`` data: every code with the years it was in use.
 A code counts if it exists in ANY year: a resident ID number keeps the code it was issued
@@ -8,37 +9,14 @@ under (often long after birth, and codes are re-used and retired), so stdnum's o
 from __future__ import annotations
 
 import datetime as dt
-import functools
-from typing import Any
 
-from stdnum import numdb
 from stdnum.cn import ric
 
+from contracts.codes import division_codes, division_problem
+
+__all__ = ["EARLIEST_BIRTH_YEAR", "division_codes", "division_problem", "id_number_problems"]
+
 EARLIEST_BIRTH_YEAR = 1900
-
-
-@functools.cache
-def division_codes() -> frozenset[str]:
-    """Every 6-digit code the list has ever held (read once: ~7,000 codes)."""
-    codes: set[str] = set()
-
-    def walk(prefixes: list[Any], head: str) -> None:
-        for length, low, high, _props, children in prefixes:
-            for n in range(int(low), int(high) + 1):
-                code = head + str(n).zfill(length)
-                if len(code) == 6:
-                    codes.add(code)
-                walk(children, code)
-
-    walk(numdb.get("cn/loc").prefixes, "")
-    return frozenset(codes)
-
-
-def division_problem(code: str) -> str | None:
-    """Why ``code`` (already 6 digits) is not a division code, or None."""
-    if code not in division_codes():
-        return f"{code} is not an administrative division code (GB/T 2260, any year)"
-    return None
 
 
 def id_number_problems(value: str, today: dt.date) -> list[str]:

@@ -16,9 +16,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
-from contracts.codes import USCC
-from contracts.vocabulary import DivisionCode, Phone
-from registration.domain.divisions import division_problem, id_number_problems
+from contracts.codes import USCC, Division
+from contracts.vocabulary import Phone
+from registration.domain.divisions import id_number_problems
 from servicekit.amounts import Amount
 from servicekit.text import Line, Name
 
@@ -48,13 +48,6 @@ def _id_number(value: str, info: ValidationInfo) -> str:
     return value if _stored(info) else _checked_id_number(value, dt.datetime.now(_BEIJING).date())
 
 
-def _division_code(value: str, info: ValidationInfo) -> str:
-    problem = None if _stored(info) else division_problem(value)
-    if problem:
-        raise PydanticCustomError("division_code", "{problem}", {"problem": problem})
-    return value
-
-
 def _rule(message: str) -> PydanticCustomError:
     """A rule across fields that no JSON Schema states (error type ``form_rule``)."""
     return PydanticCustomError("form_rule", message)
@@ -69,7 +62,6 @@ ID_NUMBER_PATTERN = r"^[0-9]{17}[0-9Xx]$"
 
 # The formats are in the schema; the validators check them with a message for each refusal.
 IdNumber = Annotated[str, Field(json_schema_extra={"pattern": ID_NUMBER_PATTERN}), AfterValidator(_id_number)]
-Division = Annotated[DivisionCode, AfterValidator(_division_code)]
 # Text typed by people (servicekit.text, decision 23): stripped, length-limited, no control,
 # bidi or zero-width characters; names also no symbols and at least one letter or digit.
 CompanyName = Annotated[str, Name(max_length=60, min_length=4)]
