@@ -129,6 +129,10 @@ class InMemoryCases(_Upserted[CaseFile]):
     def __init__(self) -> None:
         super().__init__(lambda c: c.case_number)
 
+    async def held(self, now: datetime, limit: int) -> list[str]:
+        due = [c for c in self.docs.values() if c.order.hold_until is not None and c.order.hold_until <= now]
+        return [c.case_number for c in sorted(due, key=lambda c: c.order.hold_until or now)][:limit]
+
 
 @dataclass
 class InMemorySubscriptions:

@@ -116,7 +116,8 @@ class ServiceKit(Generic[R]):
         self._db: AsyncDatabase | None = None
         self.relay: OutboxRelay | None = None
         self._uow = MongoUnitOfWork(bind, on_commit=self._notify_relay, conflict_attempts=settings.conflict_attempts,
-                                    transaction_seconds=settings.transaction_seconds)
+                                    transaction_seconds=settings.transaction_seconds,
+                                    marker_retention=timedelta(hours=settings.marker_retention_hours))
         self.started = False
 
     def _notify_relay(self) -> None:

@@ -95,6 +95,9 @@ class ServiceSettings(BaseSettings):
     outbox_linger_seconds: float = 0.01  # after a wake-up, gather commits for this long before relaying
     outbox_retention_hours: float = Field(default=7 * 24.0, gt=0, description="Published outbox rows are kept this "
                                           "long (to be published again: POST /ops/outbox/republish), then deleted.")
+    marker_retention_hours: float = Field(default=14 * 24.0, gt=0, description="Processed-event markers (idempotent "
+                                          "consumers) expire after this (TTL index); keep it above the outbox's "
+                                          "retention plus the broker's, so that a republished event is recognised.")
     outbox_cleanup_seconds: float = Field(default=60.0, gt=0, description="How often the relay deletes rows past "
                                           "retention (behind its watermark only).")
     outbox_catchup_grace_seconds: float = Field(default=120.0, ge=0, description="When the relay cannot resume its "

@@ -46,6 +46,7 @@ def rules_from(settings: Settings) -> Rules:
                           claim_seconds=settings.delivery_claim_seconds),
         default_channels=tuple(Channel(c) for c in settings.default_channels),
         default_quiet_hours=QuietHours.parse(settings.default_quiet_hours),
+        order_hold=timedelta(seconds=settings.order_hold_seconds),
     )
 
 
@@ -98,8 +99,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
         for worker in dispatchers:
             worker.notify()
 
-    consumers.register(kit, Inbound(uow=uow, rules=rules, clock=clock, trace_id=current_trace_id,
-                                    on_new_work=wake_dispatchers))
+    inbound = Inbound(uow=uow, rules=rules, clock=clock, trace_id=current_trace_id, on_new_work=wake_dispatchers)
+    consumers.register(kit, inbound)
+    kit.add_worker("order-holds", inbound.release_held, interval=s.order_sweep_seconds)
     return kit.create_app(
         title="One Window — Notifications",
         description="Every step to the applicant's phone (SMS, app push, WeChat, email); staff tasks; "

@@ -53,6 +53,11 @@ class Settings(ServiceSettings):
     delivery_attempts_per_provider: int = 2
     delivery_claim_seconds: float = 60.0
     delivery_poll_seconds: float = 1.0
+    order_hold_seconds: float = Field(default=5.0, gt=0, le=3600, description="How long a case event that "
+                                      "arrived before a predecessor waits for it; then it is handled anyway and "
+                                      "the gap recorded.")
+    order_sweep_seconds: float = Field(default=1.0, gt=0, description="How often events whose hold ran out are "
+                                       "looked for.")
     delivery_batch: int = 200
     delivery_concurrency: int = 16
 

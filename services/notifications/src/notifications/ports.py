@@ -40,6 +40,9 @@ class ContactRepository(Protocol):
 class CaseRepository(Protocol):
     async def get(self, case_number: str) -> CaseFile | None: ...
     async def save(self, case: CaseFile) -> None: ...
+    async def held(self, now: datetime, limit: int) -> list[str]:
+        """Case numbers with a parked event whose hold ran out by ``now``."""
+        ...
 
 
 class SubscriptionRepository(Protocol):

@@ -32,9 +32,12 @@ from notifications.domain import (
     Delivery,
     DeliveryStatus,
     FeedCursor,
+    Gap,
     Message,
     MessageStatus,
+    Parked,
     QuietHours,
+    Sequencer,
     StatusChange,
     Subscription,
     SubscriptionStatus,
@@ -55,6 +58,7 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
         IndexModel([("due_at", ASCENDING)]),
         IndexModel([("source_event_id", ASCENDING)]),
     ])
+    await db[CASES].create_indexes([IndexModel([("hold_until", ASCENDING)], sparse=True)])
     await db[CONTACTS].create_indexes([IndexModel([("role", ASCENDING), ("department", ASCENDING)])])
     await db[SUBSCRIPTIONS].create_indexes([
         IndexModel([("event_types", ASCENDING), ("status", ASCENDING)]),
@@ -114,7 +118,8 @@ def _message_doc(m: Message) -> dict[str, Any]:
             "due_at": m.due_at, "trace_id": m.trace_id, "urgent": m.urgent, "status": m.status.value,
             "attempts": m.attempts, "provider": m.provider, "provider_ref": m.provider_ref,
             "last_error": m.last_error, "delivered_at": m.delivered_at, "version": m.version,
-            "history": [{"at": h.at, "status": h.status.value, "note": h.note} for h in m.history]}
+            "history": [{"at": h.at, "status": h.status.value, "note": h.note} for h in m.history],
+            "case_seq": m.case_seq}
 
 
 def _message(d: dict[str, Any]) -> Message:
@@ -123,7 +128,7 @@ def _message(d: dict[str, Any]) -> Message:
                    d.get("trace_id"), d.get("urgent", False), MessageStatus(d["status"]), d.get("attempts", 0),
                    d.get("provider"), d.get("provider_ref"), d.get("last_error"), d.get("delivered_at"),
                    [StatusChange(h["at"], MessageStatus(h["status"]), h.get("note", "")) for h in d.get("history", [])],
-                   version=d.get("version", 0))
+                   d.get("case_seq"), version=d.get("version", 0))
 
 
 class MongoMessageRepository(_Repo):
@@ -187,13 +192,30 @@ class MongoCaseRepository(_Repo):
 
     async def get(self, case_number: str) -> CaseFile | None:
         d = await self.coll.find_one({"_id": case_number}, session=self.session)
-        return CaseFile(d["_id"], d.get("applicant_id"), d.get("company_name"), d.get("helper_id"),
-                        d.get("updated_at")) if d else None
+        return _case(d) if d else None
 
     async def save(self, case: CaseFile) -> None:
+        o = case.order
         await self.coll.replace_one({"_id": case.case_number}, {
             "applicant_id": case.applicant_id, "company_name": case.company_name, "helper_id": case.helper_id,
-            "updated_at": case.updated_at}, upsert=True, session=self.session)
+            "updated_at": case.updated_at, "seqs": o.seqs, "hold_until": o.hold_until,
+            "parked": [{"source": p.source, "seq": p.seq, "ce_type": p.ce_type, "payload": p.payload,
+                        "until": p.until} for p in o.parked],
+            "gaps": [{"source": g.source, "first": g.first, "last": g.last, "at": g.at} for g in o.gaps],
+        }, upsert=True, session=self.session)
+
+    async def held(self, now: datetime, limit: int) -> list[str]:
+        """Cases with an event whose hold ran out by ``now``, soonest first."""
+        return [d["_id"] for d in await self.coll.find({"hold_until": {"$lte": now}}, {"_id": 1},
+                                                       session=self.session).sort("hold_until", ASCENDING)
+                .limit(limit).to_list()]
+
+
+def _case(d: dict[str, Any]) -> CaseFile:
+    order = Sequencer(d.get("seqs"), [Parked(**p) for p in d.get("parked", [])],
+                      [Gap(**g) for g in d.get("gaps", [])])
+    return CaseFile(d["_id"], d.get("applicant_id"), d.get("company_name"), d.get("helper_id"), d.get("updated_at"),
+                    order)
 
 
 # -- partner agencies -------------------------------------------------------------------------

@@ -36,12 +36,13 @@ from notifications.domain.partners import (
     event_attributes,
     redact,
 )
+from notifications.domain.ordering import Gap, Parked, Sequencer
 from notifications.domain.planning import NOTIFIED_EVENTS, CaseFile, Notice, Rules, Target, messages_for, notices_for
 from notifications.domain.templates import Rendered, Template, TemplateCatalog, default_catalog
 
 __all__ = [
     "NOTIFIED_EVENTS", "OFF", "SUBSCRIBABLE", "Agency", "AttemptRecord", "CaseFile", "CaseUnknown", "Channel",
-    "Claim", "Contact", "Delivery", "DeliveryStatus", "DomainError", "FeedCursor", "InvalidRequest",
+    "Claim", "Contact", "Gap", "Parked", "Sequencer", "Delivery", "DeliveryStatus", "DomainError", "FeedCursor", "InvalidRequest",
     "InvalidTransition", "Message", "MessageDeliveryFailed", "MessageStatus", "NotFound", "Notice", "Outcome",
     "ProviderError", "QuietHours", "Rendered", "RetryPolicy", "Rules", "StatusChange", "Subscription",
     "SubscriptionStatus", "Target", "Template", "TemplateCatalog", "TemplateError", "TemplateFieldMissing",

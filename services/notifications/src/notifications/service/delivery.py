@@ -28,6 +28,10 @@ class MessageDispatch(Dispatcher[Message]):
                          concurrency=concurrency, rand=rand)
         self.rules, self.providers = rules, providers
 
+    def order(self, item: Message) -> tuple[str, tuple[datetime, int]]:
+        """A case's messages one after another: accepted first, then by the case's sequence."""
+        return item.case_number, (item.created_at, item.case_seq or 0)
+
     async def claim(self, now: datetime, until: datetime, token: str) -> list[Message]:
         return await self.uow.autocommit(lambda repos: repos.messages.claim_due(now, until, token, self.batch))
 
