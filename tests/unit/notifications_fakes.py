@@ -54,6 +54,14 @@ class _Claimable(Generic[A]):
         del self.claims[k]
         return Claim.KEPT
 
+    async def save_claimed_many(self, items: list[A], claim: str) -> int:
+        kept = 0
+        for item in items:
+            k = self.key(item)
+            if self.claims.get(k) == claim and self.docs[k].version == item.version:
+                kept += await self.save_claimed(item, claim) is Claim.KEPT
+        return kept
+
     async def claim_due(self, now: datetime, until: datetime, token: str, limit: int) -> list[A]:
         mine = []
         for x in list(self.docs.values()):

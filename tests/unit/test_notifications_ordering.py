@@ -134,3 +134,15 @@ def test_any_arrival_order_is_handled_in_sequence(order):
         while (p := seq.next_ready(now)) is not None:
             handled.append(p.seq)
     assert handled == sorted(order) and seq.gaps == [] and seq.parked == []
+
+
+async def test_a_fetch_is_one_transaction_and_an_event_refused_for_good_is_named_not_the_rest():
+    s = Setup()
+    c1, c2 = case_events("C-1"), case_events("C-2")
+    stranger = reg.StepApprovedV1(source=SOURCE, subject="C-9", case_number="C-9", step="tax", department="tax")
+    refused = await s.inbound.handle_many([c1[0], stranger, c2[0], c1[1]])
+    assert list(refused) == [1] and "C-9" in refused[1]  # nobody known to tell: dead-lettered with the reason
+    assert sorted(m.case_seq or 0 for m in s.uow.repos.messages.docs.values() if m.case_number == "C-1") == [1, 2]
+    assert s.uow.commits == 1
+    assert await s.inbound.handle_many([c1[0], c2[0]]) == {}  # again: no second effect
+    assert len(s.uow.repos.messages.docs) == 3

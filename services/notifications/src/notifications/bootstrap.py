@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
             worker.notify()
 
     inbound = Inbound(uow=uow, rules=rules, clock=clock, trace_id=current_trace_id, on_new_work=wake_dispatchers)
-    consumers.register(kit, inbound)
+    consumers.register(kit, inbound, max_records=s.consume_batch)
     kit.add_worker("order-holds", inbound.release_held, interval=s.order_sweep_seconds)
     return kit.create_app(
         title="One Window — Notifications",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -143,6 +143,13 @@ class MongoMessageRepository(_Repo):
 
     async def save_claimed(self, message: Message, claim: str) -> Claim:
         return await self._replace_claimed(_message_doc(message), message.version, claim)
+
+    async def save_claimed_many(self, messages: list[Message], claim: str) -> int:
+        res = await self.coll.bulk_write([
+            ReplaceOne({"_id": m.message_id, "version": m.version, "claim": claim},
+                       {**_message_doc(m), "version": m.version + 1}) for m in messages], ordered=False,
+            session=self.session)
+        return int(res.modified_count)
 
     async def for_case(self, case_number: str) -> list[Message]:
         docs = await self.coll.find({"case_number": case_number}, session=self.session).sort(

@@ -46,7 +46,12 @@ class Dispatcher(Generic[T]):
                     done += await self.attempt(item, token)
             return done
 
-        return sum(await asyncio.gather(*(in_turn(items) for items in cases.values())))
+        attempted = sum(await asyncio.gather(*(in_turn(items) for items in cases.values())))
+        await self.settle(token)
+        return attempted
+
+    async def settle(self, token: str) -> None:
+        """After a pass's attempts: record what they left to record together (default: nothing)."""
 
     def order(self, item: T) -> tuple[str, tuple[datetime, int]] | None:
         """Items with the same first element are attempted one after another, in the order of

@@ -1,6 +1,7 @@
-"""Use case: an event in → the case file and the contact directory updated, the messages
-it causes accepted, the partner agencies' deliveries fanned out; all in one transaction
-with the processed-event marker, so a redelivered event has no second effect."""
+"""Use case: the events of one fetch in → the case files and the contact directory updated,
+the messages they cause accepted, the partner agencies' deliveries fanned out, each case's
+events in the order they happened; all in one transaction with the processed-event
+markers, so a redelivered event has no second effect."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from contracts import Event, topic_for_type
 from notifications.domain import (
     Agency,
     CaseFile,
-    CaseUnknown,
     Channel,
     Contact,
     Delivery,
+    DomainError,
     Message,
     Parked,
     Rules,
+    Subscription,
     Target,
     event_attributes,
     messages_for,
@@ -39,9 +41,9 @@ def _nothing() -> None:
 
 
 class Inbound:
-    """``handle`` each consumed event. ``on_new_work`` is called after a commit that
-    accepted messages or deliveries (it wakes the dispatchers); ``trace_id`` gives the
-    current trace, recorded with each message."""
+    """``handle_many`` the events of one fetch (``handle`` one). ``on_new_work`` is called
+    after a commit that accepted messages or deliveries (it wakes the dispatchers);
+    ``trace_id`` gives the current trace, recorded with each message."""
 
     def __init__(self, *, uow: UnitOfWork[Repositories], rules: Rules, clock: Clock,
                  trace_id: Callable[[], str | None] = _nothing, on_new_work: Callable[[], None] = _nothing) -> None:
@@ -49,81 +51,151 @@ class Inbound:
         self.trace_id, self.on_new_work = trace_id, on_new_work
 
     async def handle(self, event: Event) -> list[Message]:
-        """Tell applicants, staff and subscribed partner agencies about a case event, in the
-        case's order: an event ahead of a missing predecessor is parked (``rules.order_hold``
-        at most) and handled after it. Returns the messages accepted (none for an event
-        handled before or parked); those of parked events it released come after them."""
+        """One event (see :meth:`handle_many`); a domain error is raised. Returns the messages
+        accepted (none for an event handled before or parked; those of the parked events it
+        released come after its own)."""
+        return (await self._handle([event], refused=None)).messages
+
+    async def handle_many(self, events: list[Event]) -> dict[int, str]:
+        """Tell applicants, staff and subscribed partner agencies about the events of one
+        fetch, in ONE transaction with their markers (a redelivered event has no second
+        effect): cases, contacts and subscriptions read once, messages and deliveries
+        inserted together. In each case's order: an event ahead of a missing predecessor is
+        parked (``rules.order_hold`` at most) and handled after it. Returns ``{index:
+        reason}`` for the events refused for good (dead-lettered)."""
+        refused: dict[int, str] = {}
+        await self._handle(events, refused=refused)
+        return refused
+
+    async def _handle(self, events: list[Event], refused: dict[int, str] | None) -> _Batch:
         now, trace_id = self.clock.now(), self.trace_id()
 
-        async def work(tx: Tx[Repositories], fresh: list[Event]) -> tuple[list[Message], list[Delivery]]:
-            if not fresh:
-                return [], []
-            case = await tx.repos.cases.get(event.case_number) or CaseFile(event.case_number)
-            if not case.order.arrive(event.source, event.case_seq, now):
-                case.order.park(event.source, event.case_seq or 0, event.ce_type, event.model_dump(mode="json"), now,
-                                self.rules.order_hold)
-                await tx.repos.cases.save(case)
-                return [], []
-            return await self._in_order(tx.repos, case, event, now, trace_id)
+        async def work(tx: Tx[Repositories], fresh: list[Event]) -> _Batch:
+            batch = _Batch(tx.repos)
+            if refused is not None:
+                refused.clear()  # a retried transaction starts again
+            todo = {e.event_id for e in fresh}
+            for i, event in enumerate(events):
+                if event.event_id not in todo:
+                    continue
+                todo.discard(event.event_id)
+                case = await batch.case(event.case_number)
+                if not case.order.arrive(event.source, event.case_seq, now):
+                    case.order.park(event.source, event.case_seq or 0, event.ce_type, event.model_dump(mode="json"),
+                                    now, self.rules.order_hold)
+                    continue
+                try:
+                    await self._in_order(batch, case, event, now, trace_id)
+                except DomainError as exc:
+                    if refused is None:
+                        raise
+                    refused[i] = f"{type(exc).__name__}: {exc}"
+            await batch.flush()
+            return batch
 
-        messages, deliveries = await self.uow.consume(CONSUMER, [event], work)
-        if messages or deliveries:
+        batch = await self.uow.consume(CONSUMER, events, work)
+        if batch.messages or batch.deliveries:
             self.on_new_work()
-        return messages
+        return batch
 
     async def release_held(self, limit: int = 100) -> int:
-        """Handle the parked events whose hold ran out (a worker's pass), each case in one
-        transaction, in order, the gaps recorded: how many cases."""
+        """Handle the parked events whose hold ran out (a worker's pass), in order, the gaps
+        recorded; the cases of one pass in one transaction: how many cases."""
         now, trace_id = self.clock.now(), self.trace_id()
         cases = await self.uow.read(lambda repos: repos.cases.held(now, limit))
-        woken = False
-        for number in cases:
+        if not cases:
+            return 0
 
-            async def work(tx: Tx[Repositories], number: str = number) -> tuple[list[Message], list[Delivery]]:
-                case = await tx.repos.cases.get(number) or CaseFile(number)
-                return await self._in_order(tx.repos, case, None, now, trace_id)
+        async def work(tx: Tx[Repositories]) -> _Batch:
+            batch = _Batch(tx.repos)
+            for number in cases:
+                await self._in_order(batch, await batch.case(number), None, now, trace_id)
+            await batch.flush()
+            return batch
 
-            messages, deliveries = await self.uow.run(work)
-            woken = woken or bool(messages or deliveries)
-        if woken:
+        batch = await self.uow.run(work)
+        if batch.messages or batch.deliveries:
             self.on_new_work()
         return len(cases)
 
-    async def _in_order(self, repos: Repositories, case: CaseFile, event: Event | None, now: datetime,
-                        trace_id: str | None) -> tuple[list[Message], list[Delivery]]:
-        """``event`` (if any), then every parked event now ready, in order; the case file saved."""
+    async def _in_order(self, batch: _Batch, case: CaseFile, event: Event | None, now: datetime,
+                        trace_id: str | None) -> None:
+        """``event`` (if any), then every parked event of its case now ready, in order."""
         gaps = len(case.order.gaps)
-        messages, deliveries = await self._record(repos, case, event, now, trace_id) if event else ([], [])
+        if event is not None:
+            await self._record(batch, case, event, now, trace_id)
         while (parked := case.order.next_ready(now)) is not None:
             try:
-                m, d = await self._record(repos, case, revive(parked), now, trace_id)
-            except CaseUnknown as exc:  # its applicant never became known: nobody to tell
+                await self._record(batch, case, revive(parked), now, trace_id)
+            except DomainError as exc:  # e.g. its applicant never became known: nobody to tell
                 log.warning("case %s: parked event %s dropped: %s", case.case_number, parked.ce_type, exc)
-                continue
-            messages, deliveries = messages + m, deliveries + d
         for gap in case.order.gaps[gaps:]:
             log.warning("case %s: events %d-%d of %s did not arrive within the hold; went on without them",
                         case.case_number, gap.first, gap.last, gap.source)
-        await repos.cases.save(case)
-        return messages, deliveries
 
-    async def _record(self, repos: Repositories, case: CaseFile, event: Event, now: datetime,
-                      trace_id: str | None) -> tuple[list[Message], list[Delivery]]:
+    async def _record(self, batch: _Batch, case: CaseFile, event: Event, now: datetime,
+                      trace_id: str | None) -> None:
+        """One event's effects, added to the batch only if all of it could be planned."""
         case.learn(event, now)
-        contacts = _ContactCache(repos)
         phone, applicant = getattr(event, "applicant_phone", None), getattr(event, "applicant_id", None)
-        if phone and applicant and (contact := await contacts.person(applicant)).learn_phone(phone, now):
-            await repos.contacts.save(contact)
+        if phone and applicant and (contact := await batch.contacts.person(applicant)).learn_phone(phone, now):
+            await batch.repos.contacts.save(contact)
         messages: list[Message] = []
         for notice in notices_for(event, case):
-            recipients = await contacts.resolve(notice.target)
+            recipients = await batch.contacts.resolve(notice.target)
             messages += messages_for(notice, recipients, event, self.rules, now, trace_id)
-        if messages:
-            await repos.messages.add_many(messages)
-        deliveries = await _fan_out(repos, event, now)
-        if deliveries:
-            await repos.deliveries.add_many(deliveries)
-        return messages, deliveries
+        batch.messages += messages
+        batch.deliveries += await batch.fan_out(event, now)
+
+
+class _Batch:
+    """What one transaction read (cases, contacts, subscriptions, agencies: each once) and
+    what it will write (messages and deliveries inserted together, each case saved once)."""
+
+    def __init__(self, repos: Repositories) -> None:
+        self.repos = repos
+        self.contacts = _ContactCache(repos)
+        self.cases: dict[str, CaseFile] = {}
+        self.subscriptions: dict[str, list[Subscription]] = {}
+        self.agencies: dict[str, Agency | None] = {}
+        self.messages: list[Message] = []
+        self.deliveries: list[Delivery] = []
+
+    async def case(self, number: str) -> CaseFile:
+        if number not in self.cases:
+            self.cases[number] = await self.repos.cases.get(number) or CaseFile(number)
+        return self.cases[number]
+
+    async def fan_out(self, event: Event, now: datetime) -> list[Delivery]:
+        if event.ce_type not in self.subscriptions:
+            self.subscriptions[event.ce_type] = await self.repos.subscriptions.matching(event.ce_type)
+        attributes = event_attributes(event)
+        subscriptions = [s for s in self.subscriptions[event.ce_type] if s.matches(event.ce_type, attributes)]
+        if not subscriptions:
+            return []
+        unknown = {s.agency_id for s in subscriptions} - set(self.agencies)
+        if unknown:
+            found = await self.repos.agencies.get_many(unknown)
+            self.agencies.update({a: found.get(a) for a in unknown})
+        payloads: dict[bool, str] = {}
+        deliveries = []
+        for sub in subscriptions:
+            agency = self.agencies.get(sub.agency_id) or Agency.default(sub.agency_id)
+            if not agency.may_receive(attributes):
+                continue  # another agency's private event
+            entitled = agency.personal_data
+            if entitled not in payloads:
+                payloads[entitled] = structured(event, redact(event.data(), entitled=entitled))
+            deliveries.append(Delivery.fan_out(sub, event, payloads[entitled], now))
+        return deliveries
+
+    async def flush(self) -> None:
+        if self.messages:
+            await self.repos.messages.add_many(self.messages)
+        if self.deliveries:
+            await self.repos.deliveries.add_many(self.deliveries)
+        for case in self.cases.values():
+            await self.repos.cases.save(case)
 
 
 def revive(parked: Parked) -> Event:
@@ -136,6 +208,7 @@ class _ContactCache:
 
     def __init__(self, repos: Repositories) -> None:
         self.repos, self.people = repos, dict[str, Contact]()
+        self.groups: dict[tuple[str, str | None], list[Contact]] = {}
 
     async def person(self, person_id: str) -> Contact:
         if person_id not in self.people:
@@ -146,26 +219,8 @@ class _ContactCache:
         if target.kind == "person":
             return [await self.person(target.key)]
         role, department = ("reviewer", target.key) if target.kind == "reviewers" else ("supervisor", None)
-        staff = await self.repos.contacts.staff(role, department)
+        if (role, department) not in self.groups:
+            self.groups[role, department] = await self.repos.contacts.staff(role, department)
+        staff = self.groups[role, department]
         # Nobody registered: one message to the group's push topic, so it is not lost.
         return staff or [Contact(target.group_id, role="group", channels=(Channel.APP_PUSH,))]
-
-
-async def _fan_out(repos: Repositories, event: Event, now: datetime) -> list[Delivery]:
-    attributes = event_attributes(event)
-    subscriptions = [s for s in await repos.subscriptions.matching(event.ce_type)
-                     if s.matches(event.ce_type, attributes)]
-    if not subscriptions:
-        return []
-    agencies = await repos.agencies.get_many({s.agency_id for s in subscriptions})
-    payloads: dict[bool, str] = {}
-    deliveries = []
-    for sub in subscriptions:
-        agency = agencies.get(sub.agency_id) or Agency.default(sub.agency_id)
-        if not agency.may_receive(attributes):
-            continue  # another agency's private event
-        entitled = agency.personal_data
-        if entitled not in payloads:
-            payloads[entitled] = structured(event, redact(event.data(), entitled=entitled))
-        deliveries.append(Delivery.fan_out(sub, event, payloads[entitled], now))
-    return deliveries
