@@ -58,6 +58,9 @@ class ServiceSettings(BaseSettings):
     kafka_session_timeout_ms: int = 2000
     kafka_heartbeat_interval_ms: int = 200
     kafka_fetch_max_wait_ms: int = 50
+    kafka_batch_timeout_ms: int = Field(default=20, ge=1, le=1000, description="A batch consumer waits this long "
+                                        "for records when none are buffered, and as long again after an empty "
+                                        "wait (FastStream's default, 200, put up to 400 ms on each hop).")
     kafka_create_topics: bool = Field(default=True, description="Create missing registry topics at start.")
     kafka_topic_prefix: str = Field(default="", pattern=r"^[a-z0-9-]*\.?$", max_length=40, description="Prefixed "
                                     "to every topic and consumer group (`regionb.`): several platforms (regions) "

@@ -341,7 +341,7 @@ def subscribe_many_batch(
     consume.__name__ = f"{group}__{handler.__name__}"
     consume.__doc__ = handler.__doc__
     return _subscriber(broker, settings, topics, group, consume, f"{group}:{'+'.join(topics)}",
-                       batch=True, max_records=max_records)
+                       batch=True, max_records=max_records, batch_timeout_ms=settings.kafka_batch_timeout_ms)
 
 
 class OutboxRelay:
