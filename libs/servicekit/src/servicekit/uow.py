@@ -25,7 +25,7 @@ import pymongo
 from pymongo import AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
 
 from contracts import Event, topic_for
@@ -40,6 +40,7 @@ T = TypeVar("T")
 E = TypeVar("E", bound=Event)
 log = logging.getLogger(__name__)
 _WRITE_CONFLICT = 112
+_DUPLICATE_KEY = 11000
 
 Bind = Callable[[AsyncDatabase[Any], AsyncClientSession | None], R]
 """Binds a service's repositories to a session (None: no transaction)."""
@@ -198,8 +199,13 @@ class MongoUnitOfWork(Generic[R]):
                 last[e.case_number] = last.get(e.case_number, 0) + 1
                 e = e.model_copy(update={"case_seq": last[e.case_number]})
             numbered.append(e)
-        await self.db[SEQUENCES].bulk_write([UpdateOne({"_id": c}, {"$set": {"seq": last[c]}}, upsert=True)
-                                             for c in sorted(cases)], ordered=False, session=session)
+        try:
+            await self.db[SEQUENCES].bulk_write([UpdateOne({"_id": c}, {"$set": {"seq": last[c]}}, upsert=True)
+                                                 for c in sorted(cases)], ordered=False, session=session)
+        except BulkWriteError as exc:  # two transactions began a case's numbering at once: run again
+            if any(err.get("code") == _DUPLICATE_KEY for err in exc.details.get("writeErrors", [])):
+                raise ConcurrentUpdate(f"case sequence of {sorted(cases)} begun by another transaction") from exc
+            raise
         return numbered
 
 
