@@ -33,7 +33,7 @@ from servicekit.clock import Clock
 from servicekit.config import load
 from servicekit.outbound import OutboundPolicy, Resolver
 from servicekit.outbound_http import outbound_client
-from servicekit.telemetry import current_trace_id
+from servicekit.telemetry import current_trace_id, trace_id_for
 
 
 def rules_from(settings: Settings) -> Rules:
@@ -99,7 +99,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
         for worker in dispatchers:
             worker.notify()
 
-    inbound = Inbound(uow=uow, rules=rules, clock=clock, trace_id=current_trace_id, on_new_work=wake_dispatchers)
+    inbound = Inbound(uow=uow, rules=rules, clock=clock, trace_id=current_trace_id, on_new_work=wake_dispatchers,
+                      event_trace=trace_id_for)
     consumers.register(kit, inbound, max_records=s.consume_batch)
     kit.add_worker("order-holds", inbound.release_held, interval=s.order_sweep_seconds)
     return kit.create_app(

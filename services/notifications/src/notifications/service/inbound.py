@@ -43,12 +43,15 @@ def _nothing() -> None:
 class Inbound:
     """``handle_many`` the events of one fetch (``handle`` one). ``on_new_work`` is called
     after a commit that accepted messages or deliveries (it wakes the dispatchers);
-    ``trace_id`` gives the current trace, recorded with each message."""
+    ``trace_id`` gives the current trace, recorded with each message (``event_trace``: the
+    event's own, in a batch)."""
 
     def __init__(self, *, uow: UnitOfWork[Repositories], rules: Rules, clock: Clock,
-                 trace_id: Callable[[], str | None] = _nothing, on_new_work: Callable[[], None] = _nothing) -> None:
+                 trace_id: Callable[[], str | None] = _nothing, on_new_work: Callable[[], None] = _nothing,
+                 event_trace: Callable[[str, str | None], str | None] = lambda _event_id, current: current) -> None:
+        """``event_trace(event_id, current)``: the trace an event of the batch came with."""
         self.uow, self.rules, self.clock = uow, rules, clock
-        self.trace_id, self.on_new_work = trace_id, on_new_work
+        self.trace_id, self.on_new_work, self.event_trace = trace_id, on_new_work, event_trace
 
     async def handle(self, event: Event) -> list[Message]:
         """One event (see :meth:`handle_many`); a domain error is raised. Returns the messages
@@ -143,7 +146,8 @@ class Inbound:
         messages: list[Message] = []
         for notice in notices_for(event, case):
             recipients = await batch.contacts.resolve(notice.target)
-            messages += messages_for(notice, recipients, event, self.rules, now, trace_id)
+            messages += messages_for(notice, recipients, event, self.rules, now,
+                                     self.event_trace(event.event_id, trace_id))
         batch.messages += messages
         batch.deliveries += await batch.fan_out(event, now)
 
