@@ -38,9 +38,12 @@ class _Claimable(Generic[A]):
         self.docs: dict[str, A] = {}
         self.claims: dict[str, str] = {}
 
-    async def add_many(self, items: list[A]) -> None:
+    async def add_many(self, items: list[A], claimed: Any = None) -> None:
         for x in items:
-            self.docs[self.key(x)] = _stored(x)
+            k = self.key(x)
+            self.docs[k] = _stored(x)
+            if claimed is not None and k in claimed.ids:
+                self.docs[k].due_at, self.claims[k] = claimed.until, claimed.token
 
     async def save_claimed(self, item: A, claim: str) -> Claim:
         k = self.key(item)

@@ -146,3 +146,18 @@ async def test_a_fetch_is_one_transaction_and_an_event_refused_for_good_is_named
     assert s.uow.commits == 1
     assert await s.inbound.handle_many([c1[0], c2[0]]) == {}  # again: no second effect
     assert len(s.uow.repos.messages.docs) == 3
+
+
+async def test_messages_accepted_claimed_go_straight_to_the_dispatcher_and_are_sent_once():
+    s = Setup()
+    s.inbound.hand_over = s.dispatch.take
+    events = case_events()
+    await s.inbound.handle_many(list(reversed(events)))  # parked, then released in order, in one fetch
+    stored = s.uow.repos.messages
+    assert len(stored.claims) == 6 and all(m.due_at and m.due_at > T0 for m in stored.docs.values())
+    assert await stored.claim_due(T0, T0, "other-pass", 100) == []  # claimed at insert: no other pass takes them
+    assert await s.dispatch.run_once() == 6
+    assert [o.message_id for o in s.gateway.received] == [
+        m.message_id for m in sorted(stored.docs.values(), key=lambda m: m.case_seq or 0)]
+    assert all(m.status == "delivered" for m in stored.docs.values()) and stored.claims == {}
+    assert await s.dispatch.run_once() == 0 and len(s.gateway.received) == 6

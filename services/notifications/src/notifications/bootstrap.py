@@ -85,10 +85,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
         await webhook_http.aclose()
 
     kit.on_stop.append(close_http)  # after the workers have stopped
+    message_dispatch = MessageDispatch(uow=uow, rules=rules, clock=clock, providers=ProviderDirectory(s, http),
+                                       batch=s.delivery_batch, concurrency=s.delivery_concurrency)
     dispatchers = [
-        kit.add_worker("message-dispatcher", MessageDispatch(
-            uow=uow, rules=rules, clock=clock, providers=ProviderDirectory(s, http), batch=s.delivery_batch,
-            concurrency=s.delivery_concurrency).run_once, interval=s.delivery_poll_seconds, batch=s.delivery_batch),
+        kit.add_worker("message-dispatcher", message_dispatch.run_once, interval=s.delivery_poll_seconds,
+                       batch=s.delivery_batch),
         kit.add_worker("webhook-dispatcher", WebhookDispatch(
             uow=uow, clock=clock, sender=HttpWebhookSender(webhook_http, timeout=s.webhook_timeout_seconds),
             policy=webhook_policy_from(s), batch=s.webhook_batch, concurrency=s.webhook_concurrency).run_once,
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
             worker.notify()
 
     inbound = Inbound(uow=uow, rules=rules, clock=clock, trace_id=current_trace_id, on_new_work=wake_dispatchers,
-                      event_trace=trace_id_for)
+                      event_trace=trace_id_for, hand_over=message_dispatch.take)
     consumers.register(kit, inbound, max_records=s.consume_batch)
     kit.add_worker("order-holds", inbound.release_held, interval=s.order_sweep_seconds)
     return kit.create_app(

@@ -17,8 +17,19 @@ from typing import Protocol
 from notifications.domain import Agency, CaseFile, Claim, Contact, Delivery, FeedCursor, Message, Subscription
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """Messages claimed as they are inserted: ``ids`` by ``token`` until ``until``."""
+
+    token: str
+    until: datetime
+    ids: frozenset[str]
+
+
 class MessageRepository(Protocol):
-    async def add_many(self, messages: list[Message]) -> None: ...
+    async def add_many(self, messages: list[Message], claimed: Claimed | None = None) -> None:
+        """Insert them; those named in ``claimed`` already claimed by its token until its time."""
+        ...
     async def get(self, message_id: str) -> Message | None: ...
     async def save_claimed(self, message: Message, claim: str) -> Claim:
         """Write ``message`` (its claim released) if ``claim`` still holds it: LOST if not;

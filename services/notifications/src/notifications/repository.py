@@ -42,6 +42,7 @@ from notifications.domain import (
     Subscription,
     SubscriptionStatus,
 )
+from notifications.ports import Claimed
 from servicekit.aggregate import ConcurrentUpdate
 
 MESSAGES, CONTACTS, CASES = "messages", "contacts", "cases"
@@ -134,8 +135,13 @@ def _message(d: dict[str, Any]) -> Message:
 class MongoMessageRepository(_Repo):
     collection = MESSAGES
 
-    async def add_many(self, messages: list[Message]) -> None:
-        await self.coll.insert_many([_message_doc(m) for m in messages], session=self.session)
+    async def add_many(self, messages: list[Message], claimed: Claimed | None = None) -> None:
+        docs = [_message_doc(m) for m in messages]
+        if claimed is not None:
+            for d in docs:
+                if d["_id"] in claimed.ids:
+                    d.update(claim=claimed.token, due_at=claimed.until)
+        await self.coll.insert_many(docs, session=self.session)
 
     async def get(self, message_id: str) -> Message | None:
         doc = await self.coll.find_one({"_id": message_id}, session=self.session)

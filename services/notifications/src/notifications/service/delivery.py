@@ -28,6 +28,22 @@ class MessageDispatch(Dispatcher[Message]):
                          concurrency=concurrency, rand=rand)
         self.rules, self.providers = rules, providers
         self._outcomes: list[Message] = []  # this pass's outcomes without an alert, recorded together
+        self._handed: list[tuple[list[Message], str]] = []  # accepted already claimed (take)
+
+    def take(self, messages: list[Message], token: str) -> None:
+        """Messages the consumer accepted already claimed by ``token`` (in its transaction): they
+        are attempted by the next pass without a claim of their own. Should this process stop
+        first, their claim runs out and a later pass takes them."""
+        self._handed.append((messages, token))
+
+    async def run_once(self) -> int:
+        """What is due (claimed by this pass: retries, the end of quiet hours, released holds),
+        then what the consumer handed over."""
+        handed, self._handed = self._handed, []
+        done = await super().run_once()
+        for messages, token in handed:
+            done += await self.attempt_all(messages, token)
+        return done
 
     def order(self, item: Message) -> tuple[str, tuple[datetime, int]]:
         """A case's messages one after another: accepted first, then by the case's sequence."""

@@ -33,6 +33,10 @@ class Dispatcher(Generic[T]):
         """Claim what is due now (up to ``batch``) and attempt each: the attempts made."""
         now, token = self.clock.now(), uuid.uuid4().hex
         claimed = await self.claim(now, now + timedelta(seconds=self.claim_seconds), token)
+        return await self.attempt_all(claimed, token)
+
+    async def attempt_all(self, claimed: Sequence[T], token: str) -> int:
+        """Attempt items claimed by ``token``, at most ``concurrency`` at once, one case's in turn."""
         gate = asyncio.Semaphore(self.concurrency)
         cases: dict[object, list[T]] = {}
         for i, item in sorted(enumerate(claimed), key=lambda x: self.order(x[1]) or ((), x[0])):

@@ -6,8 +6,9 @@ markers, so a redelivered event has no second effect."""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from contracts import Event, topic_for_type
 from notifications.domain import (
@@ -27,7 +28,7 @@ from notifications.domain import (
     notices_for,
     redact,
 )
-from notifications.ports import Repositories
+from notifications.ports import Claimed, Repositories
 from notifications.service.events import structured
 from servicekit.clock import Clock
 from servicekit.ports import Tx, UnitOfWork
@@ -48,10 +49,15 @@ class Inbound:
 
     def __init__(self, *, uow: UnitOfWork[Repositories], rules: Rules, clock: Clock,
                  trace_id: Callable[[], str | None] = _nothing, on_new_work: Callable[[], None] = _nothing,
-                 event_trace: Callable[[str, str | None], str | None] = lambda _event_id, current: current) -> None:
-        """``event_trace(event_id, current)``: the trace an event of the batch came with."""
+                 event_trace: Callable[[str, str | None], str | None] = lambda _event_id, current: current,
+                 hand_over: Callable[[list[Message], str], None] | None = None) -> None:
+        """``event_trace(event_id, current)``: the trace an event of the batch came with.
+        ``hand_over(messages, token)``: the messages due now, inserted already claimed by
+        ``token`` (for ``rules.retry.claim_seconds``), go straight to the dispatcher after the
+        commit (no claim of their own); without it the dispatcher claims them when woken."""
         self.uow, self.rules, self.clock = uow, rules, clock
         self.trace_id, self.on_new_work, self.event_trace = trace_id, on_new_work, event_trace
+        self.hand_over = hand_over
 
     async def handle(self, event: Event) -> list[Message]:
         """One event (see :meth:`handle_many`); a domain error is raised. Returns the messages
@@ -74,7 +80,7 @@ class Inbound:
         now, trace_id = self.clock.now(), self.trace_id()
 
         async def work(tx: Tx[Repositories], fresh: list[Event]) -> _Batch:
-            batch = _Batch(tx.repos)
+            batch = _Batch(tx.repos, claim=self._claim(now))
             if refused is not None:
                 refused.clear()  # a retried transaction starts again
             todo = {e.event_id for e in fresh}
@@ -97,9 +103,16 @@ class Inbound:
             return batch
 
         batch = await self.uow.consume(CONSUMER, events, work)
+        if self.hand_over is not None and batch.claimed is not None and batch.claimed.ids:
+            self.hand_over([m for m in batch.messages if m.message_id in batch.claimed.ids], batch.claimed.token)
         if batch.messages or batch.deliveries:
             self.on_new_work()
         return batch
+
+    def _claim(self, now: datetime) -> tuple[str, datetime, datetime] | None:
+        if self.hand_over is None:
+            return None
+        return uuid.uuid4().hex, now, now + timedelta(seconds=self.rules.retry.claim_seconds)
 
     async def release_held(self, limit: int = 100) -> int:
         """Handle the parked events whose hold ran out (a worker's pass), in order, the gaps
@@ -156,8 +169,10 @@ class _Batch:
     """What one transaction read (cases, contacts, subscriptions, agencies: each once) and
     what it will write (messages and deliveries inserted together, each case saved once)."""
 
-    def __init__(self, repos: Repositories) -> None:
-        self.repos = repos
+    def __init__(self, repos: Repositories, claim: tuple[str, datetime, datetime] | None = None) -> None:
+        """``claim`` = (token, now, until): the messages due now are inserted claimed."""
+        self.repos, self.claim = repos, claim
+        self.claimed: Claimed | None = None
         self.contacts = _ContactCache(repos)
         self.cases: dict[str, CaseFile] = {}
         self.subscriptions: dict[str, list[Subscription]] = {}
@@ -194,8 +209,11 @@ class _Batch:
         return deliveries
 
     async def flush(self) -> None:
+        if self.claim is not None:
+            token, now, until = self.claim
+            self.claimed = Claimed(token, until, frozenset(m.message_id for m in self.messages if m.is_due(now)))
         if self.messages:
-            await self.repos.messages.add_many(self.messages)
+            await self.repos.messages.add_many(self.messages, self.claimed)
         if self.deliveries:
             await self.repos.deliveries.add_many(self.deliveries)
         for case in self.cases.values():
