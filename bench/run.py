@@ -547,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
 
         machine = res.get("machine", {})
         written = plot_curve(res["curve"], args.plot, title=f"make bench N={args.cases}, {res.get('finished_at', '')[:16]}"
-                             f" UTC, {machine.get('cpus', '?')} CPUs")
+                             f" UTC, {machine.get('cores', '?')} cores, other load on the machine: see docs/benchmarks.md")
         if written:
             print(f"bench: curve plotted in {written.relative_to(ROOT) if written.is_relative_to(ROOT) else written}")
     print(f"bench: results in {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
