@@ -123,8 +123,15 @@ class _Upserted(Generic[V]):
     async def get(self, key: str) -> V | None:
         return copy.deepcopy(self.docs.get(key))
 
+    async def get_many(self, keys: Iterable[str]) -> dict[str, V]:
+        return {k: copy.deepcopy(self.docs[k]) for k in keys if k in self.docs}
+
     async def save(self, item: V) -> None:
         self.docs[self.key(item)] = copy.deepcopy(item)
+
+    async def save_many(self, items: list[V]) -> None:
+        for item in items:
+            await self.save(item)
 
 
 class InMemoryContacts(_Upserted[Contact]):

@@ -188,6 +188,10 @@ class MongoContactRepository(_Repo):
         doc = await self.coll.find_one({"_id": recipient_id}, session=self.session)
         return _contact(doc) if doc else None
 
+    async def get_many(self, recipient_ids: Iterable[str]) -> dict[str, Contact]:
+        docs = await self.coll.find({"_id": {"$in": list(recipient_ids)}}, session=self.session).to_list()
+        return {d["_id"]: _contact(d) for d in docs}
+
     async def save(self, c: Contact) -> None:
         doc = {"role": c.role, "department": c.department, "phone": c.phone,
                "phone_from_preferences": c.phone_from_preferences, "email": c.email, "wechat_openid": c.wechat_openid,
@@ -207,21 +211,34 @@ class MongoCaseRepository(_Repo):
         d = await self.coll.find_one({"_id": case_number}, session=self.session)
         return _case(d) if d else None
 
+    async def get_many(self, case_numbers: Iterable[str]) -> dict[str, CaseFile]:
+        docs = await self.coll.find({"_id": {"$in": list(case_numbers)}}, session=self.session).to_list()
+        return {d["_id"]: _case(d) for d in docs}
+
     async def save(self, case: CaseFile) -> None:
-        o = case.order
-        await self.coll.replace_one({"_id": case.case_number}, {
-            "applicant_id": case.applicant_id, "company_name": case.company_name, "helper_id": case.helper_id,
-            "updated_at": case.updated_at, "seqs": o.seqs, "hold_until": o.hold_until,
-            "parked": [{"source": p.source, "seq": p.seq, "ce_type": p.ce_type, "payload": p.payload,
-                        "until": p.until} for p in o.parked],
-            "gaps": [{"source": g.source, "first": g.first, "last": g.last, "at": g.at} for g in o.gaps],
-        }, upsert=True, session=self.session)
+        await self.coll.replace_one({"_id": case.case_number}, _case_doc(case), upsert=True, session=self.session)
+
+    async def save_many(self, cases: list[CaseFile]) -> None:
+        if cases:
+            await self.coll.bulk_write([ReplaceOne({"_id": c.case_number}, _case_doc(c), upsert=True) for c in cases],
+                                       ordered=False, session=self.session)
 
     async def held(self, now: datetime, limit: int) -> list[str]:
         """Cases with an event whose hold ran out by ``now``, soonest first."""
         return [d["_id"] for d in await self.coll.find({"hold_until": {"$lte": now}}, {"_id": 1},
                                                        session=self.session).sort("hold_until", ASCENDING)
                 .limit(limit).to_list()]
+
+
+def _case_doc(case: CaseFile) -> dict[str, Any]:
+    o = case.order
+    return {
+        "applicant_id": case.applicant_id, "company_name": case.company_name, "helper_id": case.helper_id,
+        "updated_at": case.updated_at, "seqs": o.seqs, "hold_until": o.hold_until,
+        "parked": [{"source": p.source, "seq": p.seq, "ce_type": p.ce_type, "payload": p.payload, "until": p.until}
+                   for p in o.parked],
+        "gaps": [{"source": g.source, "first": g.first, "last": g.last, "at": g.at} for g in o.gaps],
+    }
 
 
 def _case(d: dict[str, Any]) -> CaseFile:

@@ -83,6 +83,7 @@ class Inbound:
             batch = _Batch(tx.repos, claim=self._claim(now))
             if refused is not None:
                 refused.clear()  # a retried transaction starts again
+            await batch.preload(fresh)
             todo = {e.event_id for e in fresh}
             for i, event in enumerate(events):
                 if event.event_id not in todo:
@@ -180,6 +181,16 @@ class _Batch:
         self.messages: list[Message] = []
         self.deliveries: list[Delivery] = []
 
+    async def preload(self, events: list[Event]) -> None:
+        """Read the case files of ``events`` and their applicants' contacts in two queries."""
+        numbers = {e.case_number for e in events} - set(self.cases)
+        if numbers:
+            found = await self.repos.cases.get_many(numbers)
+            self.cases.update({n: found.get(n) or CaseFile(n) for n in numbers})
+        people = {p for e in events if (p := getattr(e, "applicant_id", None))}
+        people |= {c.applicant_id for c in self.cases.values() if c.applicant_id}
+        await self.contacts.preload(people)
+
     async def case(self, number: str) -> CaseFile:
         if number not in self.cases:
             self.cases[number] = await self.repos.cases.get(number) or CaseFile(number)
@@ -216,8 +227,7 @@ class _Batch:
             await self.repos.messages.add_many(self.messages, self.claimed)
         if self.deliveries:
             await self.repos.deliveries.add_many(self.deliveries)
-        for case in self.cases.values():
-            await self.repos.cases.save(case)
+        await self.repos.cases.save_many(list(self.cases.values()))
 
 
 def revive(parked: Parked) -> Event:
@@ -231,6 +241,12 @@ class _ContactCache:
     def __init__(self, repos: Repositories) -> None:
         self.repos, self.people = repos, dict[str, Contact]()
         self.groups: dict[tuple[str, str | None], list[Contact]] = {}
+
+    async def preload(self, person_ids: set[str]) -> None:
+        missing = person_ids - set(self.people)
+        if missing:
+            found = await self.repos.contacts.get_many(missing)
+            self.people.update({p: found.get(p) or Contact(p) for p in missing})
 
     async def person(self, person_id: str) -> Contact:
         if person_id not in self.people:
