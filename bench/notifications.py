@@ -75,7 +75,7 @@ def case_events(case_number: str, applicant: str, now: datetime) -> list[Event]:
     common = dict(source=SOURCE, subject=case_number, case_number=case_number, correlation_id=case_number)
     name = f"兰州通知基准{case_number[-6:]}科技有限公司"
     uscc = "91620102MA" + case_number[-8:]
-    return [
+    events: list[Event] = [
         reg.ApplicationSubmittedV1(**common, application_id=case_number, company_name=name, applicant_id=applicant,
                                    applicant_phone=PHONE, channel="web"),
         reg.ApplicationAcceptedV1(**common, applicant_id=applicant, company_name=name, kind="establishment",
@@ -89,6 +89,8 @@ def case_events(case_number: str, applicant: str, now: datetime) -> list[Event]:
                             unified_social_credit_code=uscc, accepted_at=now, completed_at=now,
                             within_time_limit=True, results={}),
     ]
+    # numbered as registration's unit of work numbers them (case_seq): the service keeps each case's order
+    return [e.model_copy(update={"case_seq": n}) for n, e in enumerate(events, 1)]
 
 
 @dataclass

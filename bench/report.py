@@ -291,6 +291,15 @@ def markdown(res: dict[str, Any]) -> str:
                   f"({_f(conc['p50_ms'])} / {_f(conc['p99_ms'])}) |",
                   f"| B's window → A's case through B's outbox: p50 / p99 ms ({fwd['delivered']}/{fwd['cases']}) | "
                   f"{_f(fwd['p50_ms'])} / {_f(fwd['p99_ms'])} |", ""]
+    for name, unit in (("registration", "cases/s"), ("notifications", "messages/s")):
+        points = (res.get("curve") or {}).get(name) or []
+        if points:
+            lines += [f"**{name.capitalize()} curve** (offered {unit} → completed, latency; plot: "
+                      "`docs/bench-curve.png`)", "", f"| offered {unit} | completed {unit} | p50 ms | p99 ms |",
+                      "|---|---|---|---|"]
+            lines += [f"| {p['offered']:g} | {_f(p.get('completed_per_s'))} | {_f(p.get('p50_ms'))} | "
+                      f"{_f(p.get('p99_ms'))} |" for p in points]
+            lines.append("")
     if res.get("warnings"):
         lines += ["**Warnings:** " + "; ".join(res["warnings"]), ""]
     if res.get("problems"):

@@ -95,6 +95,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--markdown", type=Path, default=None,
                    help=f"append the Markdown table here (default {DOC.relative_to(ROOT)}, not with --smoke/--profile)")
     p.add_argument("--no-markdown", action="store_true")
+    p.add_argument("--curve", default="5,10,20,30,40",
+                   help="registration offered rates (cases/s) of the curve passes; '' for none")
+    p.add_argument("--notification-curve", default="50,100,200,400",
+                   help="notifications offered rates (messages/s) of the curve passes; '' for none")
+    p.add_argument("--curve-seconds", type=float, default=8.0, help="how long each curve pass offers its rate")
+    p.add_argument("--plot", type=Path, default=ROOT / "docs" / "bench-curve.png",
+                   help="the curve's PNG (full runs only)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database, profiles)")
     args = p.parse_args(argv)
     args.cases = args.cases or (10 if args.smoke else 200)
@@ -104,6 +111,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.rating_month = args.rating_month or (2000 if args.smoke else 100_000)
     args.approval_projects = args.approval_projects or max(3, args.cases // 8)
     args.profile = {x.strip() for x in args.profile.split(",") if x.strip()}
+    args.curve = [] if args.smoke else [float(x) for x in args.curve.split(",") if x.strip()]
+    args.notification_curve = [] if args.smoke else [float(x) for x in args.notification_curve.split(",") if x.strip()]
     unknown = args.profile - {"registration", "departments", "notifications", "ratings", "db"}
     if unknown:
         p.error(f"--profile knows registration, departments, notifications, ratings, db; not "
@@ -304,6 +313,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             else:
                 raise SystemExit(f"unknown pass {name!r} (target, max)")
             await asyncio.sleep(1.0)
+        curve_passes: list[tuple[float, PassResult]] = []
+        for rate in args.curve:  # offered rate -> completed/s, p50/p99: where the knee is
+            n = max(10, int(rate * args.curve_seconds))
+            print(f"bench: registration curve, {rate:g} cases/s offered, {n} cases ...", flush=True)
+            curve_passes.append((rate, await run_pass(client, watcher, pids, label=f"C{rate:g}", n=n, rate=rate)))
+            await asyncio.sleep(1.0)
 
         res["peak_rss_mib"] = {n: round((procstat.peak_rss_bytes(pid) or 0) / MIB, 1) for n, pid in pids.items()}
         for proc in procs:
@@ -316,6 +331,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # -- 5. notifications, alone on the machine -------------------------------------------
         ntf_passes: list[tuple[str, dict[str, Any]]] = []
+        ntf_curve: list[dict[str, Any]] = []
         reason = "skipped (--skip-notifications)" if args.skip_notifications else ntf_bench.availability()
         if reason is None:
             print(f"bench: notifications, {args.notification_cases} synthetic cases x "
@@ -332,6 +348,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     ntf_passes.append((label, await ntf_bench.run_pass(stack, servers.kafka_bootstrap, npids,
                                                                        tag=tag, cases=args.notification_cases,
                                                                        events_per_s=rate, opcounters=ops)))
+                    await asyncio.sleep(1.0)
+                for rate in args.notification_curve:
+                    cases = max(10, int(rate * args.curve_seconds / ntf_bench.MEASURED_PER_CASE))
+                    print(f"bench: notifications curve, {rate:g} messages/s offered, {cases} cases ...", flush=True)
+                    point = await ntf_bench.run_pass(stack, servers.kafka_bootstrap, npids, tag=f"C{int(rate)}",
+                                                     cases=cases, events_per_s=rate)
+                    lat = point["latency_event_to_sms"]
+                    ntf_curve.append({"offered": rate, "messages": point["messages_expected"],
+                                      "received": point["messages_received"],
+                                      "completed_per_s": point.get("messages_per_s_steady") or point.get("messages_per_s"),
+                                      "p50_ms": lat.get("p50_ms"), "p99_ms": lat.get("p99_ms")})
                     await asyncio.sleep(1.0)
                 res["peak_rss_mib_notifications"] = {
                     n: round((procstat.peak_rss_bytes(pid) or 0) / MIB, 1) for n, pid in stack.pids.items()}
@@ -479,6 +506,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if mx:
             reg_out["max_throughput_cases_per_s"] = mx["timings"].get("completed_per_s")
         res["registration"] = reg_out
+        reg_curve = []
+        for rate, p in curve_passes:
+            t = timings(p, watcher)
+            lat = t["latency_submission_to_completion"]
+            reg_curve.append({"offered": rate, "cases": t["cases"], "completed": t["completed"],
+                              "completed_per_s": t.get("completed_per_s_steady") or t.get("completed_per_s"),
+                              "p50_ms": lat.get("p50_ms"), "p99_ms": lat.get("p99_ms")})
+            if t["error_count"] or t["not_completed_count"]:
+                problems.append(f"curve {rate:g}/s: {t['error_count']} HTTP errors, "
+                                f"{t['not_completed_count']} cases not completed")
+        res["curve"] = {"registration": reg_curve, "notifications": ntf_curve}
 
         # -- 7. notifications: accounting --------------------------------------------------------
         if ntf_passes:
@@ -531,6 +569,15 @@ def main(argv: list[str] | None = None) -> int:
     tmp_out.write_text(json.dumps(res, indent=2, ensure_ascii=False, default=str) + "\n")
     tmp_out.replace(args.out)
     print_summary(res)
+    if args.mode == "full" and args.plot and (res.get("curve", {}).get("registration") or
+                                              res.get("curve", {}).get("notifications")):
+        from bench.plot import plot_curve
+
+        machine = res.get("machine", {})
+        written = plot_curve(res["curve"], args.plot, title=f"make bench N={args.cases}, {res.get('finished_at', '')[:16]}"
+                             f" UTC, {machine.get('cores', '?')} cores, other load on the machine: see docs/benchmarks.md")
+        if written:
+            print(f"bench: curve plotted in {written.relative_to(ROOT) if written.is_relative_to(ROOT) else written}")
     print(f"bench: results in {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
     if args.markdown:
         if not args.markdown.exists():

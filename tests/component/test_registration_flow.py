@@ -71,6 +71,12 @@ async def test_form_to_completed_case_with_departments_answering(settings, uniqu
         assert [h["action"] for h in body["history"]][:4] == ["submitted", "accepted", "licence_requested",
                                                                "licence_approved"]
         assert body["history"][-1]["action"] == "completed"
+        # every applicant-facing event numbered in the case's order, from the case's own counter
+        rows = await reg.kit.db["outbox"].find({"key": case}).sort([("created_at", 1), ("idx", 1)]).to_list()
+        numbered = [int(r["headers"]["ce_caseseq"]) for r in rows if "ce_caseseq" in r["headers"]]
+        assert numbered == list(range(1, len(numbered) + 1)) and len(numbered) >= 8
+        assert rows[-1]["topic"] == "registration.case-completed.v1" and numbered[-1] == len(numbered)
+        assert await reg.kit.db["case_sequences"].count_documents({}) == 0  # no counter written apart
         # a second company cannot take the same name
         r = await reg.post("/cases", json={"form": company_form(f"兰州{unique}科技有限公司")}, headers=APPLICANT)
         assert r.status_code == 409 and r.json()["errors"][0]["field"] == "company_name"

@@ -1,6 +1,8 @@
 """The outbox as a retained log, against the real broker and database: rows kept and never
 updated, the relay's watermark (commit order, no skips), a crash between publishing and
-recording, catching up, retention behind the watermark, republishing."""
+recording, catching up, retention behind the watermark, republishing; each case's sequenced
+events numbered (``case_seq``); the outbox and the processed-event markers bounded after
+1,000 cases."""
 
 from __future__ import annotations
 
@@ -12,17 +14,17 @@ from typing import Any
 import pytest
 
 from contracts import Event, topic_for
-from contracts.events.registration import ApplicationSubmittedV1
+from contracts.events.registration import ApplicationSubmittedV1, DeadlineRedatedV1
 from notifications.bootstrap import create_app as notifications_app
 from notifications.config import Settings as NotificationSettings
 from servicekit.config import ServiceSettings, load
 from servicekit.messaging import OutboxRelay, make_broker
-from servicekit.mongo import OUTBOX, RELAY, ensure_kit_indexes, make_client, outbox_row
+from servicekit.mongo import OUTBOX, PROCESSED, RELAY, SEQUENCES, ensure_kit_indexes, make_client, outbox_row
 from servicekit.outbox import RelayRecord, republish
 from servicekit.topics import ensure_topics
 from servicekit.uow import MongoUnitOfWork
 from tests.support.apps import running
-from tests.support.events import submitted
+from tests.support.events import make, submitted
 from tests.support.kafka import read_all
 from tests.support.waiting import eventually
 
@@ -277,3 +279,56 @@ async def test_a_database_of_the_earlier_outbox_is_taken_over_without_losing_or_
     records = await read_all(settings.kafka_bootstrap_servers, TOPIC)
     assert [dict(r.headers)["ce_id"].decode() for r in records if r.key == case.encode()] == ids(pending)
     await client.close()
+
+
+# -- case sequences and bounded collections ---------------------------------------------------
+async def seqs(db: Any, case: str) -> list[int | None]:
+    return [int(r["headers"]["ce_caseseq"]) if "ce_caseseq" in r["headers"] else None
+            async for r in db[OUTBOX].find({"key": case}).sort([("created_at", 1), ("idx", 1)])]
+
+
+async def test_each_cases_sequenced_events_are_numbered_in_emit_order_across_transactions(outbox, unique) -> None:
+    a, b = f"SQA{unique}", f"SQB{unique}"
+    first = submitted(a)
+    redated = make(DeadlineRedatedV1, a, previous_due_at=first.time, due_at=first.time)  # not read by notifications
+    assert not topic_for(DeadlineRedatedV1).sequenced
+    await outbox.commit(first, submitted(b), redated, submitted(a))
+    await outbox.commit(submitted(a))
+    assert await seqs(outbox.db, a) == [1, None, 2, 3]
+    assert await seqs(outbox.db, b) == [1]
+    assert await outbox.db[SEQUENCES].find_one({"_id": a}) == {"_id": a, "seq": 3}
+
+
+async def test_the_outbox_and_the_markers_stay_bounded_after_1000_cases(outbox, unique) -> None:
+    uow = MongoUnitOfWork(NoRepos.bind, client=outbox.client, db=outbox.db, marker_retention=timedelta(seconds=1))
+    relay = OutboxRelay(outbox.db, outbox.broker, retention=timedelta(0), batch=500)
+
+    async def one_case(n: int) -> None:
+        incoming = submitted(f"BD{unique}-{n}")
+
+        async def work(tx: Any, fresh: list[Event]) -> None:
+            tx.emit([submitted(f"BD{unique}-{n}") for _ in fresh])
+
+        await uow.consume("bounded-test", [incoming], work)
+
+    for n in range(1000):
+        await one_case(n)
+        if n % 250 == 249:  # the relay publishes and retention deletes as it goes
+            while await relay.run_once():
+                pass
+            while await relay.cleanup_pass():
+                pass
+    while await relay.run_once():
+        pass
+    while await relay.cleanup_pass():
+        pass
+    assert await outbox.db[OUTBOX].count_documents({}) <= 1  # only the watermark's own row is kept
+    markers = {"consumer": "bounded-test"}
+    assert await outbox.db[PROCESSED].count_documents({**markers, "expires_at": {"$exists": False}}) == 0
+    # SecantusDB's TTL sweep runs every 60 s, as MongoDB's does
+    await eventually(lambda: _none_left(outbox.db, markers), timeout=90, interval=1, what="markers expired")
+    await relay.close()
+
+
+async def _none_left(db: Any, query: dict[str, Any]) -> bool:
+    return await db[PROCESSED].count_documents(query) == 0

@@ -38,9 +38,12 @@ class _Claimable(Generic[A]):
         self.docs: dict[str, A] = {}
         self.claims: dict[str, str] = {}
 
-    async def add_many(self, items: list[A]) -> None:
+    async def add_many(self, items: list[A], claimed: Any = None) -> None:
         for x in items:
-            self.docs[self.key(x)] = _stored(x)
+            k = self.key(x)
+            self.docs[k] = _stored(x)
+            if claimed is not None and k in claimed.ids:
+                self.docs[k].due_at, self.claims[k] = claimed.until, claimed.token
 
     async def save_claimed(self, item: A, claim: str) -> Claim:
         k = self.key(item)
@@ -53,6 +56,14 @@ class _Claimable(Generic[A]):
         self.docs[k] = stored
         del self.claims[k]
         return Claim.KEPT
+
+    async def save_claimed_many(self, items: list[A], claim: str) -> int:
+        kept = 0
+        for item in items:
+            k = self.key(item)
+            if self.claims.get(k) == claim and self.docs[k].version == item.version:
+                kept += await self.save_claimed(item, claim) is Claim.KEPT
+        return kept
 
     async def claim_due(self, now: datetime, until: datetime, token: str, limit: int) -> list[A]:
         mine = []
@@ -112,8 +123,15 @@ class _Upserted(Generic[V]):
     async def get(self, key: str) -> V | None:
         return copy.deepcopy(self.docs.get(key))
 
+    async def get_many(self, keys: Iterable[str]) -> dict[str, V]:
+        return {k: copy.deepcopy(self.docs[k]) for k in keys if k in self.docs}
+
     async def save(self, item: V) -> None:
         self.docs[self.key(item)] = copy.deepcopy(item)
+
+    async def save_many(self, items: list[V]) -> None:
+        for item in items:
+            await self.save(item)
 
 
 class InMemoryContacts(_Upserted[Contact]):
@@ -128,6 +146,10 @@ class InMemoryContacts(_Upserted[Contact]):
 class InMemoryCases(_Upserted[CaseFile]):
     def __init__(self) -> None:
         super().__init__(lambda c: c.case_number)
+
+    async def held(self, now: datetime, limit: int) -> list[str]:
+        due = [c for c in self.docs.values() if c.order.hold_until is not None and c.order.hold_until <= now]
+        return [c.case_number for c in sorted(due, key=lambda c: c.order.hold_until or now)][:limit]
 
 
 @dataclass

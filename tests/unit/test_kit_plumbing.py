@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 
 import pytest
 
-from contracts import InvalidEvent
-from contracts.events.registration import ApplicationSubmittedV1
+from contracts import InvalidEvent, topic_for
+from contracts.events.registration import ApplicationSubmittedV1, DeadlineRedatedV1
+from servicekit.aggregate import Aggregate
 from servicekit.auth import Principal, Role
 from servicekit.config import ServiceSettings, load, service_config
+from servicekit.events import number
 from servicekit.telemetry import MaskingJsonFormatter, mask_personal_data
-from tests.support.events import submitted
+from tests.support.events import make, submitted
 
 
 def test_wire_round_trip_keeps_every_attribute():
@@ -77,3 +80,19 @@ def test_prefixed_env_wins_over_shared(monkeypatch):
     assert s.mongodb_uri == "mongodb://mine"
     assert s.kafka_bootstrap_servers == "shared:9092"
     assert load(_Settings, kafka_bootstrap_servers="x:1").kafka_bootstrap_servers == "x:1"
+
+
+def test_events_of_sequenced_topics_are_numbered_from_the_aggregates_own_counter():
+    @dataclass(kw_only=True)
+    class Case(Aggregate):
+        case_number: str
+
+    case = Case(case_number="C-1", event_seq=4)
+    first = submitted("C-1")
+    redated = make(DeadlineRedatedV1, "C-1", previous_due_at=first.time, due_at=first.time)
+    assert topic_for(first).sequenced and not topic_for(redated).sequenced
+    out = number([first, redated, submitted("C-1")], case)
+    assert [e.case_seq for e in out] == [5, None, 6] and case.event_seq == 6
+    assert number([out[0]], case)[0].case_seq == 5 and case.event_seq == 6  # numbered once only
+    body, headers = out[0].to_wire()
+    assert headers["ce_caseseq"] == "5" and ApplicationSubmittedV1.from_wire(body, headers).case_seq == 5

@@ -60,6 +60,7 @@ _ATTRIBUTE_NAMES = {
     "case_number": "caseno (extension)",
     "correlation_id": "correlationid (extension)",
     "causation_id": "causationid (extension)",
+    "case_seq": "caseseq (extension)",
 }
 
 
@@ -94,6 +95,8 @@ def headers_schema() -> dict[str, Any]:
             prop["format"] = "date-time"
         if attr == "specversion":
             prop["const"] = envelope.SPECVERSION
+        if attr == "case_seq":
+            prop["pattern"] = "^[1-9][0-9]{0,9}$"  # an integer attribute, written in decimal in a header
         prop["x-cloudevents-attribute"] = _ATTRIBUTE_NAMES.get(attr, attr.replace("_", ""))
         props[header] = prop
         if info.is_required() or info.default is not None or info.default_factory is not None:

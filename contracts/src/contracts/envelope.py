@@ -38,6 +38,7 @@ _CE_ATTRIBUTES: dict[str, str] = {
     "case_number": "caseno",
     "correlation_id": "correlationid",
     "causation_id": "causationid",
+    "case_seq": "caseseq",
 }
 ENVELOPE_FIELDS = frozenset(_CE_ATTRIBUTES)
 CE_HEADERS: dict[str, str] = {field: f"ce_{attr}" for field, attr in _CE_ATTRIBUTES.items()}
@@ -100,6 +101,10 @@ class Event(BaseModel):
     case_number: str = Field(description="The case (or aggregate) id; also the Kafka key.")
     correlation_id: str = Field(default_factory=_new_id, description="Id shared by every event of one journey.")
     causation_id: str | None = Field(default=None, description="Id of the event or request that caused this one.")
+    case_seq: int | None = Field(default=None, ge=1, le=1_000_000_000, description=(
+        "Extension `caseseq`: this event's number in its case's sequence at its producer (1, 2, 3, ... in the "
+        "order the facts happened), on the events of topics in the case's sequence (`TopicSpec.sequenced`); "
+        "a reader that gets them across topics puts them back in order. Absent on other events."))
 
     # -- helpers -----------------------------------------------------------------
     @classmethod

@@ -17,6 +17,7 @@ from contracts.events import ratings as rat
 from contracts.events import registration as reg
 
 DEFAULT_PARTITIONS = 4
+SEQUENCE_READER = "notifications"  # puts each case's events back in order (TopicSpec.sequenced)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,14 @@ class TopicSpec:
     """Private: carries full personal data (ID or phone numbers) or a department's own data;
     only its producer and listed consumers may read it (Kafka ACLs, ``contracts.acls``).
     Public: no full ID or phone number; any platform service may read it."""
+
+    @property
+    def sequenced(self) -> bool:
+        """In its case's sequence: its events carry ``case_seq``, numbered per case by the
+        producer (the kit's unit of work). These are the case events of the platform's
+        services that notifications reads, the ones that reach the applicant: numbering
+        only those lets it tell a missing event from one on a topic it does not read."""
+        return self.producer in SERVICES and self.producer != SEQUENCE_READER and SEQUENCE_READER in self.consumers
 
     @property
     def version(self) -> int:

@@ -35,6 +35,9 @@ class Aggregate:
     aggregate was loaded at; repositories save only if it is unchanged and bump it."""
 
     version: int = 0
+    event_seq: int = field(default=0, compare=False)
+    """The last ``case_seq`` its events were given (:func:`servicekit.events.number`), for a
+    repository that saves it with the aggregate; 0 otherwise (the unit of work numbers them)."""
     _events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
 
     def record(self, event: DomainEvent) -> None:

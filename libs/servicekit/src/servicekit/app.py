@@ -32,7 +32,15 @@ from servicekit.idempotency import IdempotencyStore
 from servicekit.idempotency import ensure_indexes as ensure_idempotency_indexes
 from servicekit.idempotency import install as install_idempotency
 from servicekit.limits import RequestLimits
-from servicekit.messaging import DeadLetters, OutboxRelay, make_broker, subscribe, subscribe_batch, subscribe_many
+from servicekit.messaging import (
+    DeadLetters,
+    OutboxRelay,
+    make_broker,
+    subscribe,
+    subscribe_batch,
+    subscribe_many,
+    subscribe_many_batch,
+)
 from servicekit.metrics import Metrics
 from servicekit.mongo import ensure_kit_indexes, make_client
 from servicekit.openapi import document_problems
@@ -116,7 +124,8 @@ class ServiceKit(Generic[R]):
         self._db: AsyncDatabase | None = None
         self.relay: OutboxRelay | None = None
         self._uow = MongoUnitOfWork(bind, on_commit=self._notify_relay, conflict_attempts=settings.conflict_attempts,
-                                    transaction_seconds=settings.transaction_seconds)
+                                    transaction_seconds=settings.transaction_seconds,
+                                    marker_retention=timedelta(hours=settings.marker_retention_hours))
         self.started = False
 
     def _notify_relay(self) -> None:
@@ -154,6 +163,14 @@ class ServiceKit(Generic[R]):
         """One event type, the events of one fetch per handler call (one transaction)."""
         return subscribe_batch(self.broker, self.settings, event_cls, handler, group=group,
                                dead_letters=self.dead_letters)
+
+    def subscribe_many_batch(self, event_classes: Sequence[type[Event]],
+                             handler: Callable[[list[Any]], Awaitable[Mapping[int, str] | None]], *,
+                             group: str | None = None, max_records: int = 100) -> Any:
+        """Many event types (topics) through one consumer, the events of one fetch per handler
+        call (one transaction); ``{index: reason}`` returned are dead-lettered."""
+        return subscribe_many_batch(self.broker, self.settings, event_classes, handler, group=group,
+                                    dead_letters=self.dead_letters, max_records=max_records)
 
     def add_worker(self, name: str, run_once: Callable[[], Awaitable[int]], *, interval: float,
                    batch: int | None = None) -> Worker:

@@ -58,6 +58,9 @@ class ServiceSettings(BaseSettings):
     kafka_session_timeout_ms: int = 2000
     kafka_heartbeat_interval_ms: int = 200
     kafka_fetch_max_wait_ms: int = 50
+    kafka_batch_timeout_ms: int = Field(default=20, ge=1, le=1000, description="A batch consumer waits this long "
+                                        "for records when none are buffered, and as long again after an empty "
+                                        "wait (FastStream's default, 200, put up to 400 ms on each hop).")
     kafka_create_topics: bool = Field(default=True, description="Create missing registry topics at start.")
     kafka_topic_prefix: str = Field(default="", pattern=r"^[a-z0-9-]*\.?$", max_length=40, description="Prefixed "
                                     "to every topic and consumer group (`regionb.`): several platforms (regions) "
@@ -95,6 +98,9 @@ class ServiceSettings(BaseSettings):
     outbox_linger_seconds: float = 0.01  # after a wake-up, gather commits for this long before relaying
     outbox_retention_hours: float = Field(default=7 * 24.0, gt=0, description="Published outbox rows are kept this "
                                           "long (to be published again: POST /ops/outbox/republish), then deleted.")
+    marker_retention_hours: float = Field(default=14 * 24.0, gt=0, description="Processed-event markers (idempotent "
+                                          "consumers) expire after this (TTL index); keep it above the outbox's "
+                                          "retention plus the broker's, so that a republished event is recognised.")
     outbox_cleanup_seconds: float = Field(default=60.0, gt=0, description="How often the relay deletes rows past "
                                           "retention (behind its watermark only).")
     outbox_catchup_grace_seconds: float = Field(default=120.0, ge=0, description="When the relay cannot resume its "

@@ -18,12 +18,12 @@ kind missing from the table fails when it is first emitted, naming it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from contracts import ENVELOPE_FIELDS, Event
-from servicekit.aggregate import DomainEvent
+from contracts import ENVELOPE_FIELDS, Event, topic_for
+from servicekit.aggregate import Aggregate, DomainEvent
 
 
 class EventMap:
@@ -51,6 +51,21 @@ class EventMap:
                 for f in facts]
 
 
+def number(events: Sequence[Event], aggregate: Aggregate) -> list[Event]:
+    """Give the events of sequenced topics (``TopicSpec.sequenced``) their case's next
+    ``case_seq``, in order, from the aggregate's own counter (``event_seq``), which its
+    repository saves with it: no other write. Call it before the aggregate is saved. A
+    service whose repository does not keep ``event_seq`` leaves the numbering to the unit
+    of work (one counter document per case)."""
+    numbered = []
+    for e in events:
+        if e.case_seq is None and topic_for(e).sequenced:
+            aggregate.event_seq += 1
+            e = e.model_copy(update={"case_seq": aggregate.event_seq})
+        numbered.append(e)
+    return numbered
+
+
 def _check_pair(fact: type[DomainEvent], event: type[Event]) -> None:
     if not (dataclasses.is_dataclass(fact) and issubclass(fact, DomainEvent)):
         raise TypeError(f"{fact!r} is not a DomainEvent dataclass")
@@ -65,4 +80,4 @@ def _check_pair(fact: type[DomainEvent], event: type[Event]) -> None:
         raise TypeError(f"{event.__name__} requires {sorted(missing)}, which {fact.__name__} does not carry")
 
 
-__all__ = ["EventMap"]
+__all__ = ["EventMap", "number"]

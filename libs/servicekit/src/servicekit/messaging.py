@@ -277,16 +277,42 @@ def subscribe_batch(
     dead-lettered, the rest is committed); an exception retries the whole batch, and when
     the retries are spent every event of the batch is dead-lettered. Invalid messages are
     dead-lettered before the handler sees the batch."""
-    spec = topic_for(event_cls)
-    name = settings.kafka_topic_prefix + spec.name
+    return subscribe_many_batch(broker, settings, [event_cls], handler, group=group, dead_letters=dead_letters,
+                                max_records=max_records)
+
+
+def subscribe_many_batch(
+    broker: KafkaBroker,
+    settings: ServiceSettings,
+    event_classes: Sequence[type[Event]],
+    handler: Callable[[list[Any]], Awaitable[Mapping[int, str] | None]],
+    *,
+    group: str | None = None,
+    dead_letters: DeadLetters | None = None,
+    max_records: int = 100,
+) -> Any:
+    """:func:`subscribe_batch` over the topics of all ``event_classes`` through ONE consumer
+    (as :func:`subscribe_many`): each fetch's events, parsed by their ``ce_type``, in the
+    order the fetch returned them (partition order within each topic-partition)."""
+    names = list(dict.fromkeys(topic_for(cls).name for cls in event_classes))
+    topics = [settings.kafka_topic_prefix + n for n in names]
     group = group or settings.kafka_topic_prefix + settings.service_name
     dlq = dead_letters or DeadLetters(broker, settings.service_name, prefix=settings.kafka_topic_prefix)
+    by_type = {cls.ce_type: cls for cls in event_classes}
+    span_name = f"{names[0]} process batch" if len(names) == 1 else f"{group} process batch"
+
+    def parse(rec: Any) -> Event:
+        ce_type = _headers(rec).get("ce_type", b"").decode(errors="replace")
+        cls = by_type.get(ce_type)
+        if cls is None:
+            raise InvalidEvent(f"ce_type is {ce_type or None!r}, expected one of {sorted(by_type)}")
+        return _from_record(cls, rec)
 
     async def consume(msg: KafkaMessage) -> None:
         records, events = [], []
         for rec in msg.raw_message:
             try:
-                events.append(_from_record(event_cls, rec))
+                events.append(parse(rec))
                 records.append(rec)
             except InvalidEvent as exc:
                 await dlq.send_record(rec, str(exc), group)
@@ -298,7 +324,7 @@ def subscribe_batch(
                   if (tp := _headers(rec).get("traceparent"))}
         links = [link for tp in traces.values() if (link := link_to(tp)) is not None]
         try:
-            with (tracer().start_as_current_span(f"{spec.name} process batch", links=links,
+            with (tracer().start_as_current_span(span_name, links=links,
                                                  attributes={"messaging.batch.message_count": len(events)}),
                   cause_traces(traces)):
                 async for attempt in _retrying(settings):
@@ -314,8 +340,8 @@ def subscribe_batch(
 
     consume.__name__ = f"{group}__{handler.__name__}"
     consume.__doc__ = handler.__doc__
-    return _subscriber(broker, settings, [name], group, consume, f"{group}:{name}",
-                       batch=True, max_records=max_records)
+    return _subscriber(broker, settings, topics, group, consume, f"{group}:{'+'.join(topics)}",
+                       batch=True, max_records=max_records, batch_timeout_ms=settings.kafka_batch_timeout_ms)
 
 
 class OutboxRelay:

@@ -22,6 +22,7 @@ OUTBOX = "outbox"
 RELAY = "outbox_relay"  # the relay's watermark: one small document per service database
 PROCESSED = "processed_events"
 LEASES = "leases"
+SEQUENCES = "case_sequences"  # per case: the last case_seq given to its events (contracts' TopicSpec.sequenced)
 # Indexes of the earlier outbox (a "status" per row, flipped to "sent"; a TTL on sent_at).
 _LEGACY_OUTBOX_INDEXES = ("status_1_created_at_1_idx_1", "sent_at_1")
 
@@ -44,6 +45,9 @@ async def ensure_kit_indexes(db: AsyncDatabase) -> None:
                 log.info("outbox index %s not dropped here: %s", name, exc)
     await db[PROCESSED].create_indexes([
         IndexModel([("consumer", ASCENDING), ("event_id", ASCENDING)], unique=True),
+        # markers expire after the service's marker retention (longer than the outbox's, so
+        # that a republished event is still recognised): housekeeping, like MongoDB's TTL
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="retention"),
     ])
 
 

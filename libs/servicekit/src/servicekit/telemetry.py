@@ -109,6 +109,12 @@ def traceparent_for(causation_id: str | None, default: str | None) -> str | None
     return default
 
 
+def trace_id_for(event_id: str, default: str | None) -> str | None:
+    """The trace id an event handled in a batch continues (its ``traceparent``'s), else ``default``."""
+    parts = (traceparent_for(event_id, None) or "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else default
+
+
 def link_to(traceparent: str | None) -> trace.Link | None:
     """A span link to the context a ``traceparent`` names (None if it names none)."""
     if not traceparent:

@@ -18,20 +18,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import pymongo
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
 
-from contracts import Event
+from contracts import Event, topic_for
 from servicekit import idempotency
 from servicekit.aggregate import ConcurrentUpdate
-from servicekit.mongo import OUTBOX, PROCESSED, outbox_row
+from servicekit.mongo import OUTBOX, PROCESSED, SEQUENCES, outbox_row
 from servicekit.ports import Transaction
 from servicekit.telemetry import current_traceparent, traceparent_for, tracer
 
@@ -40,6 +40,7 @@ T = TypeVar("T")
 E = TypeVar("E", bound=Event)
 log = logging.getLogger(__name__)
 _WRITE_CONFLICT = 112
+_DUPLICATE_KEY = 11000
 
 Bind = Callable[[AsyncDatabase[Any], AsyncClientSession | None], R]
 """Binds a service's repositories to a session (None: no transaction)."""
@@ -65,7 +66,8 @@ class MongoUnitOfWork(Generic[R]):
 
     def __init__(self, bind: Bind[R], *, client: AsyncMongoClient[Any] | None = None,
                  db: AsyncDatabase[Any] | None = None, on_commit: Callable[[], None] | None = None,
-                 conflict_attempts: int = 3, transaction_seconds: float = 10.0) -> None:
+                 conflict_attempts: int = 3, transaction_seconds: float = 10.0,
+                 marker_retention: timedelta = timedelta(days=14)) -> None:
         """Built with the service (so use cases can be composed before the lifespan
         starts); :meth:`attach` gives it the client made in the lifespan."""
         self.bind = bind
@@ -73,6 +75,7 @@ class MongoUnitOfWork(Generic[R]):
         self.on_commit = on_commit
         self.conflict_attempts = conflict_attempts
         self.transaction_seconds = transaction_seconds
+        self.marker_retention = marker_retention  # processed-event markers expire (TTL) after this
 
     def attach(self, client: AsyncMongoClient[Any], db: AsyncDatabase[Any]) -> None:
         self._client, self._db = client, db
@@ -115,8 +118,10 @@ class MongoUnitOfWork(Generic[R]):
                     fresh.append(e)
             if fresh:
                 now = datetime.now(UTC)
+                expires = now + self.marker_retention
                 await self.db[PROCESSED].insert_many(
-                    [{"consumer": consumer, "event_id": e.event_id, "at": now} for e in fresh], session=session)
+                    [{"consumer": consumer, "event_id": e.event_id, "at": now, "expires_at": expires} for e in fresh],
+                    session=session)
             return await fn(tx, fresh)
 
         try:
@@ -174,9 +179,34 @@ class MongoUnitOfWork(Generic[R]):
         if not tx.events:
             return False
         now = datetime.now(UTC)
-        await self.db[OUTBOX].insert_many([outbox_row(e, i, now, traceparent_for(e.causation_id, traceparent)) for i, e in enumerate(tx.events)],
-                                          session=session)
+        events = await self._number(tx.events, session)
+        await self.db[OUTBOX].insert_many([outbox_row(e, i, now, traceparent_for(e.causation_id, traceparent))
+                                           for i, e in enumerate(events)], session=session)
         return True
+
+    async def _number(self, events: Sequence[Event], session: AsyncClientSession) -> list[Event]:
+        """Give each event of a sequenced topic its case's next ``case_seq``, in emit order:
+        one read and one write of the cases' counters in this transaction (two transactions
+        numbering one case conflict on the counter, and one runs again)."""
+        cases = {e.case_number for e in events if e.case_seq is None and topic_for(e).sequenced}
+        if not cases:
+            return list(events)
+        last = {d["_id"]: int(d["seq"]) for d in await self.db[SEQUENCES].find(
+            {"_id": {"$in": sorted(cases)}}, session=session).to_list()}
+        numbered: list[Event] = []
+        for e in events:
+            if e.case_number in cases and e.case_seq is None and topic_for(e).sequenced:
+                last[e.case_number] = last.get(e.case_number, 0) + 1
+                e = e.model_copy(update={"case_seq": last[e.case_number]})
+            numbered.append(e)
+        try:
+            await self.db[SEQUENCES].bulk_write([UpdateOne({"_id": c}, {"$set": {"seq": last[c]}}, upsert=True)
+                                                 for c in sorted(cases)], ordered=False, session=session)
+        except BulkWriteError as exc:  # two transactions began a case's numbering at once: run again
+            if any(err.get("code") == _DUPLICATE_KEY for err in exc.details.get("writeErrors", [])):
+                raise ConcurrentUpdate(f"case sequence of {sorted(cases)} begun by another transaction") from exc
+            raise
+        return numbered
 
 
 __all__ = ["Bind", "MongoTx", "MongoUnitOfWork"]

@@ -33,7 +33,7 @@ from servicekit.clock import Clock
 from servicekit.config import load
 from servicekit.outbound import OutboundPolicy, Resolver
 from servicekit.outbound_http import outbound_client
-from servicekit.telemetry import current_trace_id
+from servicekit.telemetry import current_trace_id, trace_id_for
 
 
 def rules_from(settings: Settings) -> Rules:
@@ -46,6 +46,7 @@ def rules_from(settings: Settings) -> Rules:
                           claim_seconds=settings.delivery_claim_seconds),
         default_channels=tuple(Channel(c) for c in settings.default_channels),
         default_quiet_hours=QuietHours.parse(settings.default_quiet_hours),
+        order_hold=timedelta(seconds=settings.order_hold_seconds),
     )
 
 
@@ -84,10 +85,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
         await webhook_http.aclose()
 
     kit.on_stop.append(close_http)  # after the workers have stopped
+    message_dispatch = MessageDispatch(uow=uow, rules=rules, clock=clock, providers=ProviderDirectory(s, http),
+                                       batch=s.delivery_batch, concurrency=s.delivery_concurrency)
     dispatchers = [
-        kit.add_worker("message-dispatcher", MessageDispatch(
-            uow=uow, rules=rules, clock=clock, providers=ProviderDirectory(s, http), batch=s.delivery_batch,
-            concurrency=s.delivery_concurrency).run_once, interval=s.delivery_poll_seconds, batch=s.delivery_batch),
+        kit.add_worker("message-dispatcher", message_dispatch.run_once, interval=s.delivery_poll_seconds,
+                       batch=s.delivery_batch),
         kit.add_worker("webhook-dispatcher", WebhookDispatch(
             uow=uow, clock=clock, sender=HttpWebhookSender(webhook_http, timeout=s.webhook_timeout_seconds),
             policy=webhook_policy_from(s), batch=s.webhook_batch, concurrency=s.webhook_concurrency).run_once,
@@ -98,8 +100,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
         for worker in dispatchers:
             worker.notify()
 
-    consumers.register(kit, Inbound(uow=uow, rules=rules, clock=clock, trace_id=current_trace_id,
-                                    on_new_work=wake_dispatchers))
+    inbound = Inbound(uow=uow, rules=rules, clock=clock, trace_id=current_trace_id, on_new_work=wake_dispatchers,
+                      event_trace=trace_id_for, hand_over=message_dispatch.take)
+    consumers.register(kit, inbound, max_records=s.consume_batch)
+    kit.add_worker("order-holds", inbound.release_held, interval=s.order_sweep_seconds)
     return kit.create_app(
         title="One Window — Notifications",
         description="Every step to the applicant's phone (SMS, app push, WeChat, email); staff tasks; "

@@ -53,6 +53,13 @@ class Settings(ServiceSettings):
     delivery_attempts_per_provider: int = 2
     delivery_claim_seconds: float = 60.0
     delivery_poll_seconds: float = 1.0
+    consume_batch: int = Field(default=200, ge=1, le=1000, description="Events of one fetch handled in one "
+                               "transaction.")
+    order_hold_seconds: float = Field(default=5.0, gt=0, le=3600, description="How long a case event that "
+                                      "arrived before a predecessor waits for it; then it is handled anyway and "
+                                      "the gap recorded.")
+    order_sweep_seconds: float = Field(default=1.0, gt=0, description="How often events whose hold ran out are "
+                                       "looked for.")
     delivery_batch: int = 200
     delivery_concurrency: int = 16
 

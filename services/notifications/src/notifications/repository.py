@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -32,13 +32,17 @@ from notifications.domain import (
     Delivery,
     DeliveryStatus,
     FeedCursor,
+    Gap,
     Message,
     MessageStatus,
+    Parked,
     QuietHours,
+    Sequencer,
     StatusChange,
     Subscription,
     SubscriptionStatus,
 )
+from notifications.ports import Claimed
 from servicekit.aggregate import ConcurrentUpdate
 
 MESSAGES, CONTACTS, CASES = "messages", "contacts", "cases"
@@ -55,6 +59,7 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
         IndexModel([("due_at", ASCENDING)]),
         IndexModel([("source_event_id", ASCENDING)]),
     ])
+    await db[CASES].create_indexes([IndexModel([("hold_until", ASCENDING)], sparse=True)])
     await db[CONTACTS].create_indexes([IndexModel([("role", ASCENDING), ("department", ASCENDING)])])
     await db[SUBSCRIPTIONS].create_indexes([
         IndexModel([("event_types", ASCENDING), ("status", ASCENDING)]),
@@ -114,7 +119,8 @@ def _message_doc(m: Message) -> dict[str, Any]:
             "due_at": m.due_at, "trace_id": m.trace_id, "urgent": m.urgent, "status": m.status.value,
             "attempts": m.attempts, "provider": m.provider, "provider_ref": m.provider_ref,
             "last_error": m.last_error, "delivered_at": m.delivered_at, "version": m.version,
-            "history": [{"at": h.at, "status": h.status.value, "note": h.note} for h in m.history]}
+            "history": [{"at": h.at, "status": h.status.value, "note": h.note} for h in m.history],
+            "case_seq": m.case_seq}
 
 
 def _message(d: dict[str, Any]) -> Message:
@@ -123,14 +129,19 @@ def _message(d: dict[str, Any]) -> Message:
                    d.get("trace_id"), d.get("urgent", False), MessageStatus(d["status"]), d.get("attempts", 0),
                    d.get("provider"), d.get("provider_ref"), d.get("last_error"), d.get("delivered_at"),
                    [StatusChange(h["at"], MessageStatus(h["status"]), h.get("note", "")) for h in d.get("history", [])],
-                   version=d.get("version", 0))
+                   d.get("case_seq"), version=d.get("version", 0))
 
 
 class MongoMessageRepository(_Repo):
     collection = MESSAGES
 
-    async def add_many(self, messages: list[Message]) -> None:
-        await self.coll.insert_many([_message_doc(m) for m in messages], session=self.session)
+    async def add_many(self, messages: list[Message], claimed: Claimed | None = None) -> None:
+        docs = [_message_doc(m) for m in messages]
+        if claimed is not None:
+            for d in docs:
+                if d["_id"] in claimed.ids:
+                    d.update(claim=claimed.token, due_at=claimed.until)
+        await self.coll.insert_many(docs, session=self.session)
 
     async def get(self, message_id: str) -> Message | None:
         doc = await self.coll.find_one({"_id": message_id}, session=self.session)
@@ -138,6 +149,13 @@ class MongoMessageRepository(_Repo):
 
     async def save_claimed(self, message: Message, claim: str) -> Claim:
         return await self._replace_claimed(_message_doc(message), message.version, claim)
+
+    async def save_claimed_many(self, messages: list[Message], claim: str) -> int:
+        res = await self.coll.bulk_write([
+            ReplaceOne({"_id": m.message_id, "version": m.version, "claim": claim},
+                       {**_message_doc(m), "version": m.version + 1}) for m in messages], ordered=False,
+            session=self.session)
+        return int(res.modified_count)
 
     async def for_case(self, case_number: str) -> list[Message]:
         docs = await self.coll.find({"case_number": case_number}, session=self.session).sort(
@@ -170,6 +188,10 @@ class MongoContactRepository(_Repo):
         doc = await self.coll.find_one({"_id": recipient_id}, session=self.session)
         return _contact(doc) if doc else None
 
+    async def get_many(self, recipient_ids: Iterable[str]) -> dict[str, Contact]:
+        docs = await self.coll.find({"_id": {"$in": list(recipient_ids)}}, session=self.session).to_list()
+        return {d["_id"]: _contact(d) for d in docs}
+
     async def save(self, c: Contact) -> None:
         doc = {"role": c.role, "department": c.department, "phone": c.phone,
                "phone_from_preferences": c.phone_from_preferences, "email": c.email, "wechat_openid": c.wechat_openid,
@@ -187,13 +209,43 @@ class MongoCaseRepository(_Repo):
 
     async def get(self, case_number: str) -> CaseFile | None:
         d = await self.coll.find_one({"_id": case_number}, session=self.session)
-        return CaseFile(d["_id"], d.get("applicant_id"), d.get("company_name"), d.get("helper_id"),
-                        d.get("updated_at")) if d else None
+        return _case(d) if d else None
+
+    async def get_many(self, case_numbers: Iterable[str]) -> dict[str, CaseFile]:
+        docs = await self.coll.find({"_id": {"$in": list(case_numbers)}}, session=self.session).to_list()
+        return {d["_id"]: _case(d) for d in docs}
 
     async def save(self, case: CaseFile) -> None:
-        await self.coll.replace_one({"_id": case.case_number}, {
-            "applicant_id": case.applicant_id, "company_name": case.company_name, "helper_id": case.helper_id,
-            "updated_at": case.updated_at}, upsert=True, session=self.session)
+        await self.coll.replace_one({"_id": case.case_number}, _case_doc(case), upsert=True, session=self.session)
+
+    async def save_many(self, cases: list[CaseFile]) -> None:
+        if cases:
+            await self.coll.bulk_write([ReplaceOne({"_id": c.case_number}, _case_doc(c), upsert=True) for c in cases],
+                                       ordered=False, session=self.session)
+
+    async def held(self, now: datetime, limit: int) -> list[str]:
+        """Cases with an event whose hold ran out by ``now``, soonest first."""
+        return [d["_id"] for d in await self.coll.find({"hold_until": {"$lte": now}}, {"_id": 1},
+                                                       session=self.session).sort("hold_until", ASCENDING)
+                .limit(limit).to_list()]
+
+
+def _case_doc(case: CaseFile) -> dict[str, Any]:
+    o = case.order
+    return {
+        "applicant_id": case.applicant_id, "company_name": case.company_name, "helper_id": case.helper_id,
+        "updated_at": case.updated_at, "seqs": o.seqs, "hold_until": o.hold_until,
+        "parked": [{"source": p.source, "seq": p.seq, "ce_type": p.ce_type, "payload": p.payload, "until": p.until}
+                   for p in o.parked],
+        "gaps": [{"source": g.source, "first": g.first, "last": g.last, "at": g.at} for g in o.gaps],
+    }
+
+
+def _case(d: dict[str, Any]) -> CaseFile:
+    order = Sequencer(d.get("seqs"), [Parked(**p) for p in d.get("parked", [])],
+                      [Gap(**g) for g in d.get("gaps", [])])
+    return CaseFile(d["_id"], d.get("applicant_id"), d.get("company_name"), d.get("helper_id"), d.get("updated_at"),
+                    order)
 
 
 # -- partner agencies -------------------------------------------------------------------------

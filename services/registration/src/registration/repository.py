@@ -155,7 +155,7 @@ def _to_doc(c: Case) -> dict[str, Any]:
         "closed_at": c.closed_at, "staff_id": c.staff_id,
         "helper_id": c.helper_id, "uscc": c.uscc, "missing": c.missing, "warned": c.warned, "overdue": c.overdue,
         "correlation_id": c.correlation_id,
-        "history": [asdict(h) for h in c.history], "version": c.version,
+        "history": [asdict(h) for h in c.history], "version": c.version, "event_seq": c.event_seq,
     }
 
 
@@ -170,4 +170,5 @@ def _from_doc(d: dict[str, Any]) -> Case:
         missing=d.get("missing", []), warned=d.get("warned", False), overdue=d.get("overdue", False),
         correlation_id=d.get("correlation_id", d["_id"]),
         history=[HistoryEntry(**h) for h in d.get("history", [])], version=d["version"],
+        event_seq=d.get("event_seq", 0),
     )

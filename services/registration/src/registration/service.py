@@ -34,7 +34,7 @@ from registration.domain import (
 from registration.domain import events as facts
 from registration.ports import Calendar, DueTimer, Repositories
 from servicekit.clock import Clock
-from servicekit.events import EventMap
+from servicekit.events import EventMap, number
 from servicekit.ports import Tx, UnitOfWork
 from servicekit.principal import Principal
 from servicekit.workdays import Deadline
@@ -73,9 +73,10 @@ def new_case_number(kind: str, now: datetime) -> str:
 
 
 def _events(case: Case, now: datetime, cause: Event | None = None) -> list[Event]:
-    """The facts the case recorded since it was loaded, as contract events."""
-    return EVENTS.to_events(case.pull_events(), subject=case.case_number, now=now,
-                            correlation_id=case.correlation_id, cause=cause)
+    """The facts the case recorded since it was loaded, as contract events, numbered in the
+    case's sequence from its own counter: call it BEFORE the case is saved."""
+    return number(EVENTS.to_events(case.pull_events(), subject=case.case_number, now=now,
+                                   correlation_id=case.correlation_id, cause=cause), case)
 
 
 def _deadline_timers(case_number: str) -> list[str]:
@@ -121,8 +122,9 @@ class Registration:
         async def work(tx: Tx[Repositories]) -> Submission:
             case = Case.submit(case_number=new_case_number(kind, now), form=form, applicant_id=applicant,
                                channel=channel, now=now, applicant_phone=applicant_phone)
+            events = _events(case, now)
             await tx.repos.cases.add(case)
-            tx.emit(_events(case, now))
+            tx.emit(events)
             return Submission(case, created=True)
 
         try:
@@ -159,8 +161,9 @@ class Registration:
             case = Case.submit(case_number=new_case_number(kind, now), form=form, applicant_id=event.applicant_id,
                                channel="other_region", now=now, applicant_phone=event.applicant_phone,
                                correlation_id=event.correlation_id)
+            events = _events(case, now, cause=event)
             await tx.repos.cases.add(case)
-            tx.emit(_events(case, now, cause=event))
+            tx.emit(events)
             return case
 
         return await self.uow.consume(CONSUMER, [event], work)
@@ -396,8 +399,9 @@ class Registration:
 
 
 async def _save(tx: Tx[Repositories], case: Case, now: datetime) -> None:
+    events = _events(case, now)
     await tx.repos.cases.save(case)
-    tx.emit(_events(case, now))
+    tx.emit(events)
 
 
 async def _decide_in(tx: Tx[Repositories], case: Case, *, step: Step, attempt: int, decision: str, reviewer: str,

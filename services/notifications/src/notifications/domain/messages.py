@@ -143,15 +143,17 @@ class Message(Aggregate):
     last_error: str | None = None
     delivered_at: datetime | None = None
     history: list[StatusChange] = field(default_factory=list)
+    case_seq: int | None = None  # its event's number in the case's sequence: the order to send in
 
     @classmethod
     def accept(cls, *, event_id: str, case_number: str, recipient_id: str, channel: str, address: str,
                template: str, title: str, text: str, urgent: bool, now: datetime, not_before: datetime,
-               ttl: timedelta, trace_id: str | None) -> Message:
+               ttl: timedelta, trace_id: str | None, case_seq: int | None = None) -> Message:
         note = "" if not_before <= now else f"quiet hours: waits until {not_before.isoformat()}"
         return cls(message_id_for(event_id, recipient_id, channel), case_number, recipient_id, channel, address,
                    template, title, text, now, event_id, expires_at=not_before + ttl, due_at=not_before,
-                   trace_id=trace_id, urgent=urgent, history=[StatusChange(now, MessageStatus.ACCEPTED, note)])
+                   trace_id=trace_id, urgent=urgent, history=[StatusChange(now, MessageStatus.ACCEPTED, note)],
+                   case_seq=case_seq)
 
     @property
     def final(self) -> bool:

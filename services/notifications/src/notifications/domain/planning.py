@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from contracts import Event
@@ -20,6 +20,7 @@ from contracts.vocabulary import department_name, step_name
 from notifications.domain.contacts import OFF, Channel, Contact, QuietHours
 from notifications.domain.errors import CaseUnknown
 from notifications.domain.messages import Message, RetryPolicy
+from notifications.domain.ordering import Sequencer
 from notifications.domain.templates import SIGNATURE, TemplateCatalog, default_catalog, local_time
 
 SUPERVISORS = "supervisors"
@@ -33,6 +34,7 @@ class Rules:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     default_channels: tuple[Channel, ...] = (Channel.SMS,)
     default_quiet_hours: QuietHours = OFF
+    order_hold: timedelta = timedelta(seconds=5)  # how long an event waits for a missing predecessor
 
 
 @dataclass
@@ -44,6 +46,7 @@ class CaseFile:
     company_name: str | None = None
     helper_id: str | None = None
     updated_at: datetime | None = None
+    order: Sequencer = field(default_factory=Sequencer)  # its events' order (domain.ordering)
 
     def learn(self, event: Event, now: datetime) -> bool:
         """Take what the event tells about the case; True if anything changed."""
@@ -326,6 +329,6 @@ def messages_for(notice: Notice, recipients: list[Contact], event: Event, rules:
                 event_id=event.event_id, case_number=event.case_number, recipient_id=contact.recipient_id,
                 channel=channel.value, address=address, template=rendered.template_id, title=rendered.title,
                 text=text, urgent=rendered.urgent, now=now, not_before=not_before, ttl=rendered.ttl,
-                trace_id=trace_id,
+                trace_id=trace_id, case_seq=event.case_seq,
             ))
     return messages

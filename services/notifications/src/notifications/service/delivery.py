@@ -27,6 +27,27 @@ class MessageDispatch(Dispatcher[Message]):
         super().__init__(uow=uow, clock=clock, claim_seconds=rules.retry.claim_seconds, batch=batch,
                          concurrency=concurrency, rand=rand)
         self.rules, self.providers = rules, providers
+        self._outcomes: list[Message] = []  # this pass's outcomes without an alert, recorded together
+        self._handed: list[tuple[list[Message], str]] = []  # accepted already claimed (take)
+
+    def take(self, messages: list[Message], token: str) -> None:
+        """Messages the consumer accepted already claimed by ``token`` (in its transaction): they
+        are attempted by the next pass without a claim of their own. Should this process stop
+        first, their claim runs out and a later pass takes them."""
+        self._handed.append((messages, token))
+
+    async def run_once(self) -> int:
+        """What is due (claimed by this pass: retries, the end of quiet hours, released holds),
+        then what the consumer handed over."""
+        handed, self._handed = self._handed, []
+        done = await super().run_once()
+        for messages, token in handed:
+            done += await self.attempt_all(messages, token)
+        return done
+
+    def order(self, item: Message) -> tuple[str, tuple[datetime, int]]:
+        """A case's messages one after another: accepted first, then by the case's sequence."""
+        return item.case_number, (item.created_at, item.case_seq or 0)
 
     async def claim(self, now: datetime, until: datetime, token: str) -> list[Message]:
         return await self.uow.autocommit(lambda repos: repos.messages.claim_due(now, until, token, self.batch))
@@ -50,11 +71,20 @@ class MessageDispatch(Dispatcher[Message]):
         await self._save(message, token)
         return True
 
-    async def _save(self, message: Message, token: str) -> Claim:
-        """The outcome, if the claim still holds; with its alert (then in a transaction)."""
+    async def settle(self, token: str) -> None:
+        """The pass's outcomes without an alert in one transaction (one durable commit), each
+        written only if the pass's claim still holds it."""
+        outcomes, self._outcomes = self._outcomes, []
+        if outcomes:
+            await self.uow.run(lambda tx: tx.repos.messages.save_claimed_many(outcomes, token))
+
+    async def _save(self, message: Message, token: str) -> Claim | None:
+        """The outcome, if the claim still holds: with its alert at once (in a transaction),
+        else with the pass's others (:meth:`settle`)."""
         facts = message.pull_events()
         if not facts:
-            return await self.uow.autocommit(lambda repos: repos.messages.save_claimed(message, token))
+            self._outcomes.append(message)
+            return None
         events = alerts(facts, case_number=message.case_number, cause_id=message.source_event_id, now=self.clock.now())
 
         async def work(tx: Tx[Repositories]) -> Claim:

@@ -1,33 +1,40 @@
-"""Use case: an event in → the case file and the contact directory updated, the messages
-it causes accepted, the partner agencies' deliveries fanned out; all in one transaction
-with the processed-event marker, so a redelivered event has no second effect."""
+"""Use case: the events of one fetch in → the case files and the contact directory updated,
+the messages they cause accepted, the partner agencies' deliveries fanned out, each case's
+events in the order they happened; all in one transaction with the processed-event
+markers, so a redelivered event has no second effect."""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from contracts import Event
+from contracts import Event, topic_for_type
 from notifications.domain import (
     Agency,
     CaseFile,
     Channel,
     Contact,
     Delivery,
+    DomainError,
     Message,
+    Parked,
     Rules,
+    Subscription,
     Target,
     event_attributes,
     messages_for,
     notices_for,
     redact,
 )
-from notifications.ports import Repositories
+from notifications.ports import Claimed, Repositories
 from notifications.service.events import structured
 from servicekit.clock import Clock
 from servicekit.ports import Tx, UnitOfWork
 
 CONSUMER = "notifications"
+log = logging.getLogger(__name__)
 
 
 def _nothing() -> None:
@@ -35,47 +42,197 @@ def _nothing() -> None:
 
 
 class Inbound:
-    """``handle`` each consumed event. ``on_new_work`` is called after a commit that
-    accepted messages or deliveries (it wakes the dispatchers); ``trace_id`` gives the
-    current trace, recorded with each message."""
+    """``handle_many`` the events of one fetch (``handle`` one). ``on_new_work`` is called
+    after a commit that accepted messages or deliveries (it wakes the dispatchers);
+    ``trace_id`` gives the current trace, recorded with each message (``event_trace``: the
+    event's own, in a batch)."""
 
     def __init__(self, *, uow: UnitOfWork[Repositories], rules: Rules, clock: Clock,
-                 trace_id: Callable[[], str | None] = _nothing, on_new_work: Callable[[], None] = _nothing) -> None:
+                 trace_id: Callable[[], str | None] = _nothing, on_new_work: Callable[[], None] = _nothing,
+                 event_trace: Callable[[str, str | None], str | None] = lambda _event_id, current: current,
+                 hand_over: Callable[[list[Message], str], None] | None = None) -> None:
+        """``event_trace(event_id, current)``: the trace an event of the batch came with.
+        ``hand_over(messages, token)``: the messages due now, inserted already claimed by
+        ``token`` (for ``rules.retry.claim_seconds``), go straight to the dispatcher after the
+        commit (no claim of their own); without it the dispatcher claims them when woken."""
         self.uow, self.rules, self.clock = uow, rules, clock
-        self.trace_id, self.on_new_work = trace_id, on_new_work
+        self.trace_id, self.on_new_work, self.event_trace = trace_id, on_new_work, event_trace
+        self.hand_over = hand_over
 
     async def handle(self, event: Event) -> list[Message]:
-        """Tell applicants, staff and subscribed partner agencies about a registration event.
-        Returns the messages accepted (none for an event handled before)."""
+        """One event (see :meth:`handle_many`); a domain error is raised. Returns the messages
+        accepted (none for an event handled before or parked; those of the parked events it
+        released come after its own)."""
+        return (await self._handle([event], refused=None)).messages
+
+    async def handle_many(self, events: list[Event]) -> dict[int, str]:
+        """Tell applicants, staff and subscribed partner agencies about the events of one
+        fetch, in ONE transaction with their markers (a redelivered event has no second
+        effect): cases, contacts and subscriptions read once, messages and deliveries
+        inserted together. In each case's order: an event ahead of a missing predecessor is
+        parked (``rules.order_hold`` at most) and handled after it. Returns ``{index:
+        reason}`` for the events refused for good (dead-lettered)."""
+        refused: dict[int, str] = {}
+        await self._handle(events, refused=refused)
+        return refused
+
+    async def _handle(self, events: list[Event], refused: dict[int, str] | None) -> _Batch:
         now, trace_id = self.clock.now(), self.trace_id()
 
-        async def work(tx: Tx[Repositories], fresh: list[Event]) -> tuple[list[Message], list[Delivery]]:
-            return await self._record(tx.repos, event, now, trace_id) if fresh else ([], [])
+        async def work(tx: Tx[Repositories], fresh: list[Event]) -> _Batch:
+            batch = _Batch(tx.repos, claim=self._claim(now))
+            if refused is not None:
+                refused.clear()  # a retried transaction starts again
+            await batch.preload(fresh)
+            todo = {e.event_id for e in fresh}
+            for i, event in enumerate(events):
+                if event.event_id not in todo:
+                    continue
+                todo.discard(event.event_id)
+                case = await batch.case(event.case_number)
+                if not case.order.arrive(event.source, event.case_seq, now):
+                    case.order.park(event.source, event.case_seq or 0, event.ce_type, event.model_dump(mode="json"),
+                                    now, self.rules.order_hold)
+                    continue
+                try:
+                    await self._in_order(batch, case, event, now, trace_id)
+                except DomainError as exc:
+                    if refused is None:
+                        raise
+                    refused[i] = f"{type(exc).__name__}: {exc}"
+            await batch.flush()
+            return batch
 
-        messages, deliveries = await self.uow.consume(CONSUMER, [event], work)
-        if messages or deliveries:
+        batch = await self.uow.consume(CONSUMER, events, work)
+        if self.hand_over is not None and batch.claimed is not None and batch.claimed.ids:
+            self.hand_over([m for m in batch.messages if m.message_id in batch.claimed.ids], batch.claimed.token)
+        if batch.messages or batch.deliveries:
             self.on_new_work()
-        return messages
+        return batch
 
-    async def _record(self, repos: Repositories, event: Event, now: datetime,
-                      trace_id: str | None) -> tuple[list[Message], list[Delivery]]:
-        case = await repos.cases.get(event.case_number) or CaseFile(event.case_number)
-        if case.learn(event, now):
-            await repos.cases.save(case)
-        contacts = _ContactCache(repos)
+    def _claim(self, now: datetime) -> tuple[str, datetime, datetime] | None:
+        if self.hand_over is None:
+            return None
+        return uuid.uuid4().hex, now, now + timedelta(seconds=self.rules.retry.claim_seconds)
+
+    async def release_held(self, limit: int = 100) -> int:
+        """Handle the parked events whose hold ran out (a worker's pass), in order, the gaps
+        recorded; the cases of one pass in one transaction: how many cases."""
+        now, trace_id = self.clock.now(), self.trace_id()
+        cases = await self.uow.read(lambda repos: repos.cases.held(now, limit))
+        if not cases:
+            return 0
+
+        async def work(tx: Tx[Repositories]) -> _Batch:
+            batch = _Batch(tx.repos)
+            for number in cases:
+                await self._in_order(batch, await batch.case(number), None, now, trace_id)
+            await batch.flush()
+            return batch
+
+        batch = await self.uow.run(work)
+        if batch.messages or batch.deliveries:
+            self.on_new_work()
+        return len(cases)
+
+    async def _in_order(self, batch: _Batch, case: CaseFile, event: Event | None, now: datetime,
+                        trace_id: str | None) -> None:
+        """``event`` (if any), then every parked event of its case now ready, in order."""
+        gaps = len(case.order.gaps)
+        if event is not None:
+            await self._record(batch, case, event, now, trace_id)
+        while (parked := case.order.next_ready(now)) is not None:
+            try:
+                await self._record(batch, case, revive(parked), now, trace_id)
+            except DomainError as exc:  # e.g. its applicant never became known: nobody to tell
+                log.warning("case %s: parked event %s dropped: %s", case.case_number, parked.ce_type, exc)
+        for gap in case.order.gaps[gaps:]:
+            log.warning("case %s: events %d-%d of %s did not arrive within the hold; went on without them",
+                        case.case_number, gap.first, gap.last, gap.source)
+
+    async def _record(self, batch: _Batch, case: CaseFile, event: Event, now: datetime,
+                      trace_id: str | None) -> None:
+        """One event's effects, added to the batch only if all of it could be planned."""
+        case.learn(event, now)
         phone, applicant = getattr(event, "applicant_phone", None), getattr(event, "applicant_id", None)
-        if phone and applicant and (contact := await contacts.person(applicant)).learn_phone(phone, now):
-            await repos.contacts.save(contact)
+        if phone and applicant and (contact := await batch.contacts.person(applicant)).learn_phone(phone, now):
+            await batch.repos.contacts.save(contact)
         messages: list[Message] = []
         for notice in notices_for(event, case):
-            recipients = await contacts.resolve(notice.target)
-            messages += messages_for(notice, recipients, event, self.rules, now, trace_id)
-        if messages:
-            await repos.messages.add_many(messages)
-        deliveries = await _fan_out(repos, event, now)
-        if deliveries:
-            await repos.deliveries.add_many(deliveries)
-        return messages, deliveries
+            recipients = await batch.contacts.resolve(notice.target)
+            messages += messages_for(notice, recipients, event, self.rules, now,
+                                     self.event_trace(event.event_id, trace_id))
+        batch.messages += messages
+        batch.deliveries += await batch.fan_out(event, now)
+
+
+class _Batch:
+    """What one transaction read (cases, contacts, subscriptions, agencies: each once) and
+    what it will write (messages and deliveries inserted together, each case saved once)."""
+
+    def __init__(self, repos: Repositories, claim: tuple[str, datetime, datetime] | None = None) -> None:
+        """``claim`` = (token, now, until): the messages due now are inserted claimed."""
+        self.repos, self.claim = repos, claim
+        self.claimed: Claimed | None = None
+        self.contacts = _ContactCache(repos)
+        self.cases: dict[str, CaseFile] = {}
+        self.subscriptions: dict[str, list[Subscription]] = {}
+        self.agencies: dict[str, Agency | None] = {}
+        self.messages: list[Message] = []
+        self.deliveries: list[Delivery] = []
+
+    async def preload(self, events: list[Event]) -> None:
+        """Read the case files of ``events`` and their applicants' contacts in two queries."""
+        numbers = {e.case_number for e in events} - set(self.cases)
+        if numbers:
+            found = await self.repos.cases.get_many(numbers)
+            self.cases.update({n: found.get(n) or CaseFile(n) for n in numbers})
+        people = {p for e in events if (p := getattr(e, "applicant_id", None))}
+        people |= {c.applicant_id for c in self.cases.values() if c.applicant_id}
+        await self.contacts.preload(people)
+
+    async def case(self, number: str) -> CaseFile:
+        if number not in self.cases:
+            self.cases[number] = await self.repos.cases.get(number) or CaseFile(number)
+        return self.cases[number]
+
+    async def fan_out(self, event: Event, now: datetime) -> list[Delivery]:
+        if event.ce_type not in self.subscriptions:
+            self.subscriptions[event.ce_type] = await self.repos.subscriptions.matching(event.ce_type)
+        attributes = event_attributes(event)
+        subscriptions = [s for s in self.subscriptions[event.ce_type] if s.matches(event.ce_type, attributes)]
+        if not subscriptions:
+            return []
+        unknown = {s.agency_id for s in subscriptions} - set(self.agencies)
+        if unknown:
+            found = await self.repos.agencies.get_many(unknown)
+            self.agencies.update({a: found.get(a) for a in unknown})
+        payloads: dict[bool, str] = {}
+        deliveries = []
+        for sub in subscriptions:
+            agency = self.agencies.get(sub.agency_id) or Agency.default(sub.agency_id)
+            if not agency.may_receive(attributes):
+                continue  # another agency's private event
+            entitled = agency.personal_data
+            if entitled not in payloads:
+                payloads[entitled] = structured(event, redact(event.data(), entitled=entitled))
+            deliveries.append(Delivery.fan_out(sub, event, payloads[entitled], now))
+        return deliveries
+
+    async def flush(self) -> None:
+        if self.claim is not None:
+            token, now, until = self.claim
+            self.claimed = Claimed(token, until, frozenset(m.message_id for m in self.messages if m.is_due(now)))
+        if self.messages:
+            await self.repos.messages.add_many(self.messages, self.claimed)
+        if self.deliveries:
+            await self.repos.deliveries.add_many(self.deliveries)
+        await self.repos.cases.save_many(list(self.cases.values()))
+
+
+def revive(parked: Parked) -> Event:
+    """A parked event as it arrived."""
+    return topic_for_type(parked.ce_type).event.model_validate(parked.payload)
 
 
 class _ContactCache:
@@ -83,6 +240,13 @@ class _ContactCache:
 
     def __init__(self, repos: Repositories) -> None:
         self.repos, self.people = repos, dict[str, Contact]()
+        self.groups: dict[tuple[str, str | None], list[Contact]] = {}
+
+    async def preload(self, person_ids: set[str]) -> None:
+        missing = person_ids - set(self.people)
+        if missing:
+            found = await self.repos.contacts.get_many(missing)
+            self.people.update({p: found.get(p) or Contact(p) for p in missing})
 
     async def person(self, person_id: str) -> Contact:
         if person_id not in self.people:
@@ -93,26 +257,8 @@ class _ContactCache:
         if target.kind == "person":
             return [await self.person(target.key)]
         role, department = ("reviewer", target.key) if target.kind == "reviewers" else ("supervisor", None)
-        staff = await self.repos.contacts.staff(role, department)
+        if (role, department) not in self.groups:
+            self.groups[role, department] = await self.repos.contacts.staff(role, department)
+        staff = self.groups[role, department]
         # Nobody registered: one message to the group's push topic, so it is not lost.
         return staff or [Contact(target.group_id, role="group", channels=(Channel.APP_PUSH,))]
-
-
-async def _fan_out(repos: Repositories, event: Event, now: datetime) -> list[Delivery]:
-    attributes = event_attributes(event)
-    subscriptions = [s for s in await repos.subscriptions.matching(event.ce_type)
-                     if s.matches(event.ce_type, attributes)]
-    if not subscriptions:
-        return []
-    agencies = await repos.agencies.get_many({s.agency_id for s in subscriptions})
-    payloads: dict[bool, str] = {}
-    deliveries = []
-    for sub in subscriptions:
-        agency = agencies.get(sub.agency_id) or Agency.default(sub.agency_id)
-        if not agency.may_receive(attributes):
-            continue  # another agency's private event
-        entitled = agency.personal_data
-        if entitled not in payloads:
-            payloads[entitled] = structured(event, redact(event.data(), entitled=entitled))
-        deliveries.append(Delivery.fan_out(sub, event, payloads[entitled], now))
-    return deliveries
