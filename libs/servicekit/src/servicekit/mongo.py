@@ -9,11 +9,14 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from pymongo import ASCENDING, AsyncMongoClient, IndexModel
+from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReplaceOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from contracts import Event, topic_for
+from servicekit.aggregate import Aggregate, ConcurrentUpdate
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -100,3 +103,19 @@ class Lease:
         self._held_until = None
         await self.db[LEASES].update_one({"_id": self.name, "owner": self.owner},
                                          {"$set": {"until": datetime.fromtimestamp(0, UTC)}})
+
+
+async def save_versioned(coll: AsyncCollection[Any], items: list[tuple[str, dict[str, Any], Aggregate]], *,
+                         session: AsyncClientSession | None, what: str = "records") -> None:
+    """Replace each aggregate's document (``_id`` = its key) only where the stored version is still
+    the one it was read at, in one bulk write; every version moves on by one. Any document changed
+    meanwhile: :class:`ConcurrentUpdate` (the unit of work runs the use case again)."""
+    if not items:
+        return
+    ops = [ReplaceOne({"_id": key, "version": agg.version}, {**doc, "version": agg.version + 1})
+           for key, doc, agg in items]
+    res = await coll.bulk_write(ops, ordered=True, session=session)
+    if res.matched_count != len(ops):
+        raise ConcurrentUpdate(f"{len(ops) - res.matched_count} {what} changed meanwhile")
+    for _key, _doc, agg in items:
+        agg.version += 1

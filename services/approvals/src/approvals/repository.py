@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bson.binary import Binary
-from pymongo import ASCENDING, IndexModel, ReplaceOne
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -29,6 +29,7 @@ from approvals.domain import (
     StageStatus,
 )
 from servicekit.aggregate import ConcurrentUpdate
+from servicekit.mongo import save_versioned
 from servicekit.timers import SessionTimers
 
 PROJECTS, STAGES, BLOBS = "projects", "stages", "blobs"
@@ -114,16 +115,8 @@ class MongoStages:
         await self.save_many([stage])
 
     async def save_many(self, stages: list[StageCase]) -> None:
-        ops = []
-        for s in stages:
-            doc = _stage_doc(s)
-            doc["version"] = s.version + 1
-            ops.append(ReplaceOne({"_id": s.case_number, "version": s.version}, doc))
-        res = await self.coll.bulk_write(ops, ordered=True, session=self.session)
-        if res.matched_count != len(ops):
-            raise ConcurrentUpdate(f"{len(ops) - res.matched_count} stages changed meanwhile")
-        for s in stages:
-            s.version += 1
+        await save_versioned(self.coll, [(s.case_number, _stage_doc(s), s) for s in stages], session=self.session,
+                             what="stages")
 
     async def of_project(self, project_code: str) -> list[StageCase]:
         docs = await self.coll.find({"project_code": project_code}, session=self.session).to_list()

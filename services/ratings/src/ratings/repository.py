@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -45,6 +45,7 @@ from ratings.domain import (
 )
 from ratings.ports import MonthResult
 from servicekit.aggregate import ConcurrentUpdate
+from servicekit.mongo import save_versioned
 from servicekit.timers import SessionTimers
 
 CASES, WINDOWS, CARDS, CARD_DAYS, CHAIN, HEAD = "rateables", "windows", "cards", "card_days", "chain", "chain_head"
@@ -160,16 +161,8 @@ class MongoCases(_Repo):
         await _replace(self.db[CASES], case.case_number, _case_doc(case), case, self.session)
 
     async def save_many(self, cases: list[RateableCase]) -> None:
-        ops = []
-        for c in cases:
-            doc = _case_doc(c)
-            doc["version"] = c.version + 1
-            ops.append(ReplaceOne({"_id": c.case_number, "version": c.version}, doc))
-        res = await self.db[CASES].bulk_write(ops, ordered=True, session=self.session)
-        if res.matched_count != len(ops):
-            raise ConcurrentUpdate(f"{len(ops) - res.matched_count} rated cases changed meanwhile")
-        for c in cases:
-            c.version += 1
+        await save_versioned(self.db[CASES], [(c.case_number, _case_doc(c), c) for c in cases], session=self.session,
+                             what="rated cases")
 
 
 # -- windows -------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReplaceOne, ReturnDocument
+from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -25,6 +25,7 @@ from registration.domain import (
     StepStatus,
 )
 from servicekit.aggregate import ConcurrentUpdate
+from servicekit.mongo import save_versioned
 from servicekit.timers import SessionTimers
 
 CASES, NAMES, COUNTERS = "cases", "company_names", "counters"
@@ -82,16 +83,8 @@ class MongoCaseRepository:
         return {d["_id"]: _from_doc(d) for d in docs}
 
     async def save_many(self, cases: list[Case]) -> None:
-        ops = []
-        for case in cases:
-            doc = _to_doc(case)
-            doc["version"] = case.version + 1
-            ops.append(ReplaceOne({"_id": case.case_number, "version": case.version}, doc))
-        res = await self.cases.bulk_write(ops, ordered=True, session=self.session)
-        if res.matched_count != len(ops):
-            raise ConcurrentUpdate(f"{len(ops) - res.matched_count} cases changed meanwhile")
-        for case in cases:
-            case.version += 1
+        await save_versioned(self.cases, [(c.case_number, _to_doc(c), c) for c in cases], session=self.session,
+                             what="cases")
 
     async def holding_name(self, company_name: str) -> Case | None:
         held = await self.db[NAMES].find_one({"_id": normalise_name(company_name)}, session=self.session)
