@@ -43,7 +43,7 @@ N ?= 50
 SIMULATE ?= 0
 
 .PHONY: help install run stop status logs test test-unit test-component test-integration test-contract \
-        test-e2e test-faults bench bench-smoke lint generate new-service images schemas asyncapi openapi docs clean
+        test-e2e test-browser chromium test-faults bench bench-smoke lint generate new-service images schemas asyncapi openapi docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -77,7 +77,15 @@ $(KAFKA_STAMP): $(KAFKA_POM) | $(UV_STAMP)
 	mvn -q -B -f $(KAFKA_POM) dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/$(KAFKA_LIB)
 	touch $@
 
-install: $(SYNC_STAMP) $(BROKER_STAMP) ## install uv, the workspace (.venv/) and the broker's jars (cheap when up to date)
+# The console's browser assets: pinned npm tarballs, integrity-checked (services/console/src/console/assets.toml).
+CONSOLE_ASSETS := services/console/src/console/assets.toml
+CONSOLE_STAMP := services/console/src/console/static/vendor/.fetched
+$(CONSOLE_STAMP): $(CONSOLE_ASSETS) | $(SYNC_STAMP)
+	@echo "==> fetching the console's browser assets (npm registry, pinned, integrity-checked)"
+	$(VENV)/bin/python -m console.assets
+	touch $@
+
+install: $(SYNC_STAMP) $(BROKER_STAMP) $(CONSOLE_STAMP) ## install uv, the workspace (.venv/) and the broker's jars (cheap when up to date)
 	@:
 
 # ---------------------------------------------------------------------------------- platform
@@ -97,7 +105,16 @@ logs: install ## the platform log (make logs ARGS="-f <service>")
 # ---------------------------------------------------------------------------------- tests
 # The fixtures start the broker and the database themselves (or use KAFKA_BOOTSTRAP_SERVERS /
 # MONGODB_URI when both are set); nothing needs to run beforehand.
-test: install ## the whole suite, every tier
+# The browser tests drive Debian's Chromium through Playwright's executable_path (Playwright's
+# own browser download is not reachable here): installed once, with apt, when missing.
+chromium: ## Debian's chromium for the browser tests (apt-get, once; needs root or sudo)
+	@if command -v chromium >/dev/null 2>&1; then :; else \
+	  echo "==> installing Debian's chromium package for the browser tests"; \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  command -v chromium >/dev/null || { echo "error: chromium could not be installed" >&2; exit 1; }; fi
+
+test: install chromium ## the whole suite, every tier
 	$(RUN) pytest tests $(PYTEST_ARGS)
 
 test-unit: install ## unit tier
@@ -114,6 +131,9 @@ test-contract: install ## contract tier
 
 test-e2e: install ## e2e tier (services as processes)
 	$(RUN) pytest tests/e2e $(PYTEST_ARGS)
+
+test-browser: install chromium ## browser tier: the console in Chromium over the platform (writes docs/console/*.png)
+	$(RUN) pytest tests/browser $(PYTEST_ARGS)
 
 test-faults: install ## fault tier (the whole platform as processes, crashed and fed poison; writes docs/faults.md)
 	$(RUN) pytest tests/faults $(PYTEST_ARGS)

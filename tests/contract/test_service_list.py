@@ -27,7 +27,17 @@ def test_generated_files_are_current():
 
 def test_every_service_folder_is_listed_and_every_listed_service_has_one():
     folders = {p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml")}
-    assert folders == set(catalog.names(ROOT))
+    assert folders == set(catalog.names(ROOT)) | {w.name for w in catalog.web(ROOT)}
+
+
+@pytest.mark.parametrize("front_end", catalog.web(ROOT), ids=lambda s: s.name)
+def test_a_web_front_end_is_what_the_list_says(front_end: catalog.Service):
+    project = tomllib.loads((ROOT / front_end.folder / "pyproject.toml").read_text())["project"]
+    assert project["name"] == front_end.distribution
+    settings = importlib.import_module(f"{front_end.package}.config").Settings
+    assert settings.model_config["env_prefix"] == front_end.env_prefix
+    assert settings.model_fields["service_name"].default == front_end.name
+    assert settings.model_fields["port"].default == front_end.port
 
 
 @pytest.mark.parametrize("service", LISTED, ids=lambda s: s.name)

@@ -59,13 +59,18 @@ def root() -> Path:
     raise FileNotFoundError(f"no {LIST} above {Path(__file__).parent} or the current directory")
 
 
-def parse(text: str) -> tuple[Service, ...]:
-    """The services of a list's text, checked: names, packages, ports and prefixes unique."""
-    entries = tomllib.loads(text).get("service", [])
-    services = tuple(Service(**{k: entry[k] for k in _REQUIRED}, port=int(entry["port"]),
-                             lint_exemptions=tuple(entry.get("lint_exemptions", ())))
+def parse(text: str, table: str = "service") -> tuple[Service, ...]:
+    """The services (``table="web"``: the web front ends) of a list's text, checked: names,
+    packages, ports and prefixes unique across both."""
+    doc = tomllib.loads(text)
+
+    def read(entries: list[dict[str, object]]) -> tuple[Service, ...]:
+        return tuple(Service(**{k: str(entry[k]) for k in _REQUIRED}, port=int(str(entry["port"])),
+                             lint_exemptions=tuple(str(x) for x in entry.get("lint_exemptions", ())))  # type: ignore[attr-defined]
                      for entry in entries)
-    for s in services:
+
+    everything = read(doc.get("service", [])) + read(doc.get("web", []))
+    for s in everything:
         if not (_NAME.match(s.name) and _NAME.match(s.package)):
             raise ValueError(f"{s.name!r} / {s.package!r}: names and packages are lowercase letters and digits")
         if not _PREFIX.match(s.env_prefix):
@@ -73,16 +78,21 @@ def parse(text: str) -> tuple[Service, ...]:
         if any(c in s.title + s.summary for c in '"\\\n'):
             raise ValueError(f"{s.name}: no double quote, backslash or line break in the title and summary")
     for attr in ("name", "package", "port", "env_prefix"):
-        values = [getattr(s, attr) for s in services]
+        values = [getattr(s, attr) for s in everything]
         dupes = sorted({str(v) for v in values if values.count(v) > 1})
         if dupes:
             raise ValueError(f"{LIST}: {attr} repeated: {', '.join(dupes)}")
-    return services
+    return read(doc.get(table, []))
 
 
 def services(base: Path | None = None) -> tuple[Service, ...]:
     """Every service, in the list's order."""
     return parse(((base or root()) / LIST).read_text(encoding="utf-8"))
+
+
+def web(base: Path | None = None) -> tuple[Service, ...]:
+    """The web front ends (``[[web]]``: backends-for-frontends over the services' APIs)."""
+    return parse(((base or root()) / LIST).read_text(encoding="utf-8"), "web")
 
 
 def names(base: Path | None = None) -> tuple[str, ...]:
@@ -96,4 +106,4 @@ def get(name: str, base: Path | None = None) -> Service:
     raise KeyError(f"{name!r} is not in {LIST}")
 
 
-__all__ = ["LIST", "Service", "get", "names", "parse", "root", "services"]
+__all__ = ["LIST", "Service", "get", "names", "parse", "root", "services", "web"]

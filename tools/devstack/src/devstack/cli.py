@@ -39,6 +39,8 @@ def _rel(cfg: stack.StackConfig, path: Path) -> str:
 
 def _print_table(cfg: stack.StackConfig, elapsed: float | None, note: str) -> None:
     rows = [(s.name, s.docs_url) for s in cfg.services]
+    rows += [(w.name, f"{w.base_url}/  (log in as a development user: config/dev-users.toml; hall screen {w.base_url}/hall)")
+             for w in cfg.web]
     rows += [
         ("broker", f"{cfg.kafka_bootstrap}  ({broker_description()}"
                    f"{', data in ' + _rel(cfg, cfg.var_dir / 'kafka') if broker_kind() == 'kafka' else ''})"),
@@ -155,8 +157,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("platform: not running")
     rows = [("broker", cfg.kafka_bootstrap, "listening" if port_open(cfg.host, cfg.broker_port) else "down"),
             ("db", f"{cfg.host}:{cfg.db_port}", "listening" if port_open(cfg.host, cfg.db_port) else "down")]
-    states = stack.readiness(cfg.services)
-    for s in cfg.services:
+    states = stack.readiness((*cfg.services, *cfg.web))
+    for s in (*cfg.services, *cfg.web):
         ok, detail = states[s.name]
         rows.append((s.name, s.base_url, "ready" if ok else f"not ready ({detail})"))
     width = max(len(r[0]) for r in rows)

@@ -68,7 +68,7 @@ def overlay(s: Service) -> str:
 
 def files(root: Path) -> dict[Path, Callable[[], str]]:
     """Each generated file (relative to the root) and how to render it."""
-    services = catalog.services(root)
+    services = catalog.services(root) + catalog.web(root)
     out: dict[Path, Callable[[], str]] = {
         Path(".importlinter"): lambda: lintconfig.render(root),
         KUBE / "kustomization.yaml": lambda: kustomization(services),
@@ -80,7 +80,7 @@ def files(root: Path) -> dict[Path, Callable[[], str]]:
 
 def _orphans(root: Path) -> list[Path]:
     """Overlay folders of services no longer in the list."""
-    names = set(catalog.names(root))
+    names = {s.name for s in catalog.services(root) + catalog.web(root)}
     folder = root / OVERLAYS
     return sorted(d.relative_to(root) for d in folder.iterdir() if d.is_dir() and d.name not in names) \
         if folder.is_dir() else []

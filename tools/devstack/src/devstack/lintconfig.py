@@ -46,7 +46,7 @@ USE_CASE_FORBIDDEN: tuple[str, ...] = (
 # What of the kit and of the contracts a domain may import: pure modules only. (Producing
 # an event is still the service layer's, through its EventMap: docs/decisions.md, rule 5.)
 DOMAIN_MAY_IMPORT: dict[str, frozenset[str]] = {
-    "servicekit": frozenset({"aggregate", "amounts", "clock", "masking", "text"}),
+    "servicekit": frozenset({"aggregate", "amounts", "clock", "masking", "principal", "text"}),
     "contracts": frozenset({"vocabulary", "codes", "envelope", "events", "topics"}),
 }
 PACKAGE_DIRS = {"servicekit": Path("libs/servicekit/src/servicekit"), "contracts": Path("contracts/src/contracts")}
@@ -97,10 +97,27 @@ def service_contracts(s: Service, root: Path) -> list[str]:
     return sections
 
 
+# A web front end reads the services' HTTP APIs with the user's token: never a database or the bus.
+WEB_FORBIDDEN: tuple[str, ...] = ("pymongo", "motor", "bson", "faststream", "aiokafka")
+
+
+def web_contracts(w: Service, root: Path) -> list[str]:
+    p = w.package
+    return [
+        _section(f"{p}-http-only", f"{p} reads the services over HTTP only: no database driver, no broker client",
+                 "forbidden", source_modules=[p], forbidden_modules=WEB_FORBIDDEN),
+        _section(f"{p}-pure-domain", f"{p}.domain does no I/O; of the kit and the contracts it imports only "
+                                     f"pure modules", "forbidden",
+                 source_modules=[f"{p}.domain"], forbidden_modules=_domain_forbidden(root)),
+    ]
+
+
 def render(root: Path | None = None) -> str:
     root = root or catalog.root()
     services = catalog.services(root)
-    packages = [s.package for s in services]
+    web = catalog.web(root)
+    backends = [s.package for s in services]
+    packages = [*backends, *(w.package for w in web)]
     header = (
         "# Generated from services/services.toml by `make generate` (python -m devstack.lintconfig);\n"
         "# do not edit: change devstack/lintconfig.py or the list, then regenerate. `make lint` checks it.\n"
@@ -121,6 +138,8 @@ def render(root: Path | None = None) -> str:
     ]
     for s in services:
         sections += service_contracts(s, root)
+    for w in web:
+        sections += web_contracts(w, root)
     return header + "".join("\n" + s for s in sections)
 
 

@@ -90,6 +90,7 @@ class StackConfig:
     gateway_smtp_port: int = 8025
     simulate_departments: bool = False  # DEVSTACK_SIMULATE_DEPARTMENTS=1: demo departments answer every step
     issuer_port: int = DEFAULT_ISSUER_PORT
+    web: tuple[ServiceAddr, ...] = ()  # the web front ends (services.toml [[web]]), started after the services
 
     # -- derived paths and addresses -------------------------------------------------
     @property
@@ -143,7 +144,8 @@ class StackConfig:
 
     def ports(self) -> list[tuple[str, int]]:
         return [("broker", self.broker_port), ("db", self.db_port), ("gateways", self.gateway_http_port),
-                ("gateways", self.gateway_smtp_port), ("issuer", self.issuer_port)] + [(s.name, s.port) for s in self.services]
+                ("gateways", self.gateway_smtp_port), ("issuer", self.issuer_port)] + [
+                    (s.name, s.port) for s in (*self.services, *self.web)]
 
     # -- construction -----------------------------------------------------------------
     @classmethod
@@ -171,7 +173,10 @@ class StackConfig:
                    int(env.get("DEVSTACK_DB_PORT", DEFAULT_DB_PORT)), services, consumer_env,
                    int(env.get("GATEWAYS_HTTP_PORT", 8090)), int(env.get("GATEWAYS_SMTP_PORT", 8025)),
                    env.get("DEVSTACK_SIMULATE_DEPARTMENTS", "0").lower() in ("1", "true", "yes"),
-                   int(env.get("DEVSTACK_ISSUER_PORT", DEFAULT_ISSUER_PORT)))
+                   int(env.get("DEVSTACK_ISSUER_PORT", DEFAULT_ISSUER_PORT)),
+                   tuple(ServiceAddr(w.name, env.get(f"{w.env_prefix}HOST", host),
+                                     int(env.get(f"{w.env_prefix}PORT", w.port)), w.package, w.env_prefix)
+                         for w in catalog.web(root) if env.get("DEVSTACK_WEB", "1") != "0"))
 
     def save_state(self, pid: int) -> None:
         data = asdict(self) | {"pid": pid, "started_at": time.time()}
@@ -184,6 +189,7 @@ class StackConfig:
             data.pop("pid", None)
             data.pop("started_at", None)
             data["services"] = tuple(ServiceAddr(**s) for s in data["services"])
+            data["web"] = tuple(ServiceAddr(**s) for s in data.get("web", []))
             return StackConfig(**data)
         except (OSError, ValueError, TypeError, KeyError):
             return self
@@ -227,6 +233,13 @@ def process_env(cfg: StackConfig) -> dict[str, str]:
         prefix = s.env_prefix or f"{s.name.upper()}_"
         env[f"{prefix}HOST"] = s.host
         env[f"{prefix}PORT"] = str(s.port)
+    for w in cfg.web:
+        prefix = w.env_prefix or f"{w.name.upper()}_"
+        env[f"{prefix}HOST"] = w.host
+        env[f"{prefix}PORT"] = str(w.port)
+        env[f"{prefix}PUBLIC_URL"] = w.base_url
+        for s in cfg.services:  # a front end reaches each service's API here
+            env[f"{prefix}{s.name.upper()}_URL"] = s.base_url
     # the message providers point at the local gateways, on whatever ports they were given
     gateways = GatewayProcess(http_port=cfg.gateway_http_port, smtp_port=cfg.gateway_smtp_port)
     env.update({k: v for k, v in gateways.settings_env().items() if k not in os.environ})
@@ -266,6 +279,8 @@ def procfile_lines(cfg: StackConfig) -> dict[str, list[str]]:
     for s in cfg.services:
         lines[s.name] = [py, "-m", "devstack.wait_then", "--topics", cfg.kafka_bootstrap, *deps, "--",
                          "ow-serve", s.app, "--host", s.host, "--port", str(s.port)]
+    for w in cfg.web:  # front ends need no broker or database: only the services' APIs, later
+        lines[w.name] = ["ow-serve", w.app, "--host", w.host, "--port", str(w.port)]
     return lines
 
 
@@ -498,13 +513,13 @@ def wait_ready(cfg: StackConfig, timeout: float, proc: subprocess.Popen[bytes] |
                pid: int | None = None) -> tuple[bool, str]:
     """Poll every ``/readyz`` until all answer 200; fail early if the runner exits."""
     deadline = time.monotonic() + timeout
-    pending = {s.name for s in cfg.services}
+    pending = {s.name for s in (*cfg.services, *cfg.web)}
     while True:
         if proc is not None and proc.poll() is not None:
             return False, f"the process runner exited with code {proc.returncode}"
         if pid is not None and not pid_alive(pid):
             return False, "the process runner exited"
-        states = readiness(tuple(s for s in cfg.services if s.name in pending), timeout=1.0)
+        states = readiness(tuple(s for s in (*cfg.services, *cfg.web) if s.name in pending), timeout=1.0)
         pending -= {n for n, (ok, _) in states.items() if ok}
         if not pending:
             return True, ""

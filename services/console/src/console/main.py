@@ -1,0 +1,3 @@
+from console.bootstrap import create_app
+
+app = create_app()

@@ -1,0 +1,10 @@
+"""The console's pages: one module per page, each an APIRouter of thin routes (fetch from
+the services through ``console.backends``, decide in ``console.domain``, render a template)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from console.pages import sla
+
+ROUTERS: tuple[APIRouter, ...] = (sla.router,)
