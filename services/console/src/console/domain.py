@@ -264,3 +264,13 @@ def form_errors(errors: Iterable[Mapping[str, Any]]) -> dict[str, str]:
         message = field_message(str(e.get("type", "")), str(e.get("msg") or e.get("message") or ""))
         out.setdefault(leaf or "_", message)
     return out
+
+
+def service_errors(errors: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """``{field: message}`` from a service's problem ``errors``, in the service's own words
+    (they name the rule: "unknown helper", "not a card of this window")."""
+    out: dict[str, str] = {}
+    for e in errors:
+        leaf = str(e.get("field", "")).split(".")[-1] or "_"
+        out.setdefault(leaf, str(e.get("message") or field_message(str(e.get("type", "")))))
+    return out

@@ -155,7 +155,7 @@ def parse(model: type[M], values: dict[str, Any]) -> tuple[M | None, dict[str, s
 
 def problem_errors(exc: BackendProblem) -> dict[str, str]:
     """A service's refusal as ``{field: message}``, its detail under ``_`` (the form's own line)."""
-    errors = domain.form_errors(exc.problem.get("errors") or [])
+    errors = domain.service_errors(exc.problem.get("errors") or [])
     errors.setdefault("_", exc.detail)
     return errors
 
