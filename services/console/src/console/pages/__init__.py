@@ -5,6 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from console.pages import sla
+from console.pages import hall, ops, sla, statistics
 
-ROUTERS: tuple[APIRouter, ...] = (sla.router,)
+ROUTERS: tuple[APIRouter, ...] = (sla.router, statistics.router, ops.router, hall.router)
