@@ -28,7 +28,7 @@ def month_of(now: datetime) -> str:
 
 
 def valid_month(text: str | None) -> bool:
-    return bool(text) and MONTH.match(text or "") is not None
+    return bool(text) and MONTH.fullmatch(text or "") is not None
 
 
 def months_back(month: str, n: int = TREND_MONTHS) -> list[str]:
@@ -220,7 +220,7 @@ def service_health(service: str, probe: tuple[int | None, Any], status: Mapping[
     code, body = probe
     body = body if isinstance(body, Mapping) else {}
     checks = {k: bool(body[k]) for k in ("broker", "database") if k in body and isinstance(body[k], bool)}
-    state = "down" if code is None or code >= 500 and not checks else ("ready" if code == 200 else "not_ready")
+    state = "down" if code is None or (code >= 500 and not checks) else ("ready" if code == 200 else "not_ready")
     if status is not None and isinstance(status.get("ready"), Mapping) and not checks:
         checks = {k: bool(v) for k, v in status["ready"].items() if k in ("broker", "database")}
     return ServiceHealth(service, state, checks, status, status_note)
