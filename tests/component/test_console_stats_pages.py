@@ -65,7 +65,9 @@ async def test_the_statistics_page_draws_each_chart_with_its_table_and_csv_link(
     async with console_client(_statistics_backends()) as (client, login):
         login(Principal("sup-1", Role.SUPERVISOR))
         page = await client.get("/statistics", params={"month": "2026-11"})
+        reads = [str(r.url) for r in client.routing.calls]
     assert page.status_code == 200
+    assert len(reads) == len(set(reads)) == 11  # six months by month, window, department, roster, two services
     html = page.text
     names = re.findall(r'<canvas data-chart="chart-(\w+)" role="img" aria-label="[^"]+"', html)
     assert names == ["monthly", "windows", "departments", "sla", "startup"]

@@ -71,9 +71,15 @@ class Reader:
 
     def __init__(self, c: Console, session: Session, month: str) -> None:
         self.c, self.session, self.month = c, session, month
+        self._reads: dict[tuple[str, str, tuple[tuple[str, str], ...]], asyncio.Future[Any]] = {}
 
     def _get(self, service: str, path: str, **params: str) -> Awaitable[Any]:
-        return self.c.backends.get(service, path, token=self.session.token, params=params or None)
+        """One read shared by the sections that need it (e.g. registration's statistics)."""
+        key = (service, path, tuple(sorted(params.items())))
+        if key not in self._reads:
+            self._reads[key] = asyncio.ensure_future(
+                self.c.backends.get(service, path, token=self.session.token, params=params or None))
+        return self._reads[key]
 
     async def monthly(self) -> Section:
         months = reports.months_back(self.month)
