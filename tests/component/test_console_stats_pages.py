@@ -144,7 +144,7 @@ def ops_status(service: str) -> dict:
                                             "reason": "invalid event: missing case_number", "count": 2,
                                             "last_at": "2026-11-27T05:59:00Z"}],
                              "recent": [{"source_topic": "registration.case-events.v1",
-                                         "reason": "invalid event: missing case_number",
+                                         "reason": "invalid event: contact_phone 13912345678 is not an ID",
                                          "at": "2026-11-27T05:59:00Z", "key": "QY-20261127-0001"}]},
             "consumers": [{"group": f"{service}-cases", "topic": "registration.case-events.v1", "lag": 17}]}
 
@@ -185,6 +185,7 @@ async def test_the_operations_page_renders_with_one_service_down_and_one_without
     assert 'class="badge overdue">无应答' in row["crossregion"]
     assert "—" in row["ratings"] and "尚未提供" in row["ratings"]
     assert "invalid event: missing case_number" in html and "QY-20261127-0001" in html
+    assert "13912345678" not in html and "139****5678" in html  # operators are not entitled to personal data
     assert "registration-cases" in html and "<td>17</td>" in html  # consumer lag
     assert "city-bank" in html and "HTTP 503 from partner" in html
     assert 'hx-get="/ops/table" hx-trigger="every 30s"' in html

@@ -222,6 +222,8 @@ def test_todays_figures_take_what_each_service_gave():
     only_ratings = reports.hall_today(now, None, {"today": {"ratings": 0, "satisfaction": None}})
     assert (only_ratings.submitted, only_ratings.ratings, only_ratings.satisfaction) == (None, 0, None)
     assert reports.hall_today(now, None, None).empty
+    nested = reports.hall_today(now, {"month": "2026-11", "today": {"submitted": 7, "completed": 6}}, None)
+    assert (nested.submitted, nested.completed) == (7, 6)
 
 
 def test_the_windows_slide_shows_names_never_accounts_or_numbers():

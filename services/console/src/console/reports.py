@@ -356,6 +356,8 @@ def hall_today(now: datetime, registration: Mapping[str, Any] | None, hall: Mapp
     (ratings); a figure a service did not give stays ``None`` (暂无数据)."""
     today = (hall or {}).get("today") if isinstance((hall or {}).get("today"), Mapping) else {}
     reg = registration or {}
+    if isinstance(reg.get("today"), Mapping):  # the same figures nested, as in registration's /statistics
+        reg = reg["today"]
     ratings = _opt_int((today or {}).get("ratings"))
     return Today(ensure_utc(now).astimezone(CN_TZ).strftime("%Y-%m-%d"), _opt_int(reg.get("submitted")),
                  _opt_int(reg.get("completed")), ratings,
