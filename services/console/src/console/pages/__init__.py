@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from console.pages import sla
+from console.pages import lookup, sla
 
-ROUTERS: tuple[APIRouter, ...] = (sla.router,)
+ROUTERS: tuple[APIRouter, ...] = (
+    sla.router,
+    lookup.router,
+)
