@@ -24,7 +24,9 @@ default every service of the list), ``DEVSTACK_VAR_DIR`` (``<root>/var``),
 ``KAFKA_SESSION_TIMEOUT_MS`` / ``KAFKA_HEARTBEAT_INTERVAL_MS`` (2000 / 200: fast group joins),
 ``DEVSTACK_BROKER`` (``kafka``; ``tansu``: memory only), ``DEVSTACK_ISSUER_PORT`` (8099: the
 development token issuer, ``devstack.issuer``, keys in ``var/issuer/``; the services trust it
-unless ``JWT_ISSUER`` / ``JWT_JWKS_URL`` are set).
+unless ``JWT_ISSUER`` / ``JWT_JWKS_URL`` are set; it logs users of ``config/dev-users.toml`` in
+to the console, whose redirect URI it registers: ``CONSOLE_PORT``, 8010, or the ``console``
+service's port when there is one).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from devstack.servers import broker_client_env, broker_command, db_command
 
 DEFAULT_BROKER_PORT = 19092
 DEFAULT_DB_PORT = 27018
+DEFAULT_CONSOLE_PORT = 8010
 MARKER = "DEVSTACK_PLATFORM"
 
 
@@ -90,6 +93,7 @@ class StackConfig:
     gateway_smtp_port: int = 8025
     simulate_departments: bool = False  # DEVSTACK_SIMULATE_DEPARTMENTS=1: demo departments answer every step
     issuer_port: int = DEFAULT_ISSUER_PORT
+    console_port: int = DEFAULT_CONSOLE_PORT  # the console's login redirect is registered with the issuer
 
     # -- derived paths and addresses -------------------------------------------------
     @property
@@ -128,6 +132,12 @@ class StackConfig:
     def issuer(self) -> LocalIssuer:
         """The development token issuer (its keys; ``ensure()`` makes them)."""
         return LocalIssuer(self.issuer_dir, f"http://{self.host}:{self.issuer_port}")
+
+    @property
+    def console_callback(self) -> str:
+        """The console's OIDC redirect URI, registered with the development issuer."""
+        console = next((s for s in self.services if s.name == "console"), None)
+        return f"{console.base_url if console else f'http://127.0.0.1:{self.console_port}'}/auth/callback"
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -171,7 +181,8 @@ class StackConfig:
                    int(env.get("DEVSTACK_DB_PORT", DEFAULT_DB_PORT)), services, consumer_env,
                    int(env.get("GATEWAYS_HTTP_PORT", 8090)), int(env.get("GATEWAYS_SMTP_PORT", 8025)),
                    env.get("DEVSTACK_SIMULATE_DEPARTMENTS", "0").lower() in ("1", "true", "yes"),
-                   int(env.get("DEVSTACK_ISSUER_PORT", DEFAULT_ISSUER_PORT)))
+                   int(env.get("DEVSTACK_ISSUER_PORT", DEFAULT_ISSUER_PORT)),
+                   int(env.get("CONSOLE_PORT", DEFAULT_CONSOLE_PORT)))
 
     def save_state(self, pid: int) -> None:
         data = asdict(self) | {"pid": pid, "started_at": time.time()}
@@ -256,8 +267,10 @@ def procfile_lines(cfg: StackConfig) -> dict[str, list[str]]:
                          "--smtp-port", str(cfg.gateway_smtp_port),
                          "--journal", str(cfg.var_dir / "gateways" / "received.jsonl")]
     # The development token issuer: its JWKS for the services, its key for `devstack token`.
+    # It also logs people in to the console (OIDC code + PKCE; users in config/dev-users.toml).
     lines["issuer"] = [*outlive, py, "-m", "devstack.issuer", "--host", cfg.host, "--port", str(cfg.issuer_port),
-                       "--dir", str(cfg.issuer_dir)]
+                       "--dir", str(cfg.issuer_dir), "--users", str(Path(cfg.root) / "config" / "dev-users.toml"),
+                       "--client", f"console={cfg.console_callback}"]
     if cfg.simulate_departments:
         lines["departments"] = [py, "-m", "devstack.wait_then", "--topics", cfg.kafka_bootstrap, *deps, "--",
                                 py, "-m", "devstack.simulators"]
