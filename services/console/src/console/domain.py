@@ -117,7 +117,7 @@ def time_left(due: datetime | None, now: datetime) -> str:
 
 
 # -- the SLA board ------------------------------------------------------------------------------------
-MATTERS = {"startup": "企业开办", "change": "营业执照变更"}
+MATTERS = {"establishment": "企业开办", "startup": "企业开办", "change": "营业执照变更"}
 STAGES = {"initiation_land_use": "立项用地规划许可", "engineering_construction": "工程建设许可",
           "construction_permit": "施工许可", "completion_acceptance": "竣工验收"}
 # Registration's departments come from the contracts; approvals' from its catalogue (its
