@@ -39,6 +39,7 @@ REGISTRATION: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", f"{CASE}/corrections"):                  frozenset({AP, WS}),
     ("PUT", f"{CASE}/helper"):                        frozenset({SV, WS}),
     ("POST", "/ops/outbox/republish"):                frozenset({OP}),
+    ("GET", "/ops/status"):                           frozenset({OP, SV}),
 }
 NOTIFICATIONS: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/messages?case_number=GS-2099-000000"):  PERSON,
@@ -57,6 +58,7 @@ NOTIFICATIONS: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/agencies/agency-x"):                    frozenset({PA, OP}),
     ("PUT", "/agencies/agency-x"):                    frozenset({OP}),
     ("POST", "/ops/outbox/republish"):                frozenset({OP}),
+    ("GET", "/ops/status"):                           frozenset({OP, SV}),
 }
 PROJECT, STAGE = "/projects/2099-620102-47-01-000000", "/stages/GC20990101DEADBEEF"
 APPROVALS: dict[tuple[str, str], frozenset[Role] | None] = {
@@ -74,6 +76,7 @@ APPROVALS: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", f"{STAGE}/items/site_selection/correction"): frozenset({AP, WS}),
     ("PUT", f"{STAGE}/helper"):                        frozenset({SV, WS}),
     ("POST", "/ops/outbox/republish"):                 frozenset({OP}),
+    ("GET", "/ops/status"):                            frozenset({OP, SV}),
 }
 
 STAFF = ALL - {AP, PA}
@@ -110,6 +113,7 @@ RATINGS: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", f"{REQ}/reply"):                         frozenset({RV, HP, SV}),
     ("GET", "/statistics?month=2099-01"):             frozenset({SV, OV, OP}),
     ("POST", "/ops/outbox/republish"):                frozenset({OP}),
+    ("GET", "/ops/status"):                           frozenset({OP, SV}),
 }
 RATINGS_PATHS = {RCASE: "/cases/{case_number}", ENTRY: "/ledger/{entry_id}", REQ: "/requests/{request_id}",
                  f"/boxes/{MONTH}": "/boxes/{month}", f"/lists/{MONTH}": "/lists/{month}",
@@ -130,6 +134,7 @@ CROSSREGION: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/ops/exchanges/backlog"):                frozenset({OP}),
     ("GET", "/ops/exchanges/audit"):                  frozenset({OP}),
     ("POST", "/ops/outbox/republish"):                frozenset({OP}),
+    ("GET", "/ops/status"):                           frozenset({OP, SV}),
 }
 
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from console.pages import hall, ops, sla, statistics
+from console.pages import hall, lookup, ops, sla, statistics
 
-ROUTERS: tuple[APIRouter, ...] = (sla.router, statistics.router, ops.router, hall.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    sla.router,
+    lookup.router,
+    statistics.router,
+    ops.router,
+    hall.router,
+)
