@@ -265,3 +265,17 @@ async def test_the_hall_over_the_real_ratings_app_with_the_others_down_says_no_d
     assert ">红榜</h2>" in page.text and ">黑榜</h2>" in page.text
     assert "暂无公示" in page.text  # the real /lists/current: nothing on display yet
     assert page.text.count("暂无数据") == 2  # today's figures and the windows (/hall not in ratings yet)
+
+
+async def test_the_operations_page_over_the_real_ratings_apps_status(rat_settings):
+    ratings = ratings_app(rat_settings)
+    backends = {"ratings": ratings, "notifications": ops_backend}  # the other three do not answer
+    async with LifespanManager(ratings), console_client(backends) as (client, login):
+        login(Principal("op-1", Role.OPERATOR))
+        page = await client.get("/ops")
+    assert page.status_code == 200
+    row = re.search(r'<tr class="[^"]*" data-service="ratings">(.*?)</tr>', page.text, re.S).group(1)  # type: ignore[union-attr]
+    assert 'class="badge ok">正常' in row and "尚未提供" not in row and "无应答" not in row
+    cells = re.findall(r"<td>([^<]*)</td>", row)
+    assert len(cells) == 4 and cells[0].isdigit() and cells[3] == "0"  # outbox pending, ..., no dead letters
+    assert page.text.count('class="badge overdue">无应答') == 3

@@ -113,6 +113,8 @@ def test_startup_attainment_splits_in_time_late_and_open():
     assert spec["data"]["labels"] == ["1 个工作日内办结", "超时办结", "逾期未办结"]
     assert spec["data"]["datasets"][0]["data"] == [9, 1, 1]
     assert reports.startup_table({"matters": [{"kind": "change"}]}).rows == []
+    registration_words = {"matters": [{**REGISTRATION["matters"][0], "kind": "establishment"}]}
+    assert reports.startup_table(registration_words).rows == table.rows
     assert reports.startup_table({"month": "2026-11"}).spec() is None  # a shape without matters: no chart, no error
 
 
@@ -174,6 +176,8 @@ def test_a_service_is_ready_not_ready_or_down_from_its_readyz():
     assert (not_ready.state, not_ready.checks) == ("not_ready", {"broker": False, "database": True})
     assert (down.state, down.state_text, down.checks, down.status_note) == ("down", "无应答", {}, "无应答")
     assert reports.service_health("x", (500, None), None).state == "down"
+    assert ready.errors == [] and reports.service_health("x", (200, {}), {"errors": ["lag: timeout"]}).errors == [
+        "lag: timeout"]
 
 
 def test_the_operations_board_sums_backlogs_and_orders_dead_letters():

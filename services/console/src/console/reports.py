@@ -133,11 +133,14 @@ def sla_table(registration: Mapping[str, Any] | None, approvals: Sequence[Mappin
                            axis_title="达标率（%）"))
 
 
+STARTUP_KINDS = ("startup", "establishment")  # registration's own word is "establishment"
+
+
 def startup_table(registration: Mapping[str, Any] | None) -> Table:
     """企业开办 within one working day: the start-up matter's row of registration's statistics."""
     rows: list[tuple[Cell, ...]] = []
     for m in _matters(registration):
-        if m.get("kind") != "startup":
+        if m.get("kind") not in STARTUP_KINDS:
             continue
         completed, within = _int(m.get("completed")), _int(m.get("within_limit"))
         rows.append((domain.MATTERS["startup"], _int(m.get("submitted")), completed, within, max(completed - within, 0),
@@ -207,6 +210,12 @@ class ServiceHealth:
     def outbox(self) -> Mapping[str, Any]:
         value = (self.status or {}).get("outbox")
         return value if isinstance(value, Mapping) else {}
+
+    @property
+    def errors(self) -> list[str]:
+        """What the service could not read for its status (then its figures are the last ones read)."""
+        value = (self.status or {}).get("errors")
+        return [str(e) for e in value] if isinstance(value, list) else []
 
     @property
     def dead_letters(self) -> Mapping[str, Any]:
