@@ -38,6 +38,8 @@ REGISTRATION: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", f"{CASE}/steps/licence/decision"):       frozenset({RV}),
     ("POST", f"{CASE}/corrections"):                  frozenset({AP, WS}),
     ("PUT", f"{CASE}/helper"):                        frozenset({SV, WS}),
+    ("GET", "/statistics?month=2099-01"):             frozenset({SV, OV, OP, WS}),
+    ("GET", "/statistics/today"):                     PUBLIC,
     ("POST", "/ops/outbox/republish"):                frozenset({OP}),
     ("GET", "/ops/status"):                           frozenset({OP, SV}),
 }
