@@ -86,6 +86,7 @@ RCASE, ENTRY, REQ, MONTH = "/cases/QY2099000000", "/ledger/CP-missing", "/reques
 RATINGS: dict[tuple[str, str], frozenset[Role] | None] = {
     ("PUT", "/windows/w-matrix"):                     frozenset({OP, SV}),
     ("GET", "/windows"):                              STAFF,
+    ("GET", "/hall"):                                 PUBLIC,
     ("POST", "/ratings/by-token"):                    PUBLIC,
     ("POST", f"{RCASE}/rating"):                      frozenset({AP, WS}),
     ("GET", f"{RCASE}/rating"):                       ALL,
