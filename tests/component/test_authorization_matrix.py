@@ -59,6 +59,7 @@ NOTIFICATIONS: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", f"{SUB}/events"):                         frozenset({PA, OP}),
     ("GET", "/agencies/agency-x"):                    frozenset({PA, OP}),
     ("PUT", "/agencies/agency-x"):                    frozenset({OP}),
+    ("GET", "/ops/subscriptions/health"):             frozenset({OP, SV}),
     ("POST", "/ops/outbox/republish"):                frozenset({OP}),
     ("GET", "/ops/status"):                           frozenset({OP, SV}),
 }
