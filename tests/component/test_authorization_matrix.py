@@ -38,6 +38,8 @@ REGISTRATION: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", f"{CASE}/steps/licence/decision"):       frozenset({RV}),
     ("POST", f"{CASE}/corrections"):                  frozenset({AP, WS}),
     ("PUT", f"{CASE}/helper"):                        frozenset({SV, WS}),
+    ("GET", "/statistics?month=2099-01"):             frozenset({SV, OV, OP, WS}),
+    ("GET", "/statistics/today"):                     PUBLIC,
     ("POST", "/ops/outbox/republish"):                frozenset({OP}),
     ("GET", "/ops/status"):                           frozenset({OP, SV}),
 }
@@ -57,6 +59,7 @@ NOTIFICATIONS: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", f"{SUB}/events"):                         frozenset({PA, OP}),
     ("GET", "/agencies/agency-x"):                    frozenset({PA, OP}),
     ("PUT", "/agencies/agency-x"):                    frozenset({OP}),
+    ("GET", "/ops/subscriptions/health"):             frozenset({OP, SV}),
     ("POST", "/ops/outbox/republish"):                frozenset({OP}),
     ("GET", "/ops/status"):                           frozenset({OP, SV}),
 }
@@ -84,6 +87,7 @@ RCASE, ENTRY, REQ, MONTH = "/cases/QY2099000000", "/ledger/CP-missing", "/reques
 RATINGS: dict[tuple[str, str], frozenset[Role] | None] = {
     ("PUT", "/windows/w-matrix"):                     frozenset({OP, SV}),
     ("GET", "/windows"):                              STAFF,
+    ("GET", "/hall"):                                 PUBLIC,
     ("POST", "/ratings/by-token"):                    PUBLIC,
     ("POST", f"{RCASE}/rating"):                      frozenset({AP, WS}),
     ("GET", f"{RCASE}/rating"):                       ALL,
