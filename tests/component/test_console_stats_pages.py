@@ -1,5 +1,6 @@
-"""The console's statistics, operations and hall pages over handler backends (for the shapes
-of endpoints other branches add) and the real ratings app in-process where it has them."""
+"""The console's statistics, operations and hall pages over handler backends (every shape the
+pages read, and services that are down, refuse or lack an endpoint) and over the real services
+in-process (registration, approvals, ratings: their statistics, roster, hall and /ops/status)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from approvals.bootstrap import create_app as approvals_app
 from console.config import Settings
 from ratings.bootstrap import create_app as ratings_app
+from registration.bootstrap import create_app as registration_app
 from servicekit.principal import Principal, Role
 from tests.support.auth import bearer
 from tests.support.console import console_client
@@ -120,6 +123,20 @@ async def test_the_csv_of_the_real_ratings_app_is_safe_against_a_formula_in_a_wi
     assert rows[0][0] == "窗口" and rows[1][:3] == ["'-SUM(1,2)", "税务局", "0"]
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
     assert staff_page.status_code == 200 and "您的角色无权查看此项统计" in staff_page.text
+
+
+async def test_the_statistics_page_over_the_real_services(reg_settings, apr_settings, rat_settings):
+    reg, apr, rat = registration_app(reg_settings), approvals_app(apr_settings), ratings_app(rat_settings)
+    async with LifespanManager(reg), LifespanManager(apr), LifespanManager(rat), console_client(
+            {"registration": reg, "approvals": apr, "ratings": rat}) as (client, login):
+        login(Principal("sup-1", Role.SUPERVISOR))
+        page = await client.get("/statistics", params={"month": "2026-11"})
+        startup = await client.get("/statistics/startup.csv", params={"month": "2026-11"})
+    assert page.status_code == 200
+    assert not re.search(r'class="warning"', page.text)  # every section read: no 暂无数据, 无权 or 尚未提供
+    assert "<th scope=\"row\">企业开办</th>" in page.text and "<th scope=\"row\">施工许可</th>" in page.text
+    assert startup.status_code == 200
+    assert startup.content.decode("utf-8-sig").splitlines()[1] == "企业开办,0,0,0,0,0,"  # no attainment yet: empty
 
 
 async def test_a_role_without_statistics_is_refused_the_page_and_its_csv():
@@ -256,15 +273,32 @@ async def test_one_screen_shows_one_slide():
     assert unknown.status_code == 200 and unknown.text.count('class="slide') == 3 and "<script>" not in unknown.text
 
 
-async def test_the_hall_over_the_real_ratings_app_with_the_others_down_says_no_data(rat_settings):
-    ratings = ratings_app(rat_settings)
+async def test_the_hall_over_the_real_ratings_and_registration_apps(rat_settings, reg_settings):
+    ratings, registration = ratings_app(rat_settings), registration_app(reg_settings)
     settings = Settings(hall_rotate_seconds=20)
-    async with LifespanManager(ratings), console_client({"ratings": ratings}, settings=settings) as (client, _):
+    async with LifespanManager(ratings), LifespanManager(registration), console_client(
+            {"ratings": ratings, "registration": registration}, settings=settings) as (client, _):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=ratings), base_url="http://ratings") as direct:
+            put = await direct.put("/windows/w3", headers=bearer("op-1", Role.OPERATOR), json={
+                "name": "三号窗口", "department": "tax", "business": ["税务登记", "发票申领"], "staff": ["staff-0003"],
+                "staff_names": {"staff-0003": f"钱七 {PHONE}"}})
+            assert put.status_code == 200, put.text
         page = await client.get("/hall")
     assert page.status_code == 200 and 'data-rotate="20"' in page.text
-    assert ">红榜</h2>" in page.text and ">黑榜</h2>" in page.text
-    assert "暂无公示" in page.text  # the real /lists/current: nothing on display yet
-    assert page.text.count("暂无数据") == 2  # today's figures and the windows (/hall not in ratings yet)
+    html = page.text
+    assert ">红榜</h2>" in html and ">黑榜</h2>" in html and "暂无公示" in html  # nothing on display yet
+    assert "三号窗口" in html and "税务登记、发票申领" in html and "税务局" in html and "钱七" in html
+    assert PHONE not in html and "staff-0003" not in html
+    figures = re.findall(r'<dd class="figure">([^<]*)</dd>', html)
+    assert figures == ["0", "0", "0", "—"]  # fresh services: nothing submitted, completed or rated today
+    assert "暂无数据" not in html
+
+
+async def test_the_hall_with_every_service_down_says_no_data_on_each_slide():
+    async with console_client({}) as (client, _):
+        page = await client.get("/hall")
+    assert page.status_code == 200 and ">红榜</h2>" in page.text and ">黑榜</h2>" in page.text
+    assert page.text.count('class="empty">暂无数据') == 4  # red, black, today, windows
 
 
 async def test_the_operations_page_over_the_real_ratings_apps_status(rat_settings):
