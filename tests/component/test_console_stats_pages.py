@@ -14,6 +14,7 @@ from asgi_lifespan import LifespanManager
 
 from approvals.bootstrap import create_app as approvals_app
 from console.config import Settings
+from notifications.bootstrap import create_app as notifications_app
 from ratings.bootstrap import create_app as ratings_app
 from registration.bootstrap import create_app as registration_app
 from servicekit.principal import Principal, Role
@@ -301,15 +302,17 @@ async def test_the_hall_with_every_service_down_says_no_data_on_each_slide():
     assert page.text.count('class="empty">暂无数据') == 4  # red, black, today, windows
 
 
-async def test_the_operations_page_over_the_real_ratings_apps_status(rat_settings):
-    ratings = ratings_app(rat_settings)
-    backends = {"ratings": ratings, "notifications": ops_backend}  # the other three do not answer
-    async with LifespanManager(ratings), console_client(backends) as (client, login):
+async def test_the_operations_page_over_the_real_services_status(rat_settings, ntf_settings):
+    ratings, notifications = ratings_app(rat_settings), notifications_app(ntf_settings)
+    backends = {"ratings": ratings, "notifications": notifications}  # the other three do not answer
+    async with LifespanManager(ratings), LifespanManager(notifications), console_client(backends) as (client, login):
         login(Principal("op-1", Role.OPERATOR))
         page = await client.get("/ops")
     assert page.status_code == 200
-    row = re.search(r'<tr class="[^"]*" data-service="ratings">(.*?)</tr>', page.text, re.S).group(1)  # type: ignore[union-attr]
-    assert 'class="badge ok">正常' in row and "尚未提供" not in row and "无应答" not in row
-    cells = re.findall(r"<td>([^<]*)</td>", row)
-    assert len(cells) == 4 and cells[0].isdigit() and cells[3] == "0"  # outbox pending, ..., no dead letters
+    for service in ("ratings", "notifications"):
+        row = re.search(rf'<tr class="[^"]*" data-service="{service}">(.*?)</tr>', page.text, re.S).group(1)  # type: ignore[union-attr]
+        assert 'class="badge ok">正常' in row and "尚未提供" not in row and "无应答" not in row
+        cells = re.findall(r"<td>([^<]*)</td>", row)
+        assert len(cells) == 4 and cells[0].isdigit() and cells[3] == "0"  # outbox pending, ..., no dead letters
     assert page.text.count('class="badge overdue">无应答') == 3
+    assert "没有订阅。" in page.text  # notifications' real /ops/subscriptions/health: none yet
