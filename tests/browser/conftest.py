@@ -41,6 +41,7 @@ def chromium_path() -> str:
 class Platform:
     processes: dict[str, ServiceProcess]
     gateways: GatewayProcess
+    ratings_clock: Path  # ratings reads its time from here (servicekit.fileclock) while it holds an instant
 
     def url(self, name: str) -> str:
         return self.processes[name].url
@@ -55,7 +56,9 @@ def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     listed = {s.name: s for s in catalog.services()}
     for s in listed.values():
         env[f"{s.env_prefix}MONGODB_DATABASE"] = f"{s.name}_{unique}"
+    ratings_clock = logs / "ratings-clock"
     extra = {
+        "ratings": {"RATINGS_CLOCK_FILE": str(ratings_clock)},
         # every accepted case on the SLA board (its 1 working day is inside the horizon)
         "registration": {"REGISTRATION_AT_RISK_WITHIN_HOURS": "1000"},
         "notifications": {**gateways.settings_env(), "NOTIFICATIONS_DEFAULT_QUIET_HOURS": "off",
@@ -76,7 +79,7 @@ def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         console.env.update({f"CONSOLE_{n.upper()}_URL": p.url for n, p in started.items()})
         console.env.update({"CONSOLE_PUBLIC_URL": console.url, "CONSOLE_SLA_REFRESH_SECONDS": "5"})
         started["console"] = console.start()
-        yield Platform(started, gateways)
+        yield Platform(started, gateways, ratings_clock)
     finally:
         for proc in reversed(list(started.values())):
             proc.stop()
