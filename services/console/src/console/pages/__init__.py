@@ -5,6 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from console.pages import sla
+from console.pages import boxes, cards, ledger, sla
 
-ROUTERS: tuple[APIRouter, ...] = (sla.router,)
+ROUTERS: tuple[APIRouter, ...] = (sla.router, ledger.router, cards.router, boxes.router)
