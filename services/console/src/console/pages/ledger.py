@@ -64,7 +64,7 @@ async def page(request: Request, session: Reader, c: Console = Depends(console),
     wanted = {"pending": ["open", "rectifying"], "all": [None]}.get(status, [status])
     found = [e for part in await asyncio.gather(*(fetch(w) for w in wanted)) for e in part]
     groups = domain.ledger_groups(found, c.clock.now(), sort=sort, status=status)
-    return render(request, "ledger.html", session=session, groups=groups, status=status, month=month, sort=sort,
+    return render(request, "ledger.html", session=session, groups=groups, status_filter=status, month=month, sort=sort,
                   count=sum(len(rows) for _, rows in groups), mine=_mine(session))
 
 
