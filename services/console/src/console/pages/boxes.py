@@ -115,6 +115,5 @@ async def sign(request: Request, month: Month, session: Viewer, c: Console = Dep
     except BackendProblem as exc:
         if exc.status not in (403, 409, 422):
             raise
-        errors = {"_": "；".join(dict.fromkeys(problem_errors(exc).values()))}
-    return await _month_page(request, c, session, month, 422 if exc.status != 403 else 403, form="sign",
-                             errors=errors)
+        return await _month_page(request, c, session, month, exc.status if exc.status == 403 else 422, form="sign",
+                                 errors={"_": "；".join(dict.fromkeys(problem_errors(exc).values()))})

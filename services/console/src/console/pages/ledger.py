@@ -61,7 +61,8 @@ async def page(request: Request, session: Reader, c: Console = Depends(console),
             params["month"] = month
         return list(await c.backends.get("ratings", "/ledger", token=session.token, params=params) or [])
 
-    wanted = {"pending": ["open", "rectifying"], "all": [None]}.get(status, [status])
+    wanted: list[str | None] = (["open", "rectifying"] if status == "pending" else [None] if status == "all"
+                                else [status])
     found = [e for part in await asyncio.gather(*(fetch(w) for w in wanted)) for e in part]
     groups = domain.ledger_groups(found, c.clock.now(), sort=sort, status=status)
     return render(request, "ledger.html", session=session, groups=groups, status_filter=status, month=month, sort=sort,
