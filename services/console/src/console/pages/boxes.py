@@ -6,6 +6,7 @@ from the account's ``department`` claim), and the month is final after the third
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -72,6 +73,7 @@ async def _month_page(request: Request, c: Console, session: Session, month: str
     view = domain.box_view(box, p.role, p.sub, p.department)
     return render(request, "boxes_month.html", status, session=session, month=month, box=view,
                   window_options=domain.window_options(windows or []), names=names, counted=counted,
+                  sign_key=str(uuid.uuid4()),
                   **{"form": "", "values": {}, "done": "", **ctx})
 
 

@@ -36,7 +36,7 @@ async def _page(request: Request, c: Console, session: Session, day: str, status
     rows = domain.day_report(report or [], windows)
     return render(request, "cards.html", status, session=session, day=day, windows=windows,
                   window_options=domain.window_options(windows), staff_groups=domain.staff_groups(windows),
-                  report=rows, row_keys={r.window_id: str(uuid.uuid4()) for r in rows}, alarms=[r for r in rows if r.alarm], actions=domain.CARD_ACTIONS,
+                  report=rows, moves_key=str(uuid.uuid4()), row_keys={r.window_id: str(uuid.uuid4()) for r in rows}, alarms=[r for r in rows if r.alarm], actions=domain.CARD_ACTIONS,
                   done=DONE[done].format(n=int(n) if n.isdigit() and len(n) < 5 else "若干") if done in DONE else "",
                   **{"form": "", "values": {"day": day}, **ctx})
 
