@@ -227,3 +227,28 @@ async def test_oversight_reads_the_ledger_without_forms_and_a_non_member_cannot_
         page = await client.get("/ledger")
     assert refused.status_code == 403 and opening.status_code == 403
     assert page.status_code == 200 and "CP1" in page.text
+
+
+def _answered_complaint(request: httpx.Request) -> httpx.Response:
+    if request.url.path == "/ledger/TS1/callback":
+        return httpx.Response(409, json={"title": "Conflict", "status": 409, "detail": "entry TS1 was called back already"})
+    if request.url.path == "/ledger/TS1":
+        return httpx.Response(200, json={
+            "entry_id": "TS1", "kind": "complaint", "case_number": "ZX1", "owner_id": "o1", "status": "answered",
+            "opened_at": "2026-11-26T02:00:00Z", "callback_due_at": "2026-11-27T16:00:00Z",
+            "called_back_at": "2026-11-26T03:00:00Z", "callback_outcome": "已回访", "reasonable": False,
+            "explanation": "依法说明", "answered_at": "2026-11-26T04:00:00Z", "within_time_limit": True,
+            "overdue": False})
+    if request.url.path == "/requests/ZX1":
+        return httpx.Response(200, json={"text": "窗口态度差，回电 13912345678", "submitted_at": "2026-11-26T02:00:00Z"})
+    return httpx.Response(404, json={"title": "Not Found", "status": 404})
+
+
+async def test_a_callback_someone_else_recorded_first_says_so_and_shows_the_entry_as_it_is_now():
+    async with console_client({"ratings": _answered_complaint}) as (client, login):
+        sv = login(Principal("sv-1", Role.SUPERVISOR))
+        late = await client.post("/ledger/TS1/callback", data={**_csrf(sv), "outcome": "已回访", "reasonable": "true"})
+    assert late.status_code == 422
+    assert re.search(r'class="form-error" role="alert">此条目已有人办理或状态已变化', late.text)
+    assert "记录回访" not in late.text and "解释说明已发送给评价人" in late.text
+    assert "139****5678" in late.text and "13912345678" not in late.text  # the complaint, masked for a supervisor

@@ -113,6 +113,8 @@ async def act(request: Request, entry_id: EntryId, step: Step, session: Writer,
             if exc.status not in (409, 422):
                 raise
             errors = _field_names(problem_errors(exc), step)
+            if exc.status == 409:
+                errors["_"] = f"此条目已有人办理或状态已变化，请查看下方最新状态（{exc.detail}）。"
     return await _entry_page(request, c, session, entry_id, 422, errors=errors, values=values, form=step)
 
 
