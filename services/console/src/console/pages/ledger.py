@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -73,12 +74,12 @@ async def _entry_page(request: Request, c: Console, session: Session, entry_id: 
                       **ctx: Any) -> Response:
     entry = await c.backends.get("ratings", f"/ledger/{entry_id}", token=session.token)
     rating = complaint = None
+    about = quote(str(entry.get("case_number", "")), safe="")
     try:
         if entry.get("kind") == "bad_rating":
-            rating = (await c.backends.get("ratings", f"/cases/{entry['case_number']}/rating",
-                                           token=session.token)).get("rating")
+            rating = (await c.backends.get("ratings", f"/cases/{about}/rating", token=session.token)).get("rating")
         elif entry.get("kind") == "complaint":
-            complaint = await c.backends.get("ratings", f"/requests/{entry['case_number']}", token=session.token)
+            complaint = await c.backends.get("ratings", f"/requests/{about}", token=session.token)
     except BackendProblem as exc:  # the entry is shown without what it is about
         if exc.status not in (403, 404):
             raise
