@@ -296,6 +296,7 @@ BOX_OPENERS = frozenset({Role.SUPERVISOR})
 # user's ``department`` claim (role ``oversight``), not from a form field.
 OVERSIGHT_BODIES = {"assessment_office": "市委考核办", "discipline_inspection": "市纪委监委作风办",
                     "service_center": "市政务服务中心"}
+DEPARTMENTS.update(OVERSIGHT_BODIES)  # an oversight account's department claim is its body
 SLOTS = {"good": "满意投票口", "bad": "不满意投票口"}
 VOTE_FLAGS = {"never_issued": "从未发放的卡", "already_counted": "重复投入（已计过）", "other_period": "非本月发放的卡",
               "other_window": "其他窗口发放的卡"}
