@@ -107,11 +107,11 @@ logs: install ## the platform log (make logs ARGS="-f <service>")
 # MONGODB_URI when both are set); nothing needs to run beforehand.
 # The browser tests drive Debian's Chromium through Playwright's executable_path (Playwright's
 # own browser download is not reachable here): installed once, with apt, when missing.
-chromium: ## Debian's chromium for the browser tests (apt-get, once; needs root or sudo)
-	@if command -v chromium >/dev/null 2>&1; then :; else \
-	  echo "==> installing Debian's chromium package for the browser tests"; \
+chromium: ## Debian's chromium and a CJK font for the browser tests (apt-get, once; needs root or sudo)
+	@if command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; then :; else \
+	  echo "==> installing Debian's chromium and fonts-noto-cjk for the browser tests"; \
 	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null; \
 	  command -v chromium >/dev/null || { echo "error: chromium could not be installed" >&2; exit 1; }; fi
 
 test: install chromium ## the whole suite, every tier

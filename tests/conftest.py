@@ -43,5 +43,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test with its tier, taken from its folder."""
     for item in items:
         parts = os.path.relpath(str(item.fspath), os.path.dirname(__file__)).split(os.sep)
-        if parts and parts[0] in {"unit", "component", "integration", "contract", "e2e", "faults"}:
+        if parts and parts[0] in {"unit", "component", "integration", "contract", "e2e", "faults", "browser"}:
             item.add_marker(getattr(pytest.mark, parts[0]))

@@ -38,7 +38,10 @@ REGISTRATION: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", f"{CASE}/steps/licence/decision"):       frozenset({RV}),
     ("POST", f"{CASE}/corrections"):                  frozenset({AP, WS}),
     ("PUT", f"{CASE}/helper"):                        frozenset({SV, WS}),
+    ("GET", "/statistics?month=2099-01"):             frozenset({SV, OV, OP, WS}),
+    ("GET", "/statistics/today"):                     PUBLIC,
     ("POST", "/ops/outbox/republish"):                frozenset({OP}),
+    ("GET", "/ops/status"):                           frozenset({OP, SV}),
 }
 NOTIFICATIONS: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/messages?case_number=GS-2099-000000"):  PERSON,
@@ -56,7 +59,9 @@ NOTIFICATIONS: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", f"{SUB}/events"):                         frozenset({PA, OP}),
     ("GET", "/agencies/agency-x"):                    frozenset({PA, OP}),
     ("PUT", "/agencies/agency-x"):                    frozenset({OP}),
+    ("GET", "/ops/subscriptions/health"):             frozenset({OP, SV}),
     ("POST", "/ops/outbox/republish"):                frozenset({OP}),
+    ("GET", "/ops/status"):                           frozenset({OP, SV}),
 }
 PROJECT, STAGE = "/projects/2099-620102-47-01-000000", "/stages/GC20990101DEADBEEF"
 APPROVALS: dict[tuple[str, str], frozenset[Role] | None] = {
@@ -74,6 +79,7 @@ APPROVALS: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", f"{STAGE}/items/site_selection/correction"): frozenset({AP, WS}),
     ("PUT", f"{STAGE}/helper"):                        frozenset({SV, WS}),
     ("POST", "/ops/outbox/republish"):                 frozenset({OP}),
+    ("GET", "/ops/status"):                            frozenset({OP, SV}),
 }
 
 STAFF = ALL - {AP, PA}
@@ -81,6 +87,7 @@ RCASE, ENTRY, REQ, MONTH = "/cases/QY2099000000", "/ledger/CP-missing", "/reques
 RATINGS: dict[tuple[str, str], frozenset[Role] | None] = {
     ("PUT", "/windows/w-matrix"):                     frozenset({OP, SV}),
     ("GET", "/windows"):                              STAFF,
+    ("GET", "/hall"):                                 PUBLIC,
     ("POST", "/ratings/by-token"):                    PUBLIC,
     ("POST", f"{RCASE}/rating"):                      frozenset({AP, WS}),
     ("GET", f"{RCASE}/rating"):                       ALL,
@@ -110,6 +117,7 @@ RATINGS: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", f"{REQ}/reply"):                         frozenset({RV, HP, SV}),
     ("GET", "/statistics?month=2099-01"):             frozenset({SV, OV, OP}),
     ("POST", "/ops/outbox/republish"):                frozenset({OP}),
+    ("GET", "/ops/status"):                           frozenset({OP, SV}),
 }
 RATINGS_PATHS = {RCASE: "/cases/{case_number}", ENTRY: "/ledger/{entry_id}", REQ: "/requests/{request_id}",
                  f"/boxes/{MONTH}": "/boxes/{month}", f"/lists/{MONTH}": "/lists/{month}",
@@ -130,6 +138,7 @@ CROSSREGION: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/ops/exchanges/backlog"):                frozenset({OP}),
     ("GET", "/ops/exchanges/audit"):                  frozenset({OP}),
     ("POST", "/ops/outbox/republish"):                frozenset({OP}),
+    ("GET", "/ops/status"):                           frozenset({OP, SV}),
 }
 
 

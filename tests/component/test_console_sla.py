@@ -74,3 +74,11 @@ async def test_the_board_over_the_real_services_lists_what_they_list(reg_setting
         page = await client.get("/sla")
     assert page.status_code == 200
     assert "当前没有预警或超时的办件" in page.text  # fresh databases: nothing at risk, and no error
+
+
+async def test_the_board_still_shows_one_service_when_the_other_is_down():
+    async with console_client({"registration": _cases}) as (client, login):
+        login(Principal("sup-1", Role.SUPERVISOR))
+        page = await client.get("/sla")
+    assert page.status_code == 200
+    assert "QY-1" in page.text and "工程建设项目审批服务暂时没有应答" in page.text

@@ -24,6 +24,7 @@ from registration.domain import (
     Status,
     Step,
 )
+from registration.domain.statistics import Count
 from registration.service import Registration
 from servicekit.aggregate import ConcurrentUpdate
 from servicekit.auth import Principal, Role
@@ -121,10 +122,25 @@ class RacedCases(InMemoryCases):
         return case
 
 
+class InMemoryStats:
+    """``ports.StatsRepository`` in memory."""
+
+    def __init__(self) -> None:
+        self.n: dict[tuple[str, str, str], int] = {}
+
+    async def count(self, counts: list[Count]) -> None:
+        for c in counts:
+            self.n[(c.period, c.kind, c.measure)] = self.n.get((c.period, c.kind, c.measure), 0) + c.n
+
+    async def sums(self, periods: list[str]) -> dict[tuple[str, str, str], int]:
+        return {k: v for k, v in self.n.items() if k[0] in periods}
+
+
 @dataclass
 class Repos:
     cases: InMemoryCases = field(default_factory=InMemoryCases)
     timers: FakeTimers = field(default_factory=FakeTimers)
+    stats: InMemoryStats = field(default_factory=InMemoryStats)
 
 
 class OneDay:

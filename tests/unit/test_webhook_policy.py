@@ -104,6 +104,16 @@ def test_410_cancels_and_2xx_delivers():
     assert ok.succeeded(T0, 204) is Outcome.DELIVERED and ok.status is DeliveryStatus.DELIVERED
 
 
+def test_the_last_failure_is_kept_after_a_later_success_for_the_health_figures():
+    d = Delivery.fan_out(subscription(), requested(), "{}", T0)
+    d.start_attempt(T0, FAST)
+    d.failed(T0 + timedelta(seconds=1), status_code=503, error="HTTP 503", retry_after=None, policy=FAST, rand=0.5)
+    d.start_attempt(T0 + timedelta(seconds=2), FAST)
+    d.succeeded(T0 + timedelta(seconds=3), 204)
+    assert d.last_error is None and d.delivered_at == T0 + timedelta(seconds=3)
+    assert (d.last_failure_at, d.last_failure_reason) == (T0 + timedelta(seconds=1), "HTTP 503")
+
+
 def test_the_webhook_id_is_stable_per_subscription_and_event():
     event = requested()
     a = Delivery.fan_out(subscription(), event, "{}", T0)

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
 import pymongo
@@ -23,7 +23,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from contracts import Event
+from contracts import Event, topic_for
 from servicekit.aggregate import ConcurrentUpdate
 from servicekit.auth import TokenVerifier
 from servicekit.clock import Clock, SystemClock
@@ -44,8 +44,9 @@ from servicekit.messaging import (
 from servicekit.metrics import Metrics
 from servicekit.mongo import ensure_kit_indexes, make_client
 from servicekit.openapi import document_problems
-from servicekit.ops import ops_router
-from servicekit.outbox import Republished, republish
+from servicekit.ops import Status, ops_router
+from servicekit.opsstatus import BrokerStatus, BrokerView, DeadLetterSummary
+from servicekit.outbox import Backlog, Republished, backlog, republish
 from servicekit.problems import install_problem_handlers, problem_response
 from servicekit.telemetry import current_trace_id, in_fresh_context, setup_logging, setup_tracing
 from servicekit.timers import Sweeper, Timer, TimerStore
@@ -114,6 +115,10 @@ class ServiceKit(Generic[R]):
         self.broker = make_broker(settings, [self.metrics.kafka])
         self.dead_letters = DeadLetters(self.broker, settings.service_name, prefix=settings.kafka_topic_prefix,
                                         on_dead_letter=lambda topic: self.metrics.dead_lettered.labels(topic).inc())
+        self.consumer_groups: dict[str, list[str]] = {}  # group → topics (GET /ops/status: their lag)
+        self.broker_status = BrokerStatus(settings.kafka_bootstrap_servers, self.dead_letters.topic,
+                                          lambda: self.consumer_groups, cache_seconds=settings.ops_status_cache_seconds,
+                                          per_partition=settings.ops_status_dead_letters_per_partition)
         self.timer_handler = timer_handler
         self.sweeper: Sweeper | None = None
         self.indexes = [ensure_idempotency_indexes, *indexes]
@@ -145,22 +150,31 @@ class ServiceKit(Generic[R]):
         return self._uow
 
     # -- consumers and workers ----------------------------------------------------
+    def _group(self, group: str | None, event_classes: Sequence[type[Event]]) -> None:
+        """Remember which topics ``group`` (default: the service's) consumes, for its lag."""
+        prefix = self.settings.kafka_topic_prefix
+        topics = self.consumer_groups.setdefault(group or prefix + self.settings.service_name, [])
+        topics.extend(t for t in (prefix + topic_for(c).name for c in event_classes) if t not in topics)
+
     def subscribe(self, event_cls: type[E], handler: Callable[[E], Awaitable[Any]], *,
                   group: str | None = None, permanent: tuple[type[BaseException], ...] = ()) -> Any:
         """One event type, one handler call per event; an exception of a ``permanent`` type
         dead-letters the event at once (see :func:`servicekit.messaging.subscribe`)."""
+        self._group(group, [event_cls])
         return subscribe(self.broker, self.settings, event_cls, handler, group=group, dead_letters=self.dead_letters,
                          permanent=permanent)
 
     def subscribe_many(self, event_classes: Sequence[type[Event]], handler: Callable[[Any], Awaitable[Any]], *,
                        group: str | None = None, permanent: tuple[type[BaseException], ...] = ()) -> Any:
         """Many event types (topics) through one consumer, parsed by ``ce_type``."""
+        self._group(group, event_classes)
         return subscribe_many(self.broker, self.settings, event_classes, handler, group=group,
                               dead_letters=self.dead_letters, permanent=permanent)
 
     def subscribe_batch(self, event_cls: type[E], handler: Callable[[list[E]], Awaitable[Mapping[int, str] | None]],
                         *, group: str | None = None) -> Any:
         """One event type, the events of one fetch per handler call (one transaction)."""
+        self._group(group, [event_cls])
         return subscribe_batch(self.broker, self.settings, event_cls, handler, group=group,
                                dead_letters=self.dead_letters)
 
@@ -169,6 +183,7 @@ class ServiceKit(Generic[R]):
                              group: str | None = None, max_records: int = 100) -> Any:
         """Many event types (topics) through one consumer, the events of one fetch per handler
         call (one transaction); ``{index: reason}`` returned are dead-lettered."""
+        self._group(group, event_classes)
         return subscribe_many_batch(self.broker, self.settings, event_classes, handler, group=group,
                                     dead_letters=self.dead_letters, max_records=max_records)
 
@@ -252,6 +267,25 @@ class ServiceKit(Generic[R]):
         :func:`servicekit.outbox.republish`); served to operators at ``POST /ops/outbox/republish``."""
         return await republish(self.db, self.broker, since=since, until=until, topic=topic, limit=limit,
                                prefix=self.settings.kafka_topic_prefix)
+
+    async def status(self) -> Status:
+        """What operators watch (``GET /ops/status``): readiness, the outbox's backlog, the
+        dead letters by reason and the consumers' lag. What could not be read is named in
+        ``errors`` (the broker part then is the last one read, or empty)."""
+        checks = await self.readiness() if self.started else {"broker": False, "database": False}
+        errors = [f"{k}: {v}" for k, v in checks.items() if k.endswith("_error")]
+        try:
+            outbox = await backlog(self.db)
+        except Exception as exc:  # the database is away: say so rather than fail the whole page
+            outbox = Backlog(0, None, 0)
+            errors.append(f"outbox: {type(exc).__name__}: {exc}")
+        try:
+            view = await self.broker_status.view()
+        except Exception as exc:
+            view = BrokerView(DeadLetterSummary(self.dead_letters.topic), [])
+            errors.append(f"dead letters and lag: {type(exc).__name__}: {exc}")
+        return Status(self.settings.service_name, datetime.now(UTC), checks.get("broker") is True,
+                      checks.get("database") is True, outbox, view, errors)
 
     async def readiness(self) -> dict[str, Any]:
         checks: dict[str, Any] = {}
@@ -346,7 +380,7 @@ class ServiceKit(Generic[R]):
             return JSONResponse({"status": "ready" if ok else "not ready", **checks}, status_code=200 if ok else 503)
 
         app.include_router(health)
-        ops = ops_router(self.republish)
+        ops = ops_router(self.republish, self.status)
         app.include_router(ops)
 
         async def refresh_gauges() -> None:

@@ -98,6 +98,10 @@ class ServiceSettings(BaseSettings):
     outbox_linger_seconds: float = 0.01  # after a wake-up, gather commits for this long before relaying
     outbox_retention_hours: float = Field(default=7 * 24.0, gt=0, description="Published outbox rows are kept this "
                                           "long (to be published again: POST /ops/outbox/republish), then deleted.")
+    ops_status_cache_seconds: float = Field(default=10.0, ge=0, le=300, description="GET /ops/status reads the "
+                                            "dead-letter topic and consumer lag at most once per this period.")
+    ops_status_dead_letters_per_partition: int = Field(default=10_000, ge=1, le=1_000_000, description="GET "
+                                                       "/ops/status counts the newest this many dead letters per partition.")
     marker_retention_hours: float = Field(default=14 * 24.0, gt=0, description="Processed-event markers (idempotent "
                                           "consumers) expire after this (TTL index); keep it above the outbox's "
                                           "retention plus the broker's, so that a republished event is recognised.")

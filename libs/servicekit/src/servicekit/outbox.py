@@ -11,6 +11,7 @@ stream, in commit order; this module is the storage side it shares with republis
   and the position of the last row published, written once per relay pass.
 - :func:`rows_between` / :func:`republish` — the retained rows of a time range, in order,
   published again with the same ``ce_id``, key and headers.
+- :func:`backlog` — what the relay has not published yet and what is retained (``GET /ops/status``).
 - :func:`delete_published` — retention: rows older than the retention period AND behind
   the watermark; never a TTL index (a TTL cannot tell a published row from one the relay
   has not reached).
@@ -166,6 +167,28 @@ async def republish(db: AsyncDatabase, broker: KafkaBroker, *, since: datetime, 
     return Republished(published, next_since is not None, next_since, first, last)
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """The outbox as operators see it: rows not yet published (the oldest one's time) and rows kept."""
+
+    pending: int
+    oldest_pending_at: datetime | None
+    retained: int
+
+
+async def backlog(db: AsyncDatabase) -> Backlog:
+    """Count the rows created after the last one the relay recorded as published (all unsent
+    rows before its first pass) and the rows retained; one indexed count and one indexed
+    lookup each, from any replica (the watermark is read, not the relay's memory)."""
+    mark = await RelayRecord(db).load()
+    query = (range_filter(None, unsent_only=True) if mark is None or mark.position is None
+             else {"created_at": {"$gt": mark.position.created_at}})
+    pending = await db[OUTBOX].count_documents(query)
+    oldest = await db[OUTBOX].find_one(query, {"created_at": 1}, sort=ORDER) if pending else None
+    retained = await db[OUTBOX].count_documents({})
+    return Backlog(pending, _utc(oldest["created_at"]) if oldest else None, retained)
+
+
 async def delete_published(db: AsyncDatabase, before: datetime, *, batch: int = 1000,
                            client: AsyncMongoClient | None = None) -> int:
     """Delete up to ``batch`` of the oldest rows created before ``before`` (the caller bounds it
@@ -189,5 +212,5 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-__all__ = ["Position", "RelayRecord", "Republished", "Watermark", "delete_published", "publish_rows",
-           "range_filter", "republish", "rows_between"]
+__all__ = ["Backlog", "Position", "RelayRecord", "Republished", "Watermark", "backlog", "delete_published",
+           "publish_rows", "range_filter", "republish", "rows_between"]

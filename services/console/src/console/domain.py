@@ -120,7 +120,7 @@ def time_left(due: datetime | None, now: datetime) -> str:
 
 
 # -- the SLA board ------------------------------------------------------------------------------------
-MATTERS = {"startup": "企业开办", "change": "营业执照变更"}
+MATTERS = {"establishment": "企业开办", "startup": "企业开办", "change": "营业执照变更"}
 STAGES = {"initiation_land_use": "立项用地规划许可", "engineering_construction": "工程建设许可",
           "construction_permit": "施工许可", "completion_acceptance": "竣工验收"}
 # Registration's departments come from the contracts; approvals' from its catalogue (its
@@ -278,6 +278,44 @@ def service_errors(errors: Iterable[Mapping[str, Any]]) -> dict[str, str]:
         leaf = str(e.get("field", "")).split(".")[-1] or "_"
         out.setdefault(leaf, str(e.get("message") or field_message(str(e.get("type", "")))))
     return out
+
+
+# -- one case's timeline (办件查询) -----------------------------------------------------------------------
+def service_of(case_number: str) -> str | None:
+    """Which service holds a case number: registration (QY start-up, BG change) or approvals (GC stage)."""
+    head = case_number[:2].upper()
+    return {"QY": "registration", "BG": "registration", "GC": "approvals"}.get(head)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime | None
+    source: str        # 办理 | 短信/通知 | 评价
+    title: str
+    detail: str = ""
+
+
+MESSAGE_STATUS = {"delivered": "已送达", "sent": "已发送", "pending": "待发送", "failed": "发送失败",
+                  "expired": "已过期", "held": "等待前序消息", "suppressed": "免打扰时段后发送"}
+
+
+def timeline(case: Mapping[str, Any], messages: Iterable[Mapping[str, Any]],
+             rating: Mapping[str, Any] | None) -> list[TimelineEntry]:
+    """Steps, messages sent and the rating of one case, oldest first."""
+    out = [TimelineEntry(parse_time(h.get("at")), "办理", str(h.get("action", "")),
+                         " · ".join(x for x in (str(h.get("actor") or ""), str(h.get("detail") or "")) if x))
+           for h in case.get("history") or []]
+    for m in messages:
+        status = MESSAGE_STATUS.get(str(m.get("status")), str(m.get("status", "")))
+        out.append(TimelineEntry(parse_time(m.get("delivered_at") or m.get("created_at")), "通知",
+                                 str(m.get("title") or m.get("template") or "消息"),
+                                 f"{m.get('channel', '')} → {m.get('address', '')} · {status}"))
+    given = (rating or {}).get("rating")
+    if given:
+        out.append(TimelineEntry(parse_time(given.get("rated_at")), "评价", str(given.get("label") or given.get("level")),
+                                 f"渠道 {given.get('channel', '')}" + (" · 差评，已进入台账" if given.get("bad") else "")))
+    far = datetime.min.replace(tzinfo=CN_TZ)
+    return sorted(out, key=lambda e: e.at or far)
 
 
 # -- ratings: the ledger (差评台账), paper cards (评价卡), the box opening (开箱验票) -----------------------

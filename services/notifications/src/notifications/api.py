@@ -20,6 +20,7 @@ from notifications.schemas import (
     PreferencesIn,
     PreferencesOut,
     SubscriptionCreated,
+    SubscriptionHealthOut,
     SubscriptionIn,
     SubscriptionOut,
 )
@@ -34,6 +35,7 @@ MessagesUC = Annotated[Messages, Depends(messages_use_cases)]
 PartnersUC = Annotated[Partners, Depends(partner_use_cases)]
 Person = Annotated[Principal, Depends(require(Role.APPLICANT, *STAFF_ROLES))]
 AgencyOrOperator = Annotated[Principal, Depends(require(Role.PARTNER_AGENCY, Role.OPERATOR))]
+Watching = Annotated[Principal, Depends(require(Role.OPERATOR, Role.SUPERVISOR))]
 SWITCH = {"enable": True, "disable": False}
 
 messages = APIRouter(prefix="/messages", tags=["messages"])
@@ -114,6 +116,12 @@ async def deliveries(subscription_id: str, who: AgencyOrOperator, uc: PartnersUC
 async def feed(subscription_id: str, who: AgencyOrOperator, uc: PartnersUC, after: str | None = None,
                limit: int = Query(100, ge=1, le=1000)) -> FeedOut:
     return FeedOut.of(*await uc.feed(who, subscription_id, after, limit))
+
+
+@partners.get("/ops/subscriptions/health", response_model=list[SubscriptionHealthOut], tags=["operations"],
+              summary="Every subscription's webhook delivery health over the last 24 hours (operators, supervisors)")
+async def subscriptions_health(who: Watching, uc: PartnersUC) -> list[SubscriptionHealthOut]:
+    return [SubscriptionHealthOut.of(h) for h in await uc.health(who)]
 
 
 @partners.put("/agencies/{agency_id}", response_model=AgencyOut, summary="Set an agency's entitlements (operators)")

@@ -15,6 +15,7 @@ from notifications.config import Settings
 from notifications.domain import (
     Channel,
     DomainError,
+    Forbidden,
     InvalidRequest,
     InvalidTransition,
     NotFound,
@@ -109,7 +110,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
         description="Every step to the applicant's phone (SMS, app push, WeChat, email); staff tasks; "
                     "partner-agency subscriptions with signed webhooks and a replay feed.",
         routers=api.routers,
-        domain_errors={NotFound: 404, InvalidRequest: 422, InvalidTransition: 409, DomainError: 409},
+        domain_errors={NotFound: 404, Forbidden: 403, InvalidRequest: 422, InvalidTransition: 409, DomainError: 409},
         provide={
             api.messages_use_cases: Messages(uow=uow, clock=clock),
             api.partner_use_cases: Partners(uow=uow, clock=clock, new_secret=new_secret,

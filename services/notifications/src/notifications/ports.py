@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from notifications.domain import Agency, CaseFile, Claim, Contact, Delivery, FeedCursor, Message, Subscription
+from notifications.domain import (
+    Agency,
+    CaseFile,
+    Claim,
+    Contact,
+    Delivery,
+    DeliveryHealth,
+    FeedCursor,
+    Message,
+    Subscription,
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,11 @@ class DeliveryRepository(Protocol):
     async def feed(self, subscription_id: str, after: FeedCursor | None, until: datetime,
                    limit: int) -> list[Delivery]: ...
     async def for_subscription(self, subscription_id: str, limit: int) -> list[Delivery]: ...
+
+    async def health(self, subscription_id: str, since: datetime) -> DeliveryHealth:
+        """Delivered and failed since ``since``, pending now, the last success and failure (indexed queries)."""
+        ...
+
     async def cancel_pending(self, subscription_id: str, reason: str) -> int:
         """Cancel the subscription's pending deliveries (a pass that claimed one loses it)."""
         ...

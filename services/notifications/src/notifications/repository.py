@@ -30,6 +30,7 @@ from notifications.domain import (
     Claim,
     Contact,
     Delivery,
+    DeliveryHealth,
     DeliveryStatus,
     FeedCursor,
     Gap,
@@ -69,6 +70,9 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
         IndexModel([("due_at", ASCENDING)]),
         IndexModel([("subscription_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]),
         IndexModel([("subscription_id", ASCENDING), ("status", ASCENDING)]),
+        # the operators' delivery health (GET /ops/subscriptions/health): every query on an index
+        IndexModel([("subscription_id", ASCENDING), ("status", ASCENDING), ("delivered_at", ASCENDING)]),
+        IndexModel([("subscription_id", ASCENDING), ("last_failure_at", ASCENDING)]),
     ])
 
 
@@ -313,7 +317,7 @@ def _delivery_doc(x: Delivery) -> dict[str, Any]:
             "created_at": x.created_at, "status": x.status.value, "due_at": x.due_at, "attempts": x.attempts,
             "last_status_code": x.last_status_code, "last_error": x.last_error, "delivered_at": x.delivered_at,
             "history": [{"at": h.at, "status_code": h.status_code, "error": h.error} for h in x.history],
-            "version": x.version}
+            "last_failure_at": x.last_failure_at, "last_failure_reason": x.last_failure_reason, "version": x.version}
 
 
 def _delivery(d: dict[str, Any]) -> Delivery:
@@ -321,7 +325,7 @@ def _delivery(d: dict[str, Any]) -> Delivery:
                     d["case_number"], d["payload"], d["created_at"], DeliveryStatus(d["status"]), d.get("due_at"),
                     d.get("attempts", 0), d.get("last_status_code"), d.get("last_error"), d.get("delivered_at"),
                     [AttemptRecord(h["at"], h.get("status_code"), h.get("error")) for h in d.get("history", [])],
-                    version=d.get("version", 0))
+                    d.get("last_failure_at"), d.get("last_failure_reason"), version=d.get("version", 0))
 
 
 class MongoDeliveryRepository(_Repo):
@@ -345,6 +349,22 @@ class MongoDeliveryRepository(_Repo):
         docs = await self.coll.find(query, session=self.session).sort(
             [("subscription_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]).limit(limit).to_list()
         return [_delivery(d) for d in docs]
+
+    async def health(self, subscription_id: str, since: datetime) -> DeliveryHealth:
+        sub = {"subscription_id": subscription_id}
+        delivered = await self.coll.count_documents(
+            {**sub, "status": DeliveryStatus.DELIVERED.value, "delivered_at": {"$gte": since}}, session=self.session)
+        failed = await self.coll.count_documents({**sub, "last_failure_at": {"$gte": since}}, session=self.session)
+        pending = await self.coll.count_documents({**sub, "status": DeliveryStatus.PENDING.value}, session=self.session)
+        ok = await self.coll.find_one({**sub, "status": DeliveryStatus.DELIVERED.value, "delivered_at": {"$gte": _EPOCH}},
+                                      {"delivered_at": 1}, session=self.session,
+                                      sort=[("subscription_id", ASCENDING), ("status", ASCENDING),
+                                            ("delivered_at", DESCENDING)])
+        bad = await self.coll.find_one({**sub, "last_failure_at": {"$gte": _EPOCH}},
+                                       {"last_failure_at": 1, "last_failure_reason": 1}, session=self.session,
+                                       sort=[("subscription_id", ASCENDING), ("last_failure_at", DESCENDING)])
+        return DeliveryHealth(delivered, failed, pending, ok["delivered_at"] if ok else None,
+                              bad["last_failure_at"] if bad else None, bad.get("last_failure_reason") if bad else None)
 
     async def for_subscription(self, subscription_id: str, limit: int) -> list[Delivery]:
         docs = await self.coll.find({"subscription_id": subscription_id}, session=self.session).sort(

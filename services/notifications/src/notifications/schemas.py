@@ -131,6 +131,27 @@ class SubscriptionOut(BaseModel):
                    status=s.status.value, disabled_reason=s.disabled_reason, created_at=s.created_at)
 
 
+class SubscriptionHealthOut(BaseModel):
+    subscription_id: str
+    agency_id: str
+    enabled: bool = Field(description="Active (disabled subscriptions get no deliveries).")
+    delivered_24h: int = Field(description="Webhooks delivered in the last 24 hours.")
+    failed_24h: int = Field(description="Deliveries with a failed attempt in the last 24 hours (retried, given up, "
+                                        "or delivered later).")
+    pending: int = Field(description="Webhooks waiting for their next attempt.")
+    last_success_at: datetime | None
+    last_failure_at: datetime | None
+    last_failure_reason: str | None = Field(description="The last failed attempt's status or error (no payload).")
+
+    @classmethod
+    def of(cls, h: Any) -> SubscriptionHealthOut:
+        s, x = h.subscription, h.health
+        return cls(subscription_id=s.subscription_id, agency_id=s.agency_id, enabled=h.enabled,
+                   delivered_24h=x.delivered, failed_24h=x.failed, pending=x.pending,
+                   last_success_at=x.last_success_at, last_failure_at=x.last_failure_at,
+                   last_failure_reason=x.last_failure_reason)
+
+
 class SubscriptionCreated(SubscriptionOut):
     secret: str | None = Field(description="The webhook signing secret (`whsec_...`); shown only here, keep it.")
 

@@ -21,6 +21,7 @@ from ratings.schemas import (
     CountIn,
     DropIn,
     EntryOut,
+    HallOut,
     IssueIn,
     ListOut,
     Month,
@@ -82,12 +83,18 @@ PNG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {"schema"
 @router.put("/windows/{window_id}", response_model=WindowOut, tags=["roster"], summary="Create or replace a window and its staff")
 async def put_window(window_id: Key, body: WindowIn, who: Managing, cases: RosterCases, once: Once) -> WindowOut:
     return await once(cases.put(who, Window(window_id, body.name, body.department, body.staff, body.staff_names,
-                                            body.owner_id)), WindowOut.of)
+                                            body.owner_id, business=body.business)), WindowOut.of)
 
 
 @router.get("/windows", response_model=list[WindowOut], tags=["roster"], summary="The windows and their staff")
 async def list_windows(who: Staff, cases: RosterCases) -> list[WindowOut]:
     return [WindowOut.of(w) for w in await cases.all()]
+
+
+@router.get("/hall", response_model=HallOut, tags=["roster"],
+            summary="The hall screen: each window's business and staff on duty, today's ratings (public, no login)")
+async def hall(cases: RosterCases) -> HallOut:
+    return HallOut.of(await cases.hall())
 
 
 # -- rating ------------------------------------------------------------------------------------------

@@ -64,4 +64,4 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         domain_errors={NotFound: 404, Forbidden: 403, AlreadyRated: 409, Conflict: 409, TokenRefused: 422,
                        InvalidSerial: 422, SignOffRefused: 422, DisplayTooShort: 422, DomainError: 422},
         provide={api.ratings: ratings, api.cards: cards, api.ledger: ledger, api.stats: Statistics(uow=kit.uow),
-                 api.roster: Roster(uow=kit.uow)})
+                 api.roster: Roster(uow=kit.uow, clock=kit.clock)})

@@ -133,6 +133,9 @@ class StatsRepository(Protocol):
     async def paper(self, month: str, by: str) -> dict[str, Tally]:
         """Paper votes counted in ``month``, by window or staff."""
 
+    async def day(self, day: str) -> Tally:
+        """Ratings recorded on ``day`` (YYYY-MM-DD, Beijing time; not annulled), all windows."""
+
     async def count_online(self, month: str) -> int: ...
     async def count_paper(self, month: str) -> int: ...
 

@@ -41,6 +41,7 @@ from ratings.domain import (
     Tally,
     Vote,
     Window,
+    day_of,
     month_of,
 )
 from ratings.ports import MonthResult
@@ -168,7 +169,7 @@ class MongoCases(_Repo):
 # -- windows -------------------------------------------------------------------------------------------
 def _window(d: dict[str, Any]) -> Window:
     return Window(d["_id"], d["name"], d.get("department"), d.get("staff", []), d.get("staff_names", {}),
-                  d.get("owner_id"), d.get("version", 0))
+                  d.get("owner_id"), d.get("version", 0), d.get("business", []))
 
 
 class MongoWindows(_Repo):
@@ -183,7 +184,7 @@ class MongoWindows(_Repo):
             await self.db[WINDOWS].update_many({"_id": {"$ne": window.window_id}, "staff": {"$in": window.staff}},
                                                {"$pull": {"staff": {"$in": window.staff}}}, session=self.session)
         doc = {"name": window.name, "department": window.department, "staff": window.staff,
-               "staff_names": window.staff_names, "owner_id": window.owner_id}
+               "staff_names": window.staff_names, "owner_id": window.owner_id, "business": window.business}
         await self.db[WINDOWS].update_one({"_id": window.window_id}, {"$set": doc, "$inc": {"version": 1}},
                                           upsert=True, session=self.session)
 
@@ -476,6 +477,8 @@ class MongoStats(_Repo):
         rows = [{"source": "online", "month": month_of(c.rating.rated_at), "window_id": c.window_id,
                  "staff_id": c.staff_id, "department": c.department, "matter": c.matter,
                  "level": c.rating.level.value, "n": delta} for c in cases if c.rating is not None]
+        rows += [{"source": "day", "month": day_of(c.rating.rated_at), "level": c.rating.level.value, "n": delta}
+                 for c in cases if c.rating is not None]  # the hall screen's today (the month field holds the day)
         if rows:
             await self.db[TALLIES].bulk_write(tally_increments(rows, shard=secrets.randbelow(TALLY_SHARDS)),
                                               session=self.session)
@@ -496,6 +499,9 @@ class MongoStats(_Repo):
 
     async def _count(self, source: str, month: str) -> int:
         return sum(t.total for t in (await self._group(source, month, "month")).values())
+
+    async def day(self, day: str) -> Tally:
+        return (await self._group("day", day, "month")).get(day, Tally())
 
     async def count_online(self, month: str) -> int:
         return await self._count("online", month)

@@ -24,7 +24,8 @@ from ratings.domain import (
 )
 from ratings.ports import MonthResult
 from ratings.service import ChainCheck, Report
-from servicekit.text import Key, Name, Paragraph, RequestModel
+from ratings.service.windows import HallView
+from servicekit.text import Key, Line, Name, Paragraph, RequestModel
 
 MAX_CARDS = 500
 Serial = Annotated[str, Field(min_length=11, max_length=11, pattern=r"^[0-9]{10}[0-9Xx]$",
@@ -41,12 +42,17 @@ Indicators = Annotated[dict[IndicatorName, Score], Field(max_length=7, descripti
 
 
 # -- requests --------------------------------------------------------------------------------------
+Business = Annotated[str, Line(max_length=40)]
+
+
 class WindowIn(RequestModel):
     name: Annotated[str, Name(max_length=100)]
     department: Key | None = None
     staff: list[Key] = Field(default_factory=list, max_length=50, description="Staff accounts at the window.")
     staff_names: dict[Key, Annotated[str, Name(max_length=50)]] = Field(default_factory=dict, max_length=50)
     owner_id: Key | None = Field(default=None, description="Owner of the window's bad ratings in the ledger.")
+    business: list[Business] = Field(default_factory=list, max_length=20,
+                                     description="The matters the window handles (企业开办, 工程建设项目, ...): the hall screen.")
 
 
 class TokenRatingIn(RequestModel):
@@ -128,10 +134,46 @@ class WindowOut(BaseModel):
     department: str | None
     staff: list[str]
     owner_id: str | None
+    business: list[str] = Field(default_factory=list, description="The matters the window handles.")
 
     @classmethod
     def of(cls, w: Window) -> WindowOut:
-        return cls(window_id=w.window_id, name=w.name, department=w.department, staff=w.staff, owner_id=w.owner_id)
+        return cls(window_id=w.window_id, name=w.name, department=w.department, staff=w.staff, owner_id=w.owner_id,
+                   business=w.business)
+
+
+class StaffOnDutyOut(BaseModel):
+    staff_id: str = Field(description="工号 (the staff account at the window).")
+    name: str = Field(description="姓名 as shown at the window (the id when no name was given).")
+
+
+class HallWindowOut(BaseModel):
+    window_id: str
+    name: str
+    department: str | None
+    business: list[str]
+    staff_on_duty: list[StaffOnDutyOut] = Field(description="The staff listed at the window (the roster).")
+
+
+class HallTodayOut(BaseModel):
+    date: str = Field(description="Today (Beijing time), YYYY-MM-DD.")
+    ratings: int = Field(description="Ratings recorded today (online, at the window device and by link; "
+                                     "paper votes count at the month's box opening).")
+    satisfaction: float | None = Field(description="非常满意 + 满意 + 基本满意 over today's ratings (null: none yet).")
+
+
+class HallOut(BaseModel):
+    windows: list[HallWindowOut]
+    today: HallTodayOut
+
+    @classmethod
+    def of(cls, h: HallView) -> HallOut:
+        return cls(windows=[HallWindowOut(window_id=w.window_id, name=w.name, department=w.department,
+                                          business=w.business,
+                                          staff_on_duty=[StaffOnDutyOut(staff_id=s, name=n) for s, n in w.on_duty()])
+                            for w in h.windows],
+                   today=HallTodayOut(date=h.day, ratings=h.today.total,
+                                      satisfaction=h.today.satisfaction_rate if h.today.total else None))
 
 
 class RatingOut(BaseModel):

@@ -16,6 +16,8 @@ from registration.schemas import (
     DecisionIn,
     HelperIn,
     MaterialsIn,
+    StatisticsOut,
+    TodayOut,
     WindowCheckIn,
 )
 from registration.service import Registration, Submission, View
@@ -24,6 +26,7 @@ from servicekit.auth import Principal, Role, require
 from servicekit.idempotency import Once
 
 router = APIRouter(prefix="/cases", tags=["cases"])
+figures = APIRouter(prefix="/statistics", tags=["statistics"])
 registration = Provide[Registration]("registration")
 
 Cases = Annotated[Registration, Depends(registration)]
@@ -33,6 +36,7 @@ Supervising = Annotated[Principal, Depends(require(Role.HELPER, Role.SUPERVISOR,
 Assigning = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.WINDOW_STAFF))]
 Reviewer = Annotated[Principal, Depends(require(Role.REVIEWER))]
 Anyone = Annotated[Principal, Depends(require(*Role))]
+Watching = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.OVERSIGHT, Role.OPERATOR, Role.WINDOW_STAFF))]
 
 
 def _case(submission: Submission) -> CaseOut:
@@ -96,3 +100,16 @@ async def correct(case_number: str, body: CorrectionIn, who: Applicant, cases: C
 @router.put("/{case_number}/helper", response_model=CaseOut, summary="Assign a helper (帮办) to a case")
 async def assign_helper(case_number: str, body: HelperIn, who: Assigning, cases: Cases, once: Once) -> CaseOut:
     return await once(cases.assign_helper(who, case_number, helper_id=body.helper_id), CaseOut.of)
+
+
+@figures.get("", response_model=StatisticsOut,
+             summary="Submitted, completed, within the 1-working-day limit and overdue per matter; today's counts")
+async def statistics(who: Watching, cases: Cases,
+                     month: str = Query(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$",
+                                        description="YYYY-MM (Asia/Shanghai)")) -> StatisticsOut:
+    return StatisticsOut.of(await cases.statistics(month))
+
+
+@figures.get("/today", response_model=TodayOut, summary="Today's submitted and completed counts (public: the hall screen)")
+async def today(cases: Cases) -> TodayOut:
+    return StatisticsOut.of(await cases.today()).today

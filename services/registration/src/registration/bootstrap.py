@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         title="One Window — Registration (企业开办)",
         description="Company start-up from one form: business licence, then seal, tax and social security in "
         "parallel; one working day; results issued together at one window.",
-        routers=[api.router],
+        routers=[api.router, api.figures],
         domain_errors={NotFound: 404, NotYourDepartment: 403, NameTaken: 409, InvalidState: 409,
                        CorrectionNotAllowed: 422, DomainError: 422},
         provide={api.registration: registration},

@@ -4,11 +4,12 @@ who is calling, a fired timer. Adapters: repository.py, the kit, the tests' fake
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from registration.domain import Case
+from registration.domain.statistics import Count
 from servicekit.ports import Timers
 from servicekit.workdays import Deadline
 
@@ -44,11 +45,24 @@ class CaseRepository(Protocol):
         """Open accepted cases whose deadline is provisional, earliest due first."""
 
 
+class StatsRepository(Protocol):
+    """Running tallies of the statistics, written in the case's transaction."""
+
+    async def count(self, counts: Sequence[Count]) -> None:
+        """Add ``counts`` (one write; nothing if empty)."""
+
+    async def sums(self, periods: list[str]) -> dict[tuple[str, str, str], int]:
+        """The tallies of ``periods`` (months or days) by (period, kind, measure)."""
+
+
 class Repositories(Protocol):
     """The repositories of one transaction (``tx.repos``) or of a read."""
 
     @property
     def cases(self) -> CaseRepository: ...
+
+    @property
+    def stats(self) -> StatsRepository: ...
 
     @property
     def timers(self) -> Timers: ...
@@ -69,4 +83,4 @@ class DueTimer(Protocol):
     def payload(self) -> Mapping[str, Any]: ...
 
 
-__all__ = ["Calendar", "CaseRepository", "DueTimer", "Repositories"]
+__all__ = ["Calendar", "CaseRepository", "DueTimer", "Repositories", "StatsRepository"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -24,11 +25,13 @@ from registration.domain import (
     StepState,
     StepStatus,
 )
+from registration.domain.statistics import Count
 from servicekit.aggregate import ConcurrentUpdate
 from servicekit.mongo import save_versioned
+from servicekit.tallies import Tallies
 from servicekit.timers import SessionTimers
 
-CASES, NAMES, COUNTERS = "cases", "company_names", "counters"
+CASES, NAMES, COUNTERS, STATS = "cases", "company_names", "counters", "statistics"
 STORED = {"stored": True}  # forms read back skip the code-list lookups (domain.forms)
 
 
@@ -37,6 +40,7 @@ async def ensure_indexes(db: AsyncDatabase[Any]) -> None:
         IndexModel([("status", ASCENDING), ("due_at", ASCENDING)], name="status_due"),
         IndexModel([("applicant_id", ASCENDING)], name="applicant"),
     ])
+    await Tallies.ensure_indexes(db[STATS], ["period"])
 
 
 def normalise_name(name: str) -> str:
@@ -50,10 +54,25 @@ class MongoRepositories:
 
     cases: MongoCaseRepository
     timers: SessionTimers
+    stats: MongoStats
 
     @classmethod
     def bind(cls, db: AsyncDatabase[Any], session: AsyncClientSession | None) -> MongoRepositories:
-        return cls(MongoCaseRepository(db, session), SessionTimers(db, session))
+        return cls(MongoCaseRepository(db, session), SessionTimers(db, session), MongoStats(db, session))
+
+
+class MongoStats:
+    """The statistics' running tallies (``servicekit.tallies``): period, kind, measure → n."""
+
+    def __init__(self, db: AsyncDatabase[Any], session: AsyncClientSession | None = None) -> None:
+        self.tallies = Tallies(db[STATS], session)
+
+    async def count(self, counts: Sequence[Count]) -> None:
+        await self.tallies.add(({"period": c.period, "kind": c.kind, "measure": c.measure}, c.n) for c in counts)
+
+    async def sums(self, periods: list[str]) -> dict[tuple[str, str, str], int]:
+        found = await self.tallies.sums({"period": {"$in": periods}}, ["period", "kind", "measure"])
+        return {(p, k, m): n for (p, k, m), n in found.items()}
 
 
 class MongoCaseRepository:

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from contracts.vocabulary import PHONE_PATTERN, Channel, Decision
-from registration.domain import STEP_DEPARTMENT, Case, ChangeForm, CompanyForm
+from registration.domain import STEP_DEPARTMENT, Case, ChangeForm, CompanyForm, Kind
+from registration.domain.statistics import Report
 from servicekit.text import Key, Line, Paragraph, RequestModel
 
 # Request bodies refuse unknown fields (RequestModel) and bound every list, map and string
@@ -119,3 +120,32 @@ class CaseOut(BaseModel):
                            result=st.result) for s, st in c.steps.items()],
             history=[HistoryOut(at=h.at, action=h.action, actor=h.actor, detail=h.detail) for h in c.history],
         )
+
+
+# -- statistics ------------------------------------------------------------------------------------
+class MatterOut(BaseModel):
+    kind: Kind = Field(description="establishment (企业开办) or change (营业执照变更).")
+    submitted: int = Field(description="Applications submitted in the month.")
+    completed: int = Field(description="Cases completed in the month.")
+    within_limit: int = Field(description="Of those completed, completed by their due time (1 working day).")
+    attainment: float | None = Field(description="within_limit / completed (null: none completed).")
+    overdue_open: int = Field(description="Cases submitted in the month, still open and past their due time.")
+
+
+class TodayOut(BaseModel):
+    date: str = Field(description="Today (Asia/Shanghai), YYYY-MM-DD.")
+    submitted: int
+    completed: int
+
+
+class StatisticsOut(BaseModel):
+    month: str
+    matters: list[MatterOut]
+    today: TodayOut
+
+    @classmethod
+    def of(cls, r: Report) -> StatisticsOut:
+        return cls(month=r.month, matters=[MatterOut(kind=m.kind, submitted=m.submitted, completed=m.completed,
+                                                     within_limit=m.within_limit, attainment=m.attainment,
+                                                     overdue_open=m.overdue_open) for m in r.matters],
+                   today=TodayOut(date=r.today.date, submitted=r.today.submitted, completed=r.today.completed))

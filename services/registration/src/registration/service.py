@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
 from pydantic import ValidationError
@@ -32,6 +32,7 @@ from registration.domain import (
     make_uscc,
 )
 from registration.domain import events as facts
+from registration.domain.statistics import Count, Report, counts, local_day, report
 from registration.ports import Calendar, DueTimer, Repositories
 from servicekit.clock import Clock
 from servicekit.events import EventMap, number
@@ -72,11 +73,14 @@ def new_case_number(kind: str, now: datetime) -> str:
     return f"{prefix}{now:%Y%m%d}{secrets.token_hex(4).upper()}"
 
 
-def _events(case: Case, now: datetime, cause: Event | None = None) -> list[Event]:
+def _events(case: Case, now: datetime, cause: Event | None = None) -> tuple[list[Event], list[Count]]:
     """The facts the case recorded since it was loaded, as contract events, numbered in the
-    case's sequence from its own counter: call it BEFORE the case is saved."""
-    return number(EVENTS.to_events(case.pull_events(), subject=case.case_number, now=now,
-                                   correlation_id=case.correlation_id, cause=cause), case)
+    case's sequence from its own counter, and what they add to the statistics' tallies: call it
+    BEFORE the case is saved; write both in the same transaction."""
+    recorded = case.pull_events()
+    tallies = counts(kind=case.kind, submitted_at=case.submitted_at, overdue=case.overdue, recorded=recorded, now=now)
+    return number(EVENTS.to_events(recorded, subject=case.case_number, now=now,
+                                   correlation_id=case.correlation_id, cause=cause), case), tallies
 
 
 def _deadline_timers(case_number: str) -> list[str]:
@@ -122,8 +126,9 @@ class Registration:
         async def work(tx: Tx[Repositories]) -> Submission:
             case = Case.submit(case_number=new_case_number(kind, now), form=form, applicant_id=applicant,
                                channel=channel, now=now, applicant_phone=applicant_phone)
-            events = _events(case, now)
+            events, tallies = _events(case, now)
             await tx.repos.cases.add(case)
+            await tx.repos.stats.count(tallies)
             tx.emit(events)
             return Submission(case, created=True)
 
@@ -161,8 +166,9 @@ class Registration:
             case = Case.submit(case_number=new_case_number(kind, now), form=form, applicant_id=event.applicant_id,
                                channel="other_region", now=now, applicant_phone=event.applicant_phone,
                                correlation_id=event.correlation_id)
-            events = _events(case, now, cause=event)
+            events, tallies = _events(case, now, cause=event)
             await tx.repos.cases.add(case)
+            await tx.repos.stats.count(tallies)
             tx.emit(events)
             return case
 
@@ -318,6 +324,7 @@ class Registration:
             cases = await tx.repos.cases.get_many(list({e.case_number for e in fresh}))
             touched: dict[str, Case] = {}
             events: list[Event] = []
+            tallies: list[Count] = []
             closed: list[str] = []
             for e in fresh:  # in fetch order: one case's answers stay in order
                 case = cases.get(e.case_number)
@@ -334,12 +341,15 @@ class Registration:
                 if done is None:  # the same answer again (another event id): no second effect
                     continue
                 closed += done
-                events += _events(case, now, cause=e)
+                case_events, case_tallies = _events(case, now, cause=e)
+                events += case_events
+                tallies += case_tallies
                 touched[case.case_number] = case
             if closed:
                 await tx.repos.timers.cancel_many(closed)
             if touched:
                 await tx.repos.cases.save_many(list(touched.values()))
+                await tx.repos.stats.count(tallies)
             tx.emit(events)
             return refused
 
@@ -377,6 +387,18 @@ class Registration:
             await _save(tx, case, now)
 
     # -- reads ---------------------------------------------------------------------------------
+    async def statistics(self, month: str) -> Report:
+        """The month's figures per matter kind and today's counts (from the running tallies)."""
+        today = local_day(self.clock.now())
+        sums = await self.uow.read(lambda repos: repos.stats.sums([month, today]))
+        return report(month, date.fromisoformat(today), sums)
+
+    async def today(self) -> Report:
+        """Today's counts (the hall screen's; no personal data)."""
+        today = local_day(self.clock.now())
+        sums = await self.uow.read(lambda repos: repos.stats.sums([today]))
+        return report(today[:7], date.fromisoformat(today), sums)
+
     async def get_case(self, caller: Principal, case_number: str) -> Case:
         """Staff read any case; applicants and partner agencies only their own."""
 
@@ -399,8 +421,9 @@ class Registration:
 
 
 async def _save(tx: Tx[Repositories], case: Case, now: datetime) -> None:
-    events = _events(case, now)
+    events, tallies = _events(case, now)
     await tx.repos.cases.save(case)
+    await tx.repos.stats.count(tallies)
     tx.emit(events)
 
 

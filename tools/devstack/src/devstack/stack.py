@@ -24,7 +24,9 @@ default every service of the list), ``DEVSTACK_VAR_DIR`` (``<root>/var``),
 ``KAFKA_SESSION_TIMEOUT_MS`` / ``KAFKA_HEARTBEAT_INTERVAL_MS`` (2000 / 200: fast group joins),
 ``DEVSTACK_BROKER`` (``kafka``; ``tansu``: memory only), ``DEVSTACK_ISSUER_PORT`` (8099: the
 development token issuer, ``devstack.issuer``, keys in ``var/issuer/``; the services trust it
-unless ``JWT_ISSUER`` / ``JWT_JWKS_URL`` are set).
+unless ``JWT_ISSUER`` / ``JWT_JWKS_URL`` are set; it logs users of ``config/dev-users.toml`` in
+to the console, whose redirect URI it registers: ``CONSOLE_PORT``, 8010, or the ``console``
+service's port when there is one).
 """
 
 from __future__ import annotations
@@ -129,6 +131,11 @@ class StackConfig:
     def issuer(self) -> LocalIssuer:
         """The development token issuer (its keys; ``ensure()`` makes them)."""
         return LocalIssuer(self.issuer_dir, f"http://{self.host}:{self.issuer_port}")
+
+    def login_clients(self) -> list[str]:
+        """``--client`` values for the development issuer: each web front end logs its users in
+        (OIDC, its redirect URI ``<base_url>/auth/callback``; the client id is its name)."""
+        return [f"{w.name}={w.base_url}/auth/callback" for w in self.web]
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -269,8 +276,10 @@ def procfile_lines(cfg: StackConfig) -> dict[str, list[str]]:
                          "--smtp-port", str(cfg.gateway_smtp_port),
                          "--journal", str(cfg.var_dir / "gateways" / "received.jsonl")]
     # The development token issuer: its JWKS for the services, its key for `devstack token`.
+    # It also logs people in to the console (OIDC code + PKCE; users in config/dev-users.toml).
     lines["issuer"] = [*outlive, py, "-m", "devstack.issuer", "--host", cfg.host, "--port", str(cfg.issuer_port),
-                       "--dir", str(cfg.issuer_dir)]
+                       "--dir", str(cfg.issuer_dir), "--users", str(Path(cfg.root) / "config" / "dev-users.toml"),
+                       *(arg for client in cfg.login_clients() for arg in ("--client", client))]
     if cfg.simulate_departments:
         lines["departments"] = [py, "-m", "devstack.wait_then", "--topics", cfg.kafka_bootstrap, *deps, "--",
                                 py, "-m", "devstack.simulators"]

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from console.pages import boxes, cards, ledger, sla
+from console.pages import boxes, cards, ledger, lookup, sla
 
-ROUTERS: tuple[APIRouter, ...] = (sla.router, ledger.router, cards.router, boxes.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    sla.router,
+    lookup.router,
+    ledger.router,
+    cards.router,
+    boxes.router,
+)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from console import domain
-from console.backends import BackendProblem
+from console.backends import BackendDown, BackendProblem
 from console.forms import HelperForm
 from console.sessions import Session
 from console.web import Console, allowed, console, form_values, idempotency_key, parse, problem_errors, render
@@ -24,20 +24,28 @@ _LISTS = {"registration": "/cases", "approvals": "/stages"}
 _ONE = {"registration": "/cases/{}", "approvals": "/stages/{}"}
 
 
-async def board(c: Console, session: Session) -> domain.SlaBoard:
+async def board(c: Console, session: Session) -> tuple[domain.SlaBoard, list[str]]:
+    """The board, and the services that did not answer (their cases are missing from it)."""
+    down: list[str] = []
+
     async def fetch(service: str, view: str) -> list[dict[str, Any]]:
-        found = await c.backends.get(service, _LISTS[service], token=session.token, params={"view": view})
+        try:
+            found = await c.backends.get(service, _LISTS[service], token=session.token, params={"view": view})
+        except BackendDown:
+            down.append(service)
+            return []
         return list(found or [])
 
     reg_risk, reg_late, st_risk, st_late = await asyncio.gather(
         fetch("registration", "at_risk"), fetch("registration", "overdue"),
         fetch("approvals", "at_risk"), fetch("approvals", "overdue"))
-    return domain.SlaBoard.of([*reg_risk, *reg_late], [*st_risk, *st_late])
+    return domain.SlaBoard.of([*reg_risk, *reg_late], [*st_risk, *st_late]), sorted(set(down))
 
 
 @router.get("")
 async def page(request: Request, session: Viewer, c: Console = Depends(console)) -> Response:
-    return render(request, "sla.html", board=await board(c, session), session=session,
+    found, down = await board(c, session)
+    return render(request, "sla.html", board=found, down=down, session=session,
                   can_assign=session.principal.role in domain.ASSIGN_ROLES,
                   assigned=request.query_params.get("assigned", "")[:40])
 
@@ -45,7 +53,8 @@ async def page(request: Request, session: Viewer, c: Console = Depends(console))
 @router.get("/table")
 async def table(request: Request, session: Viewer, c: Console = Depends(console)) -> Response:
     """The board's tables alone (htmx reloads them every ``sla_refresh_seconds``)."""
-    return render(request, "sla_tables.html", board=await board(c, session), session=session,
+    found, down = await board(c, session)
+    return render(request, "sla_tables.html", board=found, down=down, session=session,
                   can_assign=session.principal.role in domain.ASSIGN_ROLES)
 
 

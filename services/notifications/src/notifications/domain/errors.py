@@ -13,6 +13,10 @@ class NotFound(DomainError):
     """No such resource (or not the caller's: scoped reads answer 404, never 403)."""
 
 
+class Forbidden(DomainError):
+    """The caller's role may not do this."""
+
+
 class InvalidRequest(DomainError):
     """A request breaks a rule; ``errors`` names every bad field at once."""
 

@@ -248,6 +248,8 @@ class Delivery(Aggregate):
     last_error: str | None = None
     delivered_at: datetime | None = None
     history: list[AttemptRecord] = field(default_factory=list)
+    last_failure_at: datetime | None = None  # the last failed attempt (kept after a later success)
+    last_failure_reason: str | None = None
 
     @classmethod
     def fan_out(cls, subscription: Subscription, event: Event, payload: str, now: datetime) -> Delivery:
@@ -273,6 +275,7 @@ class Delivery(Aggregate):
     def failed(self, now: datetime, *, status_code: int | None, error: str, retry_after: float | None,
                policy: WebhookPolicy, rand: float) -> Outcome:
         self._record(now, status_code, error)
+        self.last_failure_at, self.last_failure_reason = now, self.last_error
         if status_code == 410:
             self.cancel(now, "the receiver answered 410 Gone: subscription disabled")
             return Outcome.GONE
@@ -294,6 +297,29 @@ class Delivery(Aggregate):
     def _record(self, now: datetime, status_code: int | None, error: str | None) -> None:
         self.last_status_code, self.last_error = status_code, (error or None) and error[:500]
         self.history.append(AttemptRecord(now, status_code, self.last_error))
+
+
+@dataclass(frozen=True)
+class DeliveryHealth:
+    """How a subscription's deliveries are going (the operators' view): counts over the last
+    ``window`` and the last success and failure."""
+
+    delivered: int
+    failed: int  # deliveries with a failed attempt in the window (retried, given up, or later delivered)
+    pending: int
+    last_success_at: datetime | None
+    last_failure_at: datetime | None
+    last_failure_reason: str | None
+
+
+@dataclass(frozen=True)
+class SubscriptionHealth:
+    subscription: Subscription
+    health: DeliveryHealth
+
+    @property
+    def enabled(self) -> bool:
+        return self.subscription.active
 
 
 @dataclass(frozen=True)

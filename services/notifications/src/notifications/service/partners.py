@@ -13,9 +13,11 @@ from notifications.domain import (
     Claim,
     Delivery,
     FeedCursor,
+    Forbidden,
     NotFound,
     Outcome,
     Subscription,
+    SubscriptionHealth,
     WebhookPolicy,
 )
 from notifications.ports import Repositories, WebhookSender
@@ -26,7 +28,8 @@ from servicekit.outbound import OutboundPolicy
 from servicekit.ports import Tx, UnitOfWork
 from servicekit.principal import Principal
 
-PARTNER_AGENCY = "partner_agency"
+PARTNER_AGENCY, OPERATOR, SUPERVISOR = "partner_agency", "operator", "supervisor"
+HEALTH_WINDOW = timedelta(hours=24)
 
 
 def agency_scope(who: Principal) -> str | None:
@@ -70,6 +73,18 @@ class Partners:
 
     async def subscriptions(self, who: Principal) -> list[Subscription]:
         return await self.uow.read(lambda repos: repos.subscriptions.for_agency(agency_scope(who)))
+
+    async def health(self, who: Principal) -> list[SubscriptionHealth]:
+        """Every subscription's delivery health over the last 24 hours (operators, supervisors)."""
+        if who.role not in (OPERATOR, SUPERVISOR):
+            raise Forbidden("delivery health is for operators and supervisors")
+        since = self.clock.now() - HEALTH_WINDOW
+
+        async def read(repos: Repositories) -> list[SubscriptionHealth]:
+            subs = await repos.subscriptions.for_agency(None)
+            return [SubscriptionHealth(s, await repos.deliveries.health(s.subscription_id, since)) for s in subs]
+
+        return await self.uow.read(read)
 
     async def set_active(self, who: Principal, subscription_id: str, active: bool) -> Subscription:
         """Disable (no more deliveries; pending ones are cancelled) or enable again. Asking for

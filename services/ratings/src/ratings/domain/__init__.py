@@ -31,7 +31,7 @@ from ratings.domain.errors import (
 )
 from ratings.domain.ledger import FEEDBACK_WORKDAYS, EntryStatus, LedgerEntry, Request, RequestKind
 from ratings.domain.levels import BAD, Level, check_indicators
-from ratings.domain.rating import Annulled, RateableCase, Rating, month_of
+from ratings.domain.rating import Annulled, RateableCase, Rating, day_of, month_of
 from ratings.domain.roster import Window
 from ratings.domain.stats import MIN_DISPLAY_DAYS, Publication, Ranked, RankingRules, Tally, rank, rate
 
@@ -77,6 +77,7 @@ __all__ = [
     "check_indicators",
     "check_serial",
     "classify",
+    "day_of",
     "extend",
     "level_for",
     "make_serial",

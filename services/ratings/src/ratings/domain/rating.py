@@ -13,6 +13,11 @@ from servicekit.aggregate import Aggregate
 from servicekit.clock import CN_TZ
 
 
+def day_of(at: datetime) -> str:
+    """The day a rating counts in, in Beijing time (the hall screen's today)."""
+    return at.astimezone(CN_TZ).strftime("%Y-%m-%d")
+
+
 def month_of(at: datetime) -> str:
     """The month a rating counts in, in Beijing time (the hall's month)."""
     return at.astimezone(CN_TZ).strftime("%Y-%m")

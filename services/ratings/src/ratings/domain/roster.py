@@ -14,6 +14,11 @@ class Window:
     staff_names: dict[str, str] = field(default_factory=dict)
     owner_id: str | None = None  # who owns its bad ratings in the ledger (the window's head)
     version: int = 0
+    business: list[str] = field(default_factory=list)  # the matters it handles (企业开办, ...): the hall screen
+
+    def on_duty(self) -> list[tuple[str, str]]:
+        """(staff id, name) of the staff at the window, as the hall screen shows them (工号/姓名)."""
+        return [(s, self.name_of(s)) for s in self.staff]
 
     def name_of(self, staff_id: str) -> str:
         return self.staff_names.get(staff_id, staff_id)
