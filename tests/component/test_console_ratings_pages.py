@@ -120,6 +120,8 @@ async def test_a_day_of_cards_then_the_box_opening_signed_by_three_bodies(rat_se
         r = await _api(app, s, "PUT", "/windows/w1", "op", Role.OPERATOR,
                        json={"name": "一号窗口", "staff": ["s1"], "staff_names": {"s1": "张三"}})
         assert r.status_code == 200, r.text
+        r = await _api(app, s, "PUT", "/windows/w2", "op", Role.OPERATOR, json={"name": "二号窗口", "staff": ["s2"]})
+        assert r.status_code == 200, r.text
         hall = login(Principal("hall-1", Role.WINDOW_STAFF))
         page = await client.get("/cards")
         assert page.status_code == 200 and "一号窗口" in page.text and 'value="s1"' in page.text
@@ -132,6 +134,9 @@ async def test_a_day_of_cards_then_the_box_opening_signed_by_three_bodies(rat_se
         assert bad.status_code == 422 and 'id="e-last"' in bad.text and "校验码不对" in bad.text
         backwards = await client.post("/cards/issues", data={**form, "first": serials[3], "last": serials[0]})
         assert backwards.status_code == 422 and "结束编号不能小于起始编号" in backwards.text
+        elsewhere = await client.post("/cards/issues", data={**form, "staff_id": "s2", "last": serials[-1]})
+        assert elsewhere.status_code == 422  # ratings' roster rule, in zh-CN beside the field
+        assert re.search(r'id="e-staff_id" class="field-error" role="alert">此工作人员不在所选窗口', elsewhere.text)
         issued = await client.post("/cards/issues", data={**form, "last": serials[-1]})
         assert issued.status_code == 303 and "n=6" in issued.headers["location"], issued.text
 
@@ -143,6 +148,8 @@ async def test_a_day_of_cards_then_the_box_opening_signed_by_three_bodies(rat_se
             done = await client.post("/cards/moves", data={**moves, "action": action,
                                                            "serials": "\n".join(f"  {c.lower()} " for c in cards)})
             assert done.status_code == 303, done.text
+        again = await client.post("/cards/moves", data={**moves, "action": "void", "serials": f"\n{serials[0]}"})
+        assert again.status_code == 422 and f"第 2 行：卡片 {serials[0]} 已投入评价箱，不能再登记" in again.text
         rec = await client.post("/cards/reconciliations", data={**_csrf(hall), "day": "2026-11-02", "window_id": "w1"})
         assert rec.status_code == 303
         report = await client.get(rec.headers["location"])

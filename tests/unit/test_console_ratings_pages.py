@@ -141,12 +141,32 @@ def test_a_range_counts_both_ends_and_refuses_backwards_or_too_long():
 
 
 def test_a_services_refusal_of_one_serial_lands_on_the_textarea_with_its_line():
-    errors = [{"field": "serials.1", "message": "card 2 was never issued"}]
-    assert domain.serial_errors(errors, [2, 5], "serials") == {"serials": "第 5 行：card 2 was never issued"}
-    assert domain.serial_errors([{"field": "body.votes.0.serial", "message": "bad"}], [4], "serials") == {
-        "serials": "第 4 行：bad"}
-    assert domain.serial_errors([{"field": "window_id", "message": "no window w9"}], [1], "serials") == {
-        "window_id": "no window w9"}
+    never = {"status": 422, "detail": "card 26110000053 was never issued",
+             "errors": [{"field": "serials.1", "message": "card 26110000053 was never issued",
+                         "type": "unknown_reference"}]}
+    assert domain.ratings_errors(never, serials=[(2, serial(1)), (5, "26110000053")]) == {"serials": "第 5 行：这张卡从未发放",
+                                                          "_": "没有办成，请按提示修改后再提交。"}
+    odd = {"errors": [{"field": "body.votes.0.serial", "message": "bad", "type": "x"}]}
+    assert domain.ratings_errors(odd, serials=[(4, serial(1))])["serials"] == "第 4 行：bad"  # the service's words when unknown
+    used = {"status": 409, "detail": "card 26110000053 is used, not issued",
+            "errors": [{"field": "serials", "message": "card 26110000053 is used, not issued", "type": "form_rule"}]}
+    assert domain.ratings_errors(used, serials=[(1, serial(1)), (3, "26110000053")])["serials"] == (
+        "第 3 行：卡片 26110000053 已投入评价箱，不能再登记")  # the line of the serial the message names
+    assert domain.ratings_errors(used)["serials"] == "卡片 26110000053 已投入评价箱，不能再登记"
+
+
+def test_ratings_refusals_read_in_chinese_where_the_rule_is_known():
+    window = {"errors": [{"field": "window_id", "message": "no window w9", "type": "unknown_reference"}]}
+    roster = {"errors": [{"field": "staff_id", "message": "s9 does not work at window w1", "type": "roster_rule"}]}
+    assert domain.ratings_errors(window)["window_id"] == "没有这个窗口"
+    assert domain.ratings_errors(roster)["staff_id"] == "此工作人员不在所选窗口"
+    final = {"status": 409, "detail": "the box opening of 2026-11 is final: nothing changes after the sign-offs"}
+    assert domain.ratings_errors(final) == {"_": "本月计票已终审，不能再录入或更改"}
+    twice = {"status": 422, "detail": "account ov-1 signed this month already: three distinct accounts sign",
+             "errors": [{"field": "account", "message": "account ov-1 signed this month already: three distinct "
+                         "accounts sign", "type": "role_rule"}]}
+    assert domain.ratings_summary(twice) == "已经签过字：三家监督单位须由三个不同账号分别签字"
+    assert domain.ratings_summary({"status": 422, "detail": "something new"}) == "something new"
 
 
 # -- the day's report and the box -------------------------------------------------------------------------------

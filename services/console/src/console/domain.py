@@ -562,21 +562,63 @@ def serial_range(first: str, last: str, *, limit: int = MAX_SERIALS) -> tuple[in
     return count, {}
 
 
-def serial_errors(errors: Iterable[Mapping[str, Any]], lines: Sequence[int], field_name: str) -> dict[str, str]:
-    """A service's refusal of a list of serials (``serials.3``, ``votes.3.serial``) shown on the
-    textarea's field with the line the serial was on; other fields as they are."""
+CARD_STATES = {"issued": "已发放、未登记去向", "used": "已投入评价箱", "returned": "已退回", "void": "已作废"}
+
+
+def ratings_message(field_name: str, rule: str, message: str) -> str:
+    """A refusal of ratings' in zh-CN where the console knows the rule; the service's words otherwise."""
+    leaf = field_name.split(".")[-1] if field_name else ""
+    if rule == "unknown_reference" and leaf == "window_id":
+        return "没有这个窗口"
+    if rule == "unknown_reference" and field_name.startswith(("serials", "votes", "body.serials", "body.votes")):
+        return "这张卡从未发放"
+    if rule == "roster_rule":
+        return "此工作人员不在所选窗口"
+    if rule == "check_character":
+        return "校验码不对，可能输错了一位或颠倒了两位"
+    if found := re.fullmatch(r"card (\S+) is (\w+), not issued", message):
+        return f"卡片 {found.group(1)} {CARD_STATES.get(found.group(2), found.group(2))}，不能再登记"
+    if "is final" in message:
+        return "本月计票已终审，不能再录入或更改"
+    if "signed this month already" in message:
+        return "已经签过字：三家监督单位须由三个不同账号分别签字"
+    if "only a member of" in message:
+        return "只有市委考核办、市纪委监委作风办、市政务服务中心的成员可以签字"
+    return message
+
+
+def ratings_errors(problem: Mapping[str, Any], *, serials: Sequence[tuple[int, str]] = (),
+                   textarea: str = "serials") -> dict[str, str]:
+    """Ratings' refusal (problem+json) as ``{field: message}`` for a form: a serial it names (by
+    index: ``serials.3``, ``votes.3.serial``; or in its message) on the textarea with the line the
+    serial was on (``serials``: :func:`parse_serials`' answer), other fields by their last part,
+    the problem's detail under ``_``; in zh-CN where the rule is known."""
     out: dict[str, str] = {}
-    for e in errors:
-        name = str(e.get("field", ""))
-        message = str(e.get("message") or field_message(str(e.get("type", ""))))
-        found = re.fullmatch(r"(?:body\.)?(?:serials|votes)\.(\d+)(?:\.\w+)?", name)
-        if found and int(found.group(1)) < len(lines):
-            out.setdefault(field_name, f"第 {lines[int(found.group(1))]} 行：{message}")
-        elif name.split(".")[-1] in ("serials", "votes"):
-            out.setdefault(field_name, message)
+    line_of = {s: n for n, s in serials}
+    for e in problem.get("errors") or []:
+        name, rule = str(e.get("field", "")), str(e.get("type", ""))
+        said = str(e.get("message") or field_message(rule))
+        message = ratings_message(name, rule, said)
+        at = re.fullmatch(r"(?:body\.)?(?:serials|votes)\.(\d+)(?:\.\w+)?", name)
+        named = next((line_of[s] for s in re.findall(r"[0-9]{10}[0-9X]", said) if s in line_of), None)
+        if at and int(at.group(1)) < len(serials):
+            out.setdefault(textarea, f"第 {serials[int(at.group(1))][0]} 行：{message}")
+        elif (at or name.split(".")[-1] in ("serials", "votes")) and named is not None:
+            out.setdefault(textarea, f"第 {named} 行：{message}")
+        elif at or name.split(".")[-1] in ("serials", "votes"):
+            out.setdefault(textarea, message)
         else:
             out.setdefault(name.split(".")[-1] or "_", message)
+    detail = str(problem.get("detail") or problem.get("title") or "")
+    out.setdefault("_", "没有办成，请按提示修改后再提交。" if out else ratings_message("", "", detail))
     return out
+
+
+def ratings_summary(problem: Mapping[str, Any]) -> str:
+    """Ratings' refusal in one line, for a form without fields (a button): what each field's
+    error says, or the detail."""
+    errors = ratings_errors(problem)
+    return "；".join(dict.fromkeys(v for k, v in errors.items() if k != "_")) or errors["_"]
 
 
 # -- windows, the day's reconciliation, the box ------------------------------------------------------------

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from console import domain, forms
 from console.backends import BackendProblem
 from console.sessions import Session
-from console.web import Console, allowed, console, form_values, idempotency_key, parse, problem_errors, render
+from console.web import Console, allowed, console, form_values, idempotency_key, parse, render
 
 router = APIRouter(prefix="/boxes", include_in_schema=False)
 Viewer = Annotated[Session, Depends(allowed(domain.BOX_ROLES))]
@@ -46,7 +46,7 @@ async def open_box(request: Request, session: Opener, c: Console = Depends(conso
         except BackendProblem as exc:
             if exc.status not in (409, 422):
                 raise
-            errors = problem_errors(exc)
+            errors = domain.ratings_errors(exc.problem)
     current = domain.this_month(c.clock.now())
     return render(request, "boxes.html", 422, session=session, months=[current, domain.previous_month(current)],
                   can_open=True, values=values, errors=errors)
@@ -89,7 +89,7 @@ async def count(request: Request, month: Month, session: Viewer, c: Console = De
     form, errors = parse(forms.VotesForm, values)
     if form is not None:
         try:
-            found = domain.parse_serials(form.serials)
+            found = domain.parse_serials(str(values.get("serials", "")))  # as typed: its line numbers
         except domain.SerialsRefused as exc:
             errors = {"serials": str(exc)}
         else:
@@ -103,8 +103,7 @@ async def count(request: Request, month: Month, session: Viewer, c: Console = De
             except BackendProblem as exc:
                 if exc.status not in (409, 422):
                     raise
-                errors = domain.serial_errors(exc.problem.get("errors") or [], [n for n, _ in found], "serials")
-                errors.setdefault("_", exc.detail)
+                errors = domain.ratings_errors(exc.problem, serials=found)
     return await _month_page(request, c, session, month, 422, form="votes", errors=errors, values=values)
 
 
@@ -118,4 +117,4 @@ async def sign(request: Request, month: Month, session: Viewer, c: Console = Dep
         if exc.status not in (403, 409, 422):
             raise
         return await _month_page(request, c, session, month, exc.status if exc.status == 403 else 422, form="sign",
-                                 errors={"_": "；".join(dict.fromkeys(problem_errors(exc).values()))})
+                                 errors={"_": domain.ratings_summary(exc.problem)})

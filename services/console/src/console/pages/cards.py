@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from console import domain, forms
 from console.backends import BackendProblem
 from console.sessions import Session
-from console.web import Console, allowed, console, form_values, idempotency_key, parse, problem_errors, render
+from console.web import Console, allowed, console, form_values, idempotency_key, parse, render
 
 router = APIRouter(prefix="/cards", include_in_schema=False)
 Staff = Annotated[Session, Depends(allowed(domain.CARD_ROLES))]
@@ -71,7 +71,7 @@ async def issue(request: Request, session: Staff, c: Console = Depends(console))
             except BackendProblem as exc:
                 if exc.status not in (409, 422):
                     raise
-                errors = {("last" if k == "count" else k): v for k, v in problem_errors(exc).items()}
+                errors = {("last" if k == "count" else k): v for k, v in domain.ratings_errors(exc.problem).items()}
     return await _page(request, c, session, _day(values, c), 422, form="issue", errors=errors, values=values)
 
 
@@ -81,7 +81,7 @@ async def move(request: Request, session: Staff, c: Console = Depends(console)) 
     form, errors = parse(forms.CardMovesForm, values)
     if form is not None:
         try:
-            found = domain.parse_serials(form.serials)
+            found = domain.parse_serials(str(values.get("serials", "")))  # as typed: its line numbers
         except domain.SerialsRefused as exc:
             errors = {"serials": str(exc)}
         else:
@@ -93,8 +93,7 @@ async def move(request: Request, session: Staff, c: Console = Depends(console)) 
             except BackendProblem as exc:
                 if exc.status not in (409, 422):
                     raise
-                errors = domain.serial_errors(exc.problem.get("errors") or [], [n for n, _ in found], "serials")
-                errors.setdefault("_", exc.detail)
+                errors = domain.ratings_errors(exc.problem, serials=found)
     return await _page(request, c, session, _day(values, c), 422, form="moves", errors=errors, values=values)
 
 
@@ -109,7 +108,6 @@ async def reconcile(request: Request, session: Staff, c: Console = Depends(conso
         except BackendProblem as exc:
             if exc.status not in (409, 422):
                 raise
-            errors = problem_errors(exc)
-    return await _page(request, c, session, _day(values, c), 422, form="reconcile",
-                       errors={"_": "；".join(f"{v}" for v in errors.values())}, values=values)
+            errors = {"_": domain.ratings_summary(exc.problem)}
+    return await _page(request, c, session, _day(values, c), 422, form="reconcile", errors=errors, values=values)
 

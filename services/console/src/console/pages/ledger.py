@@ -23,7 +23,6 @@ from console.web import (
     form_values,
     idempotency_key,
     parse,
-    problem_errors,
     render,
     templates,
 )
@@ -113,7 +112,7 @@ async def act(request: Request, entry_id: EntryId, step: Step, session: Writer,
         except BackendProblem as exc:
             if exc.status not in (409, 422):
                 raise
-            errors = _field_names(problem_errors(exc), step)
+            errors = _field_names(domain.ratings_errors(exc.problem), step)
             if exc.status == 409:
                 errors["_"] = f"此条目已有人办理或状态已变化，请查看下方最新状态（{exc.detail}）。"
     return await _entry_page(request, c, session, entry_id, 422, errors=errors, values=values, form=step)
