@@ -34,6 +34,7 @@ class Settings(ServiceSettings):
     cookie_secure: bool | None = Field(default=None, description="Cookies only over https; empty: when "
                                        "public_url is https.")
     sla_refresh_seconds: int = Field(default=30, ge=5, le=600, description="The SLA board reloads its tables.")
+    ops_refresh_seconds: int = Field(default=30, ge=5, le=600, description="The operations page reloads its tables.")
     hall_rotate_seconds: int = Field(default=15, ge=5, le=120, description="A hall screen shows each slide this long.")
     hall_refresh_seconds: int = Field(default=60, ge=10, le=600, description="A hall screen reloads its data.")
 

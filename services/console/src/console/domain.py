@@ -30,7 +30,7 @@ LOOKUP_ROLES = frozenset({Role.WINDOW_STAFF, Role.HELPER, Role.SUPERVISOR, Role.
 LEDGER_ROLES = frozenset({Role.SUPERVISOR, Role.WINDOW_STAFF, Role.OVERSIGHT})
 CARD_ROLES = frozenset({Role.WINDOW_STAFF, Role.SUPERVISOR})
 BOX_ROLES = frozenset({Role.OVERSIGHT, Role.SUPERVISOR})
-STATS_ROLES = frozenset({Role.SUPERVISOR, Role.OVERSIGHT, Role.OPERATOR, Role.WINDOW_STAFF})
+STATS_ROLES = frozenset({Role.SUPERVISOR, Role.OVERSIGHT, Role.OPERATOR})
 OPS_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR})
 # Who may read an applicant's phone and ID numbers in full (the rest see them masked).
 PERSONAL_DATA_ROLES = frozenset({Role.WINDOW_STAFF, Role.HELPER})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from console.pages import boxes, cards, ledger, lookup, sla
+from console.pages import boxes, cards, hall, ledger, lookup, ops, sla, statistics
 
 ROUTERS: tuple[APIRouter, ...] = (
     sla.router,
@@ -13,4 +13,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ledger.router,
     cards.router,
     boxes.router,
+    statistics.router,
+    ops.router,
+    hall.router,
 )

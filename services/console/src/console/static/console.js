@@ -17,23 +17,28 @@
     });
   }
 
-  function rotate() {
+  // The slide shown now; kept across htmx reloads of the slides (they arrive all visible).
+  var current = 0;
+
+  function showSlide() {
     var slides = Array.prototype.slice.call(document.querySelectorAll(".slide"));
-    if (slides.length < 2) return;
+    if (slides.length < 2) { slides.forEach(function (s) { s.hidden = false; }); return; }
+    current = current % slides.length;
+    slides.forEach(function (s, i) { s.hidden = i !== current; });
+  }
+
+  function rotate() {
     var seconds = parseInt(document.body.dataset.rotate || "15", 10);
-    var current = 0;
-    slides.forEach(function (s, i) { s.hidden = i !== 0; });
-    setInterval(function () {
-      slides = Array.prototype.slice.call(document.querySelectorAll(".slide"));
-      if (slides.length < 2) return;
-      current = (current + 1) % slides.length;
-      slides.forEach(function (s, i) { s.hidden = i !== current; });
-    }, seconds * 1000);
+    showSlide();
+    setInterval(function () { current += 1; showSlide(); }, Math.max(seconds, 5) * 1000);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     drawCharts(document);
     if (document.body.classList.contains("hall")) rotate();
   });
-  document.addEventListener("htmx:afterSwap", function (e) { drawCharts(e.target); });
+  document.addEventListener("htmx:afterSwap", function (e) {
+    drawCharts(e.target);
+    if (document.body.classList.contains("hall")) showSlide();
+  });
 })();
