@@ -183,6 +183,8 @@ class RatingOut(BaseModel):
     channel: str
     indicators: dict[str, int]
     rated_at: datetime
+    comment: str | None = Field(default=None, description="What the person wrote (the ledger owner calls them "
+                                "back about it).")
 
 
 class CaseRatingOut(BaseModel):
@@ -200,7 +202,7 @@ class CaseRatingOut(BaseModel):
         return cls(case_number=c.case_number, matter=c.matter, window_id=c.window_id, staff_id=c.staff_id,
                    rateable=r is None and bool(c.token_id),
                    rating=RatingOut(level=r.level.value, label=r.level.label, bad=r.bad, channel=r.channel,
-                                    indicators=r.indicators, rated_at=r.rated_at) if r else None,
+                                    indicators=r.indicators, rated_at=r.rated_at, comment=r.comment) if r else None,
                    annulled=len(c.annulled))
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from console.pages import hall, lookup, ops, sla, statistics
+from console.pages import boxes, cards, hall, ledger, lookup, ops, sla, statistics
 
 ROUTERS: tuple[APIRouter, ...] = (
     sla.router,
     lookup.router,
+    ledger.router,
+    cards.router,
+    boxes.router,
     statistics.router,
     ops.router,
     hall.router,
