@@ -58,7 +58,8 @@ def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         env[f"{s.env_prefix}MONGODB_DATABASE"] = f"{s.name}_{unique}"
     ratings_clock = logs / "ratings-clock"
     extra = {
-        "ratings": {"RATINGS_CLOCK_FILE": str(ratings_clock)},
+        # a test month has a handful of ratings, not the 10 a window needs to be ranked
+        "ratings": {"RATINGS_CLOCK_FILE": str(ratings_clock), "RATINGS_RANK_MIN_RATINGS": "2"},
         # every accepted case on the SLA board (its 1 working day is inside the horizon)
         "registration": {"REGISTRATION_AT_RISK_WITHIN_HOURS": "1000"},
         "notifications": {**gateways.settings_env(), "NOTIFICATIONS_DEFAULT_QUIET_HOURS": "off",
