@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from console import domain, reports
-from console.charts import Table
+from console import domain
+from console.domain import reports
+from console.domain.charts import Table
 from servicekit.principal import Role
 
 pytestmark = pytest.mark.unit

@@ -13,8 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from console import reports
 from console.backends import BackendDown, BackendProblem
+from console.domain import reports
 from console.web import Console, console, render
 
 router = APIRouter(prefix="/hall", include_in_schema=False)

@@ -12,8 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from console import domain, reports
+from console import domain
 from console.backends import SERVICES, BackendDown, BackendProblem
+from console.domain import reports
 from console.sessions import Session
 from console.web import Console, allowed, console, render
 

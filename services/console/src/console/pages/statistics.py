@@ -13,9 +13,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from console import domain, reports
+from console import domain
 from console.backends import BackendDown, BackendProblem
-from console.charts import Table
+from console.domain import reports
+from console.domain.charts import Table
 from console.sessions import Session
 from console.web import Console, allowed, console, render
 

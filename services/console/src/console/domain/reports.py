@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from console import domain
-from console.charts import PALETTE, Cell, ChartSpec, Series, Table, percent
+from console.domain.charts import PALETTE, Cell, ChartSpec, Series, Table, percent
 from servicekit.clock import CN_TZ, ensure_utc
 from servicekit.principal import Role
 
