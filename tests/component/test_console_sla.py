@@ -82,3 +82,13 @@ async def test_the_board_still_shows_one_service_when_the_other_is_down():
         page = await client.get("/sla")
     assert page.status_code == 200
     assert "QY-1" in page.text and "工程建设项目审批服务暂时没有应答" in page.text
+
+
+async def test_a_bad_address_gets_a_page_naming_the_parameter_not_json():
+    async with console_client({"registration": _cases, "approvals": _cases}) as (client, login):
+        login(Principal("sup-1", Role.SUPERVISOR))
+        page = await client.get("/sla/registration/%0A/helper")
+        elsewhere = await client.get("/sla/nowhere/QY-1/helper")
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+    assert "case_number" in page.text and "地址有误" in page.text
+    assert elsewhere.status_code == 422 and "service" in elsewhere.text

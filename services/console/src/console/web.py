@@ -162,6 +162,7 @@ def problem_errors(exc: BackendProblem) -> dict[str, str]:
 
 # -- HTML errors --------------------------------------------------------------------------------------------
 def install_error_pages(app: Any) -> None:
+    from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException
 
     @app.exception_handler(LoginRequired)
@@ -193,6 +194,12 @@ def install_error_pages(app: Any) -> None:
         status = exc.status if exc.status in (403, 404, 409, 422) else 502
         titles = {403: "无权访问", 404: "没有找到", 409: "已被他人修改", 422: "无法办理", 502: "服务出错"}
         return render(request, "error.html", status, title=titles[status], message=exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        fields = "、".join(sorted({str(e.get("loc", ("", ""))[-1]) for e in exc.errors()}))
+        return render(request, "error.html", 422, title="地址有误",
+                      message=f"链接中的参数不正确（{fields}）。请从页面上的导航或表单进入。")
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
