@@ -26,7 +26,16 @@ from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_atte
 from contracts import Event, InvalidEvent, dead_letter_topic, topic_for
 from servicekit.config import ServiceSettings
 from servicekit.mongo import OUTBOX, Lease
-from servicekit.outbox import Position, RelayRecord, delete_published, publish_rows, range_filter, rows_between
+from servicekit.outbox import (
+    Position,
+    RelayRecord,
+    delete_published,
+    events_of,
+    pending_events,
+    publish_rows,
+    range_filter,
+    rows_between,
+)
 from servicekit.telemetry import RepeatFilter, cause_traces, link_to, tracer
 from servicekit.unavailable import is_unavailable
 from servicekit.worker import Worker
@@ -345,8 +354,9 @@ def subscribe_many_batch(
 
 
 class OutboxRelay:
-    """Publishes the outbox's new rows in commit order and records how far it got in ONE
-    watermark document per pass: rows are written once and never updated.
+    """Publishes the outbox's new rows in commit order (each row's events in the order they
+    were emitted) and records how far it got in ONE watermark document per pass: rows are
+    written once and never updated.
 
     New rows come from a change stream on the outbox, in commit order, so a transaction
     that wrote its rows early and committed late is read after the rows committed before
@@ -401,22 +411,25 @@ class OutboxRelay:
         return 0
 
     async def run_once(self) -> int:
-        """Publish what committed since the last pass (up to ``batch`` rows), then record it."""
+        """Publish what committed since the last pass (rows until about ``batch`` events), then
+        record it; returns how many events it published."""
         try:
             caught_up = await self._open() if self._stream is None else 0
             rows: list[dict[str, Any]] = []
-            while len(rows) < self.batch:
+            events = 0
+            while events < self.batch:
                 change = await self._stream.try_next()
                 if change is None:
                     break
                 rows.append(change["fullDocument"])
+                events += len(events_of(rows[-1]))
             token = self._stream.resume_token
             if rows:
                 await publish_rows(self.broker, rows, prefix=self.topic_prefix)
-                await self._save(token, Position.of(rows[-1]), len(rows))
+                await self._save(token, Position.of(rows[-1]), events)
             elif token != self._recorded_token and time.monotonic() - self._recorded_at >= self.idle_record_seconds:
                 await self._save(token, None, 0)  # quiet: keep the token inside the oplog's window
-            return caught_up + len(rows)
+            return caught_up + events
         except asyncio.CancelledError:
             self._stream = None  # what it read unrecorded is read again from the record
             raise
@@ -434,10 +447,8 @@ class OutboxRelay:
                 await stream.close()
 
     async def pending(self) -> int:
-        """Rows created after the last one recorded as published (an estimate for the gauge)."""
-        if self.position is None:
-            return await self.db[OUTBOX].count_documents(range_filter(None, unsent_only=True))
-        return await self.db[OUTBOX].count_documents({"created_at": {"$gt": self.position.created_at}})
+        """Events in rows created after the last one recorded as published (an estimate for the gauge)."""
+        return await pending_events(self.db, self.position.created_at if self.position is not None else None)
 
     async def cleanup_pass(self) -> int:
         """Delete a batch of rows older than ``retention`` AND behind the watermark: a row the
@@ -468,8 +479,7 @@ class OutboxRelay:
         published = 0
         try:
             async for rows in rows_between(self.db, range_filter(since, unsent_only=True), batch=self.batch):
-                await publish_rows(self.broker, rows, prefix=self.topic_prefix)
-                published += len(rows)
+                published += await publish_rows(self.broker, rows, prefix=self.topic_prefix)
                 self.position = Position.of(rows[-1])
             await self._save(stream.resume_token, self.position, published)
         except BaseException:
