@@ -222,7 +222,7 @@ async def pending_events(db: AsyncDatabase, after: datetime | None) -> int:
     """Events in rows created after ``after`` (all rows not marked sent by the earlier
     outbox when None): the relay's backlog, one aggregation."""
     query = range_filter(None, unsent_only=True) if after is None else {"created_at": {"$gt": after}}
-    pipeline = [{"$match": query}, {"$group": {"_id": None, "n": {"$sum": {"$ifNull": ["$n", 1]}}}}]
+    pipeline: list[dict[str, Any]] = [{"$match": query}, {"$group": {"_id": None, "n": {"$sum": {"$ifNull": ["$n", 1]}}}}]
     found = await (await db[OUTBOX].aggregate(pipeline)).to_list()
     return int(found[0]["n"]) if found else 0
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from notifications.domain import (
     Agency,
@@ -27,6 +28,11 @@ from servicekit.ports import Tx, UnitOfWork
 from servicekit.principal import Principal
 
 PARTNER_AGENCY = "partner_agency"
+T = TypeVar("T")
+
+
+def _nothing() -> None:
+    return None
 
 
 def agency_scope(who: Principal) -> str | None:
@@ -38,12 +44,19 @@ class Partners:
     """``new_secret()`` makes a webhook signing secret; ``outbound`` judges webhook URLs
     (https only unless it allows http; public addresses only); the replay feed holds back
     entries younger than ``feed_settle``. The URL's addresses are judged again at every
-    delivery (the sender's transport), after resolving its name."""
+    delivery (the sender's transport), after resolving its name. ``on_change()`` is called
+    after each write of a subscription or an agency (it drops what the consumer kept)."""
 
     def __init__(self, *, uow: UnitOfWork[Repositories], clock: Clock, new_secret: Callable[[], str],
-                 outbound: OutboundPolicy, feed_settle: timedelta) -> None:
+                 outbound: OutboundPolicy, feed_settle: timedelta, on_change: Callable[[], None] = _nothing) -> None:
         self.uow, self.clock, self.new_secret = uow, clock, new_secret
-        self.outbound, self.feed_settle = outbound, feed_settle
+        self.outbound, self.feed_settle, self.on_change = outbound, feed_settle, on_change
+
+    async def _write(self, work: Callable[[Tx[Repositories]], Awaitable[T]]) -> T:
+        try:
+            return await self.uow.run(work)
+        finally:  # committed, or perhaps committed: forget what was read before either way
+            self.on_change()
 
     # -- subscriptions ----------------------------------------------------------------------
     async def subscribe(self, who: Principal, *, event_types: list[str], filters: dict[str, str | list[str]],
@@ -61,7 +74,7 @@ class Partners:
             await tx.repos.subscriptions.add(subscription)
             return subscription
 
-        return await self.uow.run(work)
+        return await self._write(work)
 
     async def subscription(self, who: Principal, subscription_id: str) -> Subscription:
         """The subscription if the caller may see it (404 otherwise, never 403)."""
@@ -85,7 +98,7 @@ class Partners:
             await tx.repos.subscriptions.save(sub)
             return sub
 
-        return await self.uow.run(work)
+        return await self._write(work)
 
     async def deliveries(self, who: Principal, subscription_id: str, limit: int = 100) -> list[Delivery]:
         await self.subscription(who, subscription_id)
@@ -113,7 +126,7 @@ class Partners:
             await tx.repos.agencies.save(agency)
             return agency
 
-        return await self.uow.run(work)
+        return await self._write(work)
 
     async def agency(self, who: Principal, agency_id: str) -> Agency:
         """An agency's entitlements: an agency reads only its own."""
@@ -133,10 +146,12 @@ class WebhookDispatch(Dispatcher[tuple[Delivery, Subscription | None]]):
     """One pass of the webhook dispatcher: the due deliveries, signed, to their subscriptions' URLs."""
 
     def __init__(self, *, uow: UnitOfWork[Repositories], clock: Clock, sender: WebhookSender, policy: WebhookPolicy,
-                 batch: int = 100, concurrency: int = 16, rand: Callable[[], float] = random.random) -> None:
+                 batch: int = 100, concurrency: int = 16, rand: Callable[[], float] = random.random,
+                 on_change: Callable[[], None] = _nothing) -> None:
+        """``on_change()``: called after a subscription was disabled (410 Gone)."""
         super().__init__(uow=uow, clock=clock, claim_seconds=policy.claim_seconds, batch=batch,
                          concurrency=concurrency, rand=rand)
-        self.sender, self.policy = sender, policy
+        self.sender, self.policy, self.on_change = sender, policy, on_change
 
     async def claim(self, now: datetime, until: datetime, token: str) -> list[tuple[Delivery, Subscription | None]]:
         async def work(repos: Repositories) -> list[tuple[Delivery, Subscription | None]]:
@@ -190,4 +205,8 @@ class WebhookDispatch(Dispatcher[tuple[Delivery, Subscription | None]]):
                 await tx.repos.deliveries.cancel_pending(sub.subscription_id, disable)
             return claim
 
-        return await self.uow.run(work)
+        try:
+            return await self.uow.run(work)
+        finally:
+            if disable is not None:
+                self.on_change()
