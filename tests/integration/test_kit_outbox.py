@@ -229,6 +229,29 @@ async def test_a_relay_restarted_after_a_crash_between_publish_and_record_repeat
     await restarted.close()
 
 
+async def test_a_relay_recording_at_most_every_so_often_repeats_at_most_that_after_a_crash_and_records_at_stop(
+        outbox, unique) -> None:
+    case = f"RS{unique}"
+    a, b, c, d = (submitted(case) for _ in range(4))
+    relay = OutboxRelay(outbox.db, outbox.broker, record_seconds=3600)
+    await outbox.commit(a)
+    assert await relay.run_once() == 1  # the first pass records
+    await outbox.commit(b)
+    assert await relay.run_once() == 1  # published, not recorded yet
+    mark = await RelayRecord(outbox.db).load()
+    assert mark is not None and mark.published == 1 and mark.position is not None and mark.position.id == a.event_id
+    crashed = OutboxRelay(outbox.db, outbox.broker, record_seconds=3600)  # relay's process killed: a new one
+    assert await crashed.run_once() == 1  # b again, from the record
+    await outbox.commit(c, d)
+    assert await crashed.run_once() == 2
+    assert await crashed.drain() == 0  # stopping: nothing new, what was published is recorded
+    mark = await RelayRecord(outbox.db).load()
+    assert mark is not None and mark.published == 4 and mark.position is not None and mark.position.id == c.event_id
+    assert await outbox.wire_ids(case) == ids(a, b, b, c, d)
+    await relay.close()
+    await crashed.close()
+
+
 async def test_a_watermark_the_stream_cannot_resume_from_makes_the_relay_catch_up_from_the_log(
         outbox, unique) -> None:
     case = f"CU{unique}"
