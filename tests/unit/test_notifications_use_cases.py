@@ -262,3 +262,31 @@ async def test_the_rating_link_is_not_for_agencies_but_the_recorded_rating_is():
     sub = await uc.partners.subscribe(TAX, event_types=[rat.RatingRecordedV1.ce_type], filters={},
                                       webhook_url="https://province.example/hook", secret=None)
     assert sub.event_types == (rat.RatingRecordedV1.ce_type,)
+
+
+class Accepting:
+    def __init__(self) -> None:
+        self.posts: list[str] = []
+
+    async def post(self, url, secret, webhook_id, payload, now) -> WebhookResponse:
+        self.posts.append(webhook_id)
+        return WebhookResponse(200)
+
+
+async def test_deliveries_due_now_are_inserted_claimed_and_handed_to_the_webhook_dispatcher():
+    """No claim write of their own: the consumer's transaction inserts them claimed; the next
+    pass posts them (reading their subscriptions); a pass of another replica cannot take them."""
+    uc = UseCases()
+    sender = Accepting()
+    dispatch = WebhookDispatch(uow=uc.uow, clock=uc.clock, sender=sender, policy=WebhookPolicy(), concurrency=1)
+    uc.inbound = Inbound(uow=uc.uow, rules=Rules(), clock=uc.clock, directory=uc.directory,
+                         hand_over_deliveries=dispatch.take, delivery_claim=timedelta(seconds=60))
+    await uc.partners.subscribe(TAX, event_types=[reg.StepRequestedV1.ce_type], filters={},
+                                webhook_url="https://tax.example/hook", secret=None)
+    await uc.inbound.handle(requested())
+    [d] = uc.repos.deliveries.docs.values()
+    assert d.delivery_id in uc.repos.deliveries.claims and d.due_at == T0 + timedelta(seconds=60)
+    other = WebhookDispatch(uow=uc.uow, clock=uc.clock, sender=sender, policy=WebhookPolicy())
+    assert await other.run_once() == 0  # claimed: not due for anyone else
+    assert await dispatch.run_once() == 1 and sender.posts == [d.delivery_id]
+    assert uc.repos.deliveries.docs[d.delivery_id].status is DeliveryStatus.DELIVERED

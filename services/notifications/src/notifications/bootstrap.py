@@ -91,14 +91,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     directory: Directory = ReadCache(s.directory_cache_seconds)
     message_dispatch = MessageDispatch(uow=uow, rules=rules, clock=clock, providers=ProviderDirectory(s, http),
                                        batch=s.delivery_batch, concurrency=s.delivery_concurrency)
+    webhook_dispatch = WebhookDispatch(
+        uow=uow, clock=clock, sender=HttpWebhookSender(webhook_http, timeout=s.webhook_timeout_seconds),
+        policy=webhook_policy_from(s), batch=s.webhook_batch, concurrency=s.webhook_concurrency,
+        on_change=directory.bump)
     dispatchers = [
         kit.add_worker("message-dispatcher", message_dispatch.run_once, interval=s.delivery_poll_seconds,
                        batch=s.delivery_batch),
-        kit.add_worker("webhook-dispatcher", WebhookDispatch(
-            uow=uow, clock=clock, sender=HttpWebhookSender(webhook_http, timeout=s.webhook_timeout_seconds),
-            policy=webhook_policy_from(s), batch=s.webhook_batch, concurrency=s.webhook_concurrency,
-            on_change=directory.bump).run_once,
-            interval=s.webhook_poll_seconds, batch=s.webhook_batch),
+        kit.add_worker("webhook-dispatcher", webhook_dispatch.run_once, interval=s.webhook_poll_seconds,
+                       batch=s.webhook_batch),
     ]
 
     def wake_dispatchers() -> None:
@@ -106,7 +107,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
             worker.notify()
 
     inbound = Inbound(uow=uow, rules=rules, clock=clock, trace_id=current_trace_id, on_new_work=wake_dispatchers,
-                      event_trace=trace_id_for, hand_over=message_dispatch.take, directory=directory)
+                      event_trace=trace_id_for, hand_over=message_dispatch.take, directory=directory,
+                      hand_over_deliveries=webhook_dispatch.take,
+                      delivery_claim=timedelta(seconds=s.webhook_claim_seconds))
     consumers.register(kit, inbound, max_records=s.consume_batch)
     kit.add_worker("order-holds", inbound.release_held, interval=s.order_sweep_seconds)
     return kit.create_app(

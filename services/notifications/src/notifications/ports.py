@@ -80,7 +80,9 @@ class AgencyRepository(Protocol):
 
 
 class DeliveryRepository(Protocol):
-    async def add_many(self, deliveries: list[Delivery]) -> None: ...
+    async def add_many(self, deliveries: list[Delivery], claimed: Claimed | None = None) -> None:
+        """Insert them; those named in ``claimed`` already claimed by its token until its time."""
+        ...
     async def save_claimed(self, delivery: Delivery, claim: str) -> Claim:
         """As :meth:`MessageRepository.save_claimed`."""
         ...

@@ -327,8 +327,13 @@ def _delivery(d: dict[str, Any]) -> Delivery:
 class MongoDeliveryRepository(_Repo):
     collection = DELIVERIES
 
-    async def add_many(self, deliveries: list[Delivery]) -> None:
-        await self.coll.insert_many([_delivery_doc(x) for x in deliveries], session=self.session)
+    async def add_many(self, deliveries: list[Delivery], claimed: Claimed | None = None) -> None:
+        docs = [_delivery_doc(x) for x in deliveries]
+        if claimed is not None:
+            for d in docs:
+                if d["_id"] in claimed.ids:
+                    d.update(claim=claimed.token, due_at=claimed.until)
+        await self.coll.insert_many(docs, session=self.session)
 
     async def save_claimed(self, delivery: Delivery, claim: str) -> Claim:
         return await self._replace_claimed(_delivery_doc(delivery), delivery.version, claim)

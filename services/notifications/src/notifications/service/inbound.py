@@ -60,10 +60,14 @@ class Inbound:
                  trace_id: Callable[[], str | None] = _nothing, on_new_work: Callable[[], None] = _nothing,
                  event_trace: Callable[[str, str | None], str | None] = lambda _event_id, current: current,
                  hand_over: Callable[[list[Message], str], None] | None = None,
-                 directory: Directory | None = None) -> None:
+                 directory: Directory | None = None,
+                 hand_over_deliveries: Callable[[list[Delivery], str], None] | None = None,
+                 delivery_claim: timedelta = timedelta(seconds=60)) -> None:
         """``event_trace(event_id, current)``: the trace an event of the batch came with.
         ``directory``: subscriptions, agencies, contacts and staff groups kept across fetches
         (the service's own writes bump it; none: read in every fetch).
+        ``hand_over_deliveries(deliveries, token)``: the same for the webhook deliveries due
+        now, claimed for ``delivery_claim``.
         ``hand_over(messages, token)``: the messages due now, inserted already claimed by
         ``token`` (for ``rules.retry.claim_seconds``), go straight to the dispatcher after the
         commit (no claim of their own); without it the dispatcher claims them when woken."""
@@ -71,6 +75,7 @@ class Inbound:
         self.trace_id, self.on_new_work, self.event_trace = trace_id, on_new_work, event_trace
         self.hand_over = hand_over
         self.directory = directory if directory is not None else ReadCache(0)
+        self.hand_over_deliveries, self.delivery_claim = hand_over_deliveries, delivery_claim
 
     async def handle(self, event: Event) -> list[Message]:
         """One event (see :meth:`handle_many`); a domain error is raised. Returns the messages
@@ -93,7 +98,7 @@ class Inbound:
         now, trace_id = self.clock.now(), self.trace_id()
 
         async def work(tx: Tx[Repositories], fresh: list[Event]) -> _Batch:
-            batch = _Batch(tx.repos, self.directory, claim=self._claim(now))
+            batch = _Batch(tx.repos, self.directory, claim=self._claim(now), delivery_claim=self._delivery_claim(now))
             if refused is not None:
                 refused.clear()  # a retried transaction starts again
             await batch.preload(fresh)
@@ -119,6 +124,9 @@ class Inbound:
         batch = await self.uow.consume(CONSUMER, events, work)
         if self.hand_over is not None and batch.claimed is not None and batch.claimed.ids:
             self.hand_over([m for m in batch.messages if m.message_id in batch.claimed.ids], batch.claimed.token)
+        taken = batch.claimed_deliveries
+        if self.hand_over_deliveries is not None and taken is not None and taken.ids:
+            self.hand_over_deliveries([d for d in batch.deliveries if d.delivery_id in taken.ids], taken.token)
         if batch.messages or batch.deliveries:
             self.on_new_work()
         return batch
@@ -127,6 +135,11 @@ class Inbound:
         if self.hand_over is None:
             return None
         return uuid.uuid4().hex, now, now + timedelta(seconds=self.rules.retry.claim_seconds)
+
+    def _delivery_claim(self, now: datetime) -> tuple[str, datetime, datetime] | None:
+        if self.hand_over_deliveries is None:
+            return None
+        return uuid.uuid4().hex, now, now + self.delivery_claim
 
     async def release_held(self, limit: int = 100) -> int:
         """Handle the parked events whose hold ran out (a worker's pass), in order, the gaps
@@ -185,9 +198,12 @@ class _Batch:
     and deliveries inserted together, each case saved once)."""
 
     def __init__(self, repos: Repositories, directory: Directory,
-                 claim: tuple[str, datetime, datetime] | None = None) -> None:
-        """``claim`` = (token, now, until): the messages due now are inserted claimed."""
-        self.repos, self.directory, self.claim = repos, directory, claim
+                 claim: tuple[str, datetime, datetime] | None = None,
+                 delivery_claim: tuple[str, datetime, datetime] | None = None) -> None:
+        """``claim`` = (token, now, until): the messages due now are inserted claimed;
+        ``delivery_claim``: the same for the webhook deliveries."""
+        self.repos, self.directory, self.claim, self.delivery_claim = repos, directory, claim, delivery_claim
+        self.claimed_deliveries: Claimed | None = None
         self.generation = directory.generation  # what is read from here on may be kept unless bumped meanwhile
         self.claimed: Claimed | None = None
         self.contacts = _ContactCache(repos, directory, self.generation)
@@ -253,8 +269,12 @@ class _Batch:
             self.claimed = Claimed(token, until, frozenset(m.message_id for m in self.messages if m.is_due(now)))
         if self.messages:
             await self.repos.messages.add_many(self.messages, self.claimed)
+        if self.delivery_claim is not None:
+            token, now, until = self.delivery_claim
+            self.claimed_deliveries = Claimed(token, until, frozenset(
+                d.delivery_id for d in self.deliveries if d.is_due(now)))
         if self.deliveries:
-            await self.repos.deliveries.add_many(self.deliveries)
+            await self.repos.deliveries.add_many(self.deliveries, self.claimed_deliveries)
         await self.repos.cases.save_many(list(self.cases.values()))
 
 

@@ -152,6 +152,28 @@ class WebhookDispatch(Dispatcher[tuple[Delivery, Subscription | None]]):
         super().__init__(uow=uow, clock=clock, claim_seconds=policy.claim_seconds, batch=batch,
                          concurrency=concurrency, rand=rand)
         self.sender, self.policy, self.on_change = sender, policy, on_change
+        self._handed: list[tuple[list[Delivery], str]] = []  # inserted already claimed (take)
+
+    def take(self, deliveries: list[Delivery], token: str) -> None:
+        """Deliveries the consumer inserted already claimed by ``token`` (in its transaction):
+        attempted by the next pass without a claim write of their own (their subscriptions
+        are read then, as for claimed ones). Should this process stop first, the claim runs
+        out and a later pass takes them."""
+        self._handed.append((deliveries, token))
+
+    async def run_once(self) -> int:
+        """What is due (claimed by this pass: retries), then what the consumer handed over."""
+        handed, self._handed = self._handed, []
+        done = await super().run_once()
+        for deliveries, token in handed:
+            ids = {d.subscription_id for d in deliveries}
+
+            async def read(repos: Repositories, ids: set[str] = ids) -> dict[str, Subscription]:
+                return await repos.subscriptions.get_many(ids)
+
+            subscriptions = await self.uow.read(read)
+            done += await self.attempt_all([(d, subscriptions.get(d.subscription_id)) for d in deliveries], token)
+        return done
 
     async def claim(self, now: datetime, until: datetime, token: str) -> list[tuple[Delivery, Subscription | None]]:
         async def work(repos: Repositories) -> list[tuple[Delivery, Subscription | None]]:
