@@ -153,6 +153,7 @@ class WebhookDispatch(Dispatcher[tuple[Delivery, Subscription | None]]):
                          concurrency=concurrency, rand=rand)
         self.sender, self.policy, self.on_change = sender, policy, on_change
         self._handed: list[tuple[list[Delivery], str]] = []  # inserted already claimed (take)
+        self._outcomes: list[Delivery] = []  # this pass's outcomes without an alert, recorded together
 
     def take(self, deliveries: list[Delivery], token: str) -> None:
         """Deliveries the consumer inserted already claimed by ``token`` (in its transaction):
@@ -207,12 +208,22 @@ class WebhookDispatch(Dispatcher[tuple[Delivery, Subscription | None]]):
         await self._save(delivery, token, disable=gone)
         return True
 
-    async def _save(self, delivery: Delivery, token: str, disable: str | None = None) -> Claim:
-        """The outcome, if the claim still holds; with its alert, or with the subscription
-        disabled for the reason ``disable`` (then in a transaction)."""
+    async def settle(self, token: str) -> None:
+        """The pass's outcomes without an alert in one transaction (one durable commit, and no
+        write outside a transaction per delivery: decision 52), each written only if the
+        pass's claim still holds it."""
+        outcomes, self._outcomes = self._outcomes, []
+        if outcomes:
+            await self.uow.run(lambda tx: tx.repos.deliveries.save_claimed_many(outcomes, token))
+
+    async def _save(self, delivery: Delivery, token: str, disable: str | None = None) -> Claim | None:
+        """The outcome, if the claim still holds: with its alert, or with the subscription
+        disabled for the reason ``disable``, at once (in a transaction); else with the pass's
+        others (:meth:`settle`)."""
         facts = delivery.pull_events()
         if not facts and disable is None:
-            return await self.uow.autocommit(lambda repos: repos.deliveries.save_claimed(delivery, token))
+            self._outcomes.append(delivery)
+            return None
         now = self.clock.now()
         events = alerts(facts, case_number=delivery.case_number, cause_id=delivery.event_id, now=now)
 
