@@ -204,7 +204,9 @@ async def republish(db: AsyncDatabase, broker: KafkaBroker, *, since: datetime, 
 async def find_events(db: AsyncDatabase, *, key: str | None = None, topic: str | None = None,
                       session: Any = None) -> list[dict[str, Any]]:
     """The retained events of case ``key`` (and/or of ``topic``), in log order, each with its
-    row's ``created_at`` and ``idx``: what a transaction wrote, for tests and operators."""
+    row's ``created_at`` and ``idx``: what a transaction wrote, for tests and operators. Not
+    indexed (an index on ``events.key`` would cost every insert one entry per event): a scan
+    of the retained rows, not for a request path."""
     query: dict[str, Any] = {}  # rows holding such an event (or, of the earlier shape, being one)
     if key is not None:
         query = {"$or": [{"events.key": key}, {"key": key}]}
