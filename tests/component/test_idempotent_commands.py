@@ -24,6 +24,7 @@ from registration.repository import CASES, MongoCaseRepository, MongoRepositorie
 from servicekit.auth import Role
 from servicekit.config import load
 from servicekit.idempotency import IDEMPOTENCY, IdempotencyStore
+from servicekit.outbox import find_events
 from tests.support.apps import running
 from tests.support.auth import bearer
 from tests.support.forms import company_form
@@ -50,7 +51,7 @@ async def submitted(reg, unique: str, **form: Any) -> str:
 
 async def emitted(reg, case: str, event: type) -> int:
     """How many ``event``s the case's commands wrote to the outbox."""
-    return await reg.kit.db["outbox"].count_documents({"key": case, "topic": topic_for_type(event.ce_type).name})
+    return len(await find_events(reg.kit.db, key=case, topic=topic_for_type(event.ce_type).name))
 
 
 async def actions(reg, case: str) -> list[str]:

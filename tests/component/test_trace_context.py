@@ -13,7 +13,7 @@ from registration.bootstrap import create_app
 from registration.config import Settings
 from servicekit.auth import Role
 from servicekit.config import load
-from servicekit.mongo import OUTBOX
+from servicekit.outbox import find_events
 from tests.support.apps import running
 from tests.support.auth import bearer
 from tests.support.forms import company_form
@@ -39,8 +39,8 @@ async def departments():
 
 
 async def outbox_traces(client, case: str) -> dict[str, str]:
-    """ce_type → trace id of each outbox row of the case (the first of each type)."""
-    rows = await client.kit.db[OUTBOX].find({"key": case}).sort([("created_at", 1), ("idx", 1)]).to_list()
+    """ce_type → trace id of each outbox event of the case (the first of each type)."""
+    rows = await find_events(client.kit.db, key=case)
     found: dict[str, str] = {}
     for r in rows:
         found.setdefault(r["headers"]["ce_type"], trace_id_of(r["traceparent"]))

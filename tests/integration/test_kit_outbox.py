@@ -1,5 +1,6 @@
-"""The outbox as a retained log, against the real broker and database: rows kept and never
-updated, the relay's watermark (commit order, no skips), a crash between publishing and
+"""The outbox as a retained log, against the real broker and database: one row per
+transaction holding its events in order (split past the row's bounds; rows of the earlier
+one-event shape still read), rows kept and never updated, the relay's watermark (commit order, no skips), a crash between publishing and
 recording, catching up, retention behind the watermark, republishing; each case's sequenced
 events numbered (``case_seq``); the outbox and the processed-event markers bounded after
 1,000 cases."""
@@ -19,8 +20,19 @@ from notifications.bootstrap import create_app as notifications_app
 from notifications.config import Settings as NotificationSettings
 from servicekit.config import ServiceSettings, load
 from servicekit.messaging import OutboxRelay, make_broker
-from servicekit.mongo import OUTBOX, PROCESSED, RELAY, SEQUENCES, ensure_kit_indexes, make_client, outbox_row
-from servicekit.outbox import RelayRecord, republish
+from servicekit.mongo import (
+    OUTBOX,
+    PROCESSED,
+    RELAY,
+    SEQUENCES,
+    ensure_kit_indexes,
+    make_client,
+    outbox_event,
+    outbox_row,
+    outbox_rows,
+)
+from servicekit.outbox import RelayRecord, find_events, republish
+from servicekit.telemetry import attached, cause_traces
 from servicekit.topics import ensure_topics
 from servicekit.uow import MongoUnitOfWork
 from tests.support.apps import running
@@ -127,6 +139,73 @@ async def test_a_transaction_that_commits_after_a_later_one_is_not_skipped(outbo
     await relay.close()
 
 
+def trace_of(traceparent: str | bytes | None) -> str | None:
+    text = traceparent.decode() if isinstance(traceparent, bytes) else traceparent
+    return text.split("-")[1] if text else None
+
+
+async def test_a_transaction_writes_one_row_holding_its_events_and_the_relay_publishes_them_in_order(
+        outbox, unique) -> None:
+    """k events of one transaction: ONE row (``n`` = k, in emit order), one relay pass
+    publishes the k events in that order, each continuing its own cause's trace."""
+    case = f"ON{unique}"
+    causes = {f"cause-{i}": f"00-{i + 1:032x}-{i + 1:016x}-01" for i in range(2)}
+    first, second, third = (submitted(case, causation_id=c) for c in ("cause-0", "cause-1", "none"))
+    fourth = submitted(f"{case}-other")  # another case in the same transaction: its own partition, same row
+
+    async def work(tx: Any) -> None:
+        tx.emit([first, second, third, fourth])
+
+    default = "00-" + "f" * 32 + "-" + "e" * 16 + "-01"
+    with cause_traces(causes), attached(default):
+        await outbox.uow.run(work)
+    stored = await outbox.db[OUTBOX].find().to_list()
+    assert len(stored) == 1 and stored[0]["n"] == 4 and stored[0]["_id"] == first.event_id
+    assert [e["_id"] for e in stored[0]["events"]] == ids(first, second, third, fourth)
+    assert [trace_of(e["traceparent"]) for e in stored[0]["events"]] == [
+        f"{1:032x}", f"{2:032x}", "f" * 32, "f" * 32]
+    relay = OutboxRelay(outbox.db, outbox.broker)
+    assert await relay.pending() == 4
+    assert await relay.run_once() == 4
+    assert await relay.pending() == 0
+    mark = await RelayRecord(outbox.db).load()
+    assert mark is not None and mark.published == 4 and mark.position is not None
+    assert mark.position.id == first.event_id  # the row's position
+    records = [r for r in await read_all(outbox.settings.kafka_bootstrap_servers, TOPIC) if r.key == case.encode()]
+    assert [dict(r.headers)["ce_id"].decode() for r in records] == ids(first, second, third)
+    assert [trace_of(dict(r.headers).get("traceparent")) for r in records] == [f"{1:032x}", f"{2:032x}", "f" * 32]
+    await relay.close()
+
+
+async def test_rows_past_their_bounds_and_rows_of_the_earlier_shape_are_published_in_log_order(
+        outbox, unique) -> None:
+    """A transaction bigger than a row's bounds is several rows (``idx`` 0, 1, ...); a row
+    written before rows held events (one event at its top level) is still one event."""
+    case = f"SP{unique}"
+    events = [submitted(case) for _ in range(5)]
+    now = datetime.now(UTC)
+    split = outbox_rows([outbox_event(e, None) for e in events], now, max_events=2)
+    assert [r["n"] for r in split] == [2, 2, 1] and [r["idx"] for r in split] == [0, 1, 2]
+    by_size = outbox_rows([outbox_event(e, None) for e in events], now, max_bytes=1)
+    assert [r["n"] for r in by_size] == [1] * 5  # each event alone past the byte bound
+    legacy = submitted(case)
+    flat = outbox_event(legacy, None) | {"created_at": now - timedelta(seconds=1), "idx": 0, "status": "pending"}
+    relay = OutboxRelay(outbox.db, outbox.broker)
+    assert await relay.run_once() == 0
+    async with outbox.client.start_session() as session:
+
+        async def write(s: Any) -> None:
+            await outbox.db[OUTBOX].insert_one(flat, session=s)
+            await outbox.db[OUTBOX].insert_many(split, session=s)
+
+        await session.with_transaction(write)
+    assert await relay.pending() == 6
+    assert await relay.run_once() == 6
+    assert await outbox.wire_ids(case) == ids(legacy, *events)
+    assert [e["_id"] for e in await find_events(outbox.db, key=case)] == ids(legacy, *events)
+    await relay.close()
+
+
 async def test_a_relay_restarted_after_a_crash_between_publish_and_record_repeats_only_that_pass(
         outbox, unique) -> None:
     case = f"CR{unique}"
@@ -148,6 +227,29 @@ async def test_a_relay_restarted_after_a_crash_between_publish_and_record_repeat
     assert await outbox.wire_ids(case) == ids(a, b, c, d, c, d)  # the last pass again, same ce_id
     assert (await RelayRecord(outbox.db).load()).published == 4  # type: ignore[union-attr]
     await restarted.close()
+
+
+async def test_a_relay_recording_at_most_every_so_often_repeats_at_most_that_after_a_crash_and_records_at_stop(
+        outbox, unique) -> None:
+    case = f"RS{unique}"
+    a, b, c, d = (submitted(case) for _ in range(4))
+    relay = OutboxRelay(outbox.db, outbox.broker, record_seconds=3600)
+    await outbox.commit(a)
+    assert await relay.run_once() == 1  # the first pass records
+    await outbox.commit(b)
+    assert await relay.run_once() == 1  # published, not recorded yet
+    mark = await RelayRecord(outbox.db).load()
+    assert mark is not None and mark.published == 1 and mark.position is not None and mark.position.id == a.event_id
+    crashed = OutboxRelay(outbox.db, outbox.broker, record_seconds=3600)  # relay's process killed: a new one
+    assert await crashed.run_once() == 1  # b again, from the record
+    await outbox.commit(c, d)
+    assert await crashed.run_once() == 2
+    assert await crashed.drain() == 0  # stopping: nothing new, what was published is recorded
+    mark = await RelayRecord(outbox.db).load()
+    assert mark is not None and mark.published == 4 and mark.position is not None and mark.position.id == c.event_id
+    assert await outbox.wire_ids(case) == ids(a, b, b, c, d)
+    await relay.close()
+    await crashed.close()
 
 
 async def test_a_watermark_the_stream_cannot_resume_from_makes_the_relay_catch_up_from_the_log(
@@ -231,6 +333,26 @@ async def test_republish_since_sends_exactly_those_rows_again_in_order_and_the_c
     await relay.close()
 
 
+async def test_republish_of_rows_holding_several_events_keeps_their_order_and_stops_inside_a_row(
+        outbox, unique) -> None:
+    case = f"RM{unique}"
+    events = [submitted(case) for _ in range(5)]
+    await outbox.commit(*events[:3])  # one row of 3
+    await outbox.commit(*events[3:])  # one row of 2
+    (row, *_) = await outbox.db[OUTBOX].find().sort([("created_at", 1)]).to_list()
+    since = row["created_at"]
+    other = "registration.case-completed.v1"
+    assert (await republish(outbox.db, outbox.broker, since=since, topic=other)).published == 0
+    part = await republish(outbox.db, outbox.broker, since=since, limit=2)
+    assert (part.published, part.more, part.next_since) == (2, True, since)  # stopped inside the first row
+    assert part.first is not None and part.last is not None
+    assert (part.first.id, part.last.id) == (events[0].event_id, events[1].event_id)
+    rest = await republish(outbox.db, outbox.broker, since=part.next_since, topic=TOPIC)
+    assert (rest.published, rest.more) == (5, False)  # from the row's start again: at least once
+    assert rest.last is not None and rest.last.id == events[4].event_id
+    assert await outbox.wire_ids(case) == ids(*events[:2], *events)
+
+
 async def test_devstack_republish_pages_through_a_range_straight_from_the_database(outbox, unique) -> None:
     """``python -m devstack republish --service S --since T`` (its function; the service need not run)."""
     from devstack.republish import run
@@ -284,7 +406,7 @@ async def test_a_database_of_the_earlier_outbox_is_taken_over_without_losing_or_
 # -- case sequences and bounded collections ---------------------------------------------------
 async def seqs(db: Any, case: str) -> list[int | None]:
     return [int(r["headers"]["ce_caseseq"]) if "ce_caseseq" in r["headers"] else None
-            async for r in db[OUTBOX].find({"key": case}).sort([("created_at", 1), ("idx", 1)])]
+            for r in await find_events(db, key=case)]
 
 
 async def test_each_cases_sequenced_events_are_numbered_in_emit_order_across_transactions(outbox, unique) -> None:

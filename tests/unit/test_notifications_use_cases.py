@@ -11,11 +11,12 @@ import pytest
 from contracts.events import registration as reg
 from notifications.domain import DeliveryStatus, NotFound, Rules, Subscription, SubscriptionStatus, WebhookPolicy
 from notifications.ports import WebhookResponse
-from notifications.service import Inbound, Messages, Partners, WebhookDispatch
+from notifications.service import Directory, Inbound, Messages, Partners, WebhookDispatch
 from servicekit.aggregate import ConcurrentUpdate
 from servicekit.auth import Principal, Role
 from servicekit.clock import FrozenClock
 from servicekit.outbound import OutboundPolicy
+from servicekit.readcache import ReadCache
 from tests.support.events import make
 from tests.unit.notifications_fakes import unit_of_work
 
@@ -27,9 +28,9 @@ TAX, POLICE = (Principal(f"sys-{a}", Role.PARTNER_AGENCY, agency_id=a) for a in 
 OPERATOR = Principal("op-1", Role.OPERATOR)
 
 
-def submitted(case: str = "C-1", applicant: str = "u-1") -> reg.ApplicationSubmittedV1:
+def submitted(case: str = "C-1", applicant: str = "u-1", phone: str = "13912345678") -> reg.ApplicationSubmittedV1:
     return make(reg.ApplicationSubmittedV1, case, application_id=case, company_name="兰州一窗科技有限公司",
-                applicant_id=applicant, applicant_phone="13912345678", channel="web")
+                applicant_id=applicant, applicant_phone=phone, channel="web")
 
 
 def requested(case: str = "C-1", department: str = "tax") -> reg.StepRequestedV1:
@@ -43,11 +44,13 @@ class UseCases:
         self.uow, self.clock, self.woken = unit_of_work(), FrozenClock(T0), list[int]()
         clock = self.clock
         self.repos = self.uow.repos
+        self.seconds = 0.0  # the directory's monotonic clock
+        self.directory: Directory = ReadCache(5.0, now=lambda: self.seconds)
         self.inbound = Inbound(uow=self.uow, rules=Rules(), clock=clock, trace_id=lambda: "trace-1",
-                               on_new_work=lambda: self.woken.append(1))
-        self.messages = Messages(uow=self.uow, clock=clock)
+                               on_new_work=lambda: self.woken.append(1), directory=self.directory)
+        self.messages = Messages(uow=self.uow, clock=clock, on_change=self.directory.bump)
         self.partners = Partners(uow=self.uow, clock=clock, new_secret=lambda: "whsec_" + "A" * 43,
-                                 outbound=OutboundPolicy(), feed_settle=timedelta(0))
+                                 outbound=OutboundPolicy(), feed_settle=timedelta(0), on_change=self.directory.bump)
 
 
 # -- events in ------------------------------------------------------------------------------
@@ -82,6 +85,62 @@ async def test_agencies_get_their_own_private_events_masked_unless_entitled():
     await uc.partners.set_agency("tax", departments=[], personal_data=True)
     await uc.inbound.handle(requested(department="tax"))
     assert sum("620102199001011234" in x.payload for x in uc.repos.deliveries.docs.values()) == 1
+
+
+def counted(uc: UseCases) -> dict[str, int]:
+    """How often the inbound reads subscriptions, agencies and contacts from the repositories."""
+    calls = {"subscriptions": 0, "agencies": 0, "contacts": 0}
+    for name, repo, method in [("subscriptions", uc.repos.subscriptions, "matching"),
+                               ("agencies", uc.repos.agencies, "get_many"), ("contacts", uc.repos.contacts, "get_many")]:
+        original = getattr(repo, method)
+
+        async def read(*args, _original=original, _name=name):
+            calls[_name] += 1
+            return await _original(*args)
+
+        setattr(repo, method, read)
+    return calls
+
+
+async def test_subscriptions_agencies_and_contacts_are_kept_across_fetches_until_a_write_here_or_the_ttl():
+    uc = UseCases()
+    await uc.partners.subscribe(TAX, event_types=[reg.StepApprovedV1.ce_type], filters={},
+                                webhook_url="https://tax.example/hook", secret=None)
+    await uc.inbound.handle(submitted())
+    calls = counted(uc)
+
+    def approved(step: str) -> reg.StepApprovedV1:
+        return make(reg.StepApprovedV1, "C-1", step=step, department="tax")
+
+    for step in ("licence", "seal", "tax"):
+        [m] = await uc.inbound.handle(approved(step))
+        assert m.address == "13912345678"
+    assert calls == {"subscriptions": 1, "agencies": 1, "contacts": 1}  # read by the first fetch only
+    assert len(uc.repos.deliveries.docs) == 3
+    await uc.partners.set_agency("tax", departments=[], personal_data=True)  # a write here: seen at once
+    await uc.inbound.handle(approved("social_security"))
+    assert calls == {"subscriptions": 2, "agencies": 2, "contacts": 2}
+    # another replica's write (straight into the store) is seen once the kept values are older than the TTL
+    uc.repos.subscriptions.docs.clear()
+    await uc.inbound.handle(approved("licence"))
+    assert len(uc.repos.deliveries.docs) == 5
+    uc.seconds += 5.0
+    await uc.inbound.handle(approved("seal"))
+    assert len(uc.repos.deliveries.docs) == 5 and calls["subscriptions"] == 3
+
+
+async def test_a_phone_from_an_event_is_written_on_the_databases_copy_not_on_the_one_kept():
+    """The contact kept from an earlier fetch says the event's phone is new; meanwhile another
+    replica stored the person's own phone. The person's choice stays (one they set wins)."""
+    uc = UseCases()
+    await uc.inbound.handle(submitted("C-1"))
+    await uc.inbound.handle(make(reg.StepApprovedV1, "C-1", step="licence", department="market_supervision"))
+    stored = uc.repos.contacts.docs["u-1"]
+    stored.phone, stored.phone_from_preferences = "13700000009", True  # set through another replica
+    [m] = await uc.inbound.handle(submitted("C-2", phone="13912345000"))
+    assert m.address == "13700000009"
+    assert (uc.repos.contacts.docs["u-1"].phone, uc.repos.contacts.docs["u-1"].phone_from_preferences) == (
+        "13700000009", True)
 
 
 # -- reading messages -----------------------------------------------------------------------
@@ -203,3 +262,31 @@ async def test_the_rating_link_is_not_for_agencies_but_the_recorded_rating_is():
     sub = await uc.partners.subscribe(TAX, event_types=[rat.RatingRecordedV1.ce_type], filters={},
                                       webhook_url="https://province.example/hook", secret=None)
     assert sub.event_types == (rat.RatingRecordedV1.ce_type,)
+
+
+class Accepting:
+    def __init__(self) -> None:
+        self.posts: list[str] = []
+
+    async def post(self, url, secret, webhook_id, payload, now) -> WebhookResponse:
+        self.posts.append(webhook_id)
+        return WebhookResponse(200)
+
+
+async def test_deliveries_due_now_are_inserted_claimed_and_handed_to_the_webhook_dispatcher():
+    """No claim write of their own: the consumer's transaction inserts them claimed; the next
+    pass posts them (reading their subscriptions); a pass of another replica cannot take them."""
+    uc = UseCases()
+    sender = Accepting()
+    dispatch = WebhookDispatch(uow=uc.uow, clock=uc.clock, sender=sender, policy=WebhookPolicy(), concurrency=1)
+    uc.inbound = Inbound(uow=uc.uow, rules=Rules(), clock=uc.clock, directory=uc.directory,
+                         hand_over_deliveries=dispatch.take, delivery_claim=timedelta(seconds=60))
+    await uc.partners.subscribe(TAX, event_types=[reg.StepRequestedV1.ce_type], filters={},
+                                webhook_url="https://tax.example/hook", secret=None)
+    await uc.inbound.handle(requested())
+    [d] = uc.repos.deliveries.docs.values()
+    assert d.delivery_id in uc.repos.deliveries.claims and d.due_at == T0 + timedelta(seconds=60)
+    other = WebhookDispatch(uow=uc.uow, clock=uc.clock, sender=sender, policy=WebhookPolicy())
+    assert await other.run_once() == 0  # claimed: not due for anyone else
+    assert await dispatch.run_once() == 1 and sender.posts == [d.delivery_id]
+    assert uc.repos.deliveries.docs[d.delivery_id].status is DeliveryStatus.DELIVERED

@@ -209,7 +209,8 @@ class ServiceKit(Generic[R]):
                                  retention=timedelta(hours=self.settings.outbox_retention_hours),
                                  cleanup_seconds=self.settings.outbox_cleanup_seconds,
                                  catchup_grace=timedelta(seconds=self.settings.outbox_catchup_grace_seconds),
-                                 topic_prefix=self.settings.kafka_topic_prefix)
+                                 topic_prefix=self.settings.kafka_topic_prefix,
+                                 record_seconds=self.settings.outbox_record_seconds)
         self._uow.attach(self._client, self._db)
         if self.settings.kafka_create_topics:
             await ensure_topics(self.settings.kafka_bootstrap_servers, prefix=self.settings.kafka_topic_prefix)

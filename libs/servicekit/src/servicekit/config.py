@@ -105,6 +105,9 @@ class ServiceSettings(BaseSettings):
     marker_retention_hours: float = Field(default=14 * 24.0, gt=0, description="Processed-event markers (idempotent "
                                           "consumers) expire after this (TTL index); keep it above the outbox's "
                                           "retention plus the broker's, so that a republished event is recognised.")
+    outbox_record_seconds: float = Field(default=1.0, ge=0, le=60, description="While events keep coming, the "
+                                         "relay records how far it published at most this often (one write); a "
+                                         "crash publishes at most this long of events again (same ce_id).")
     outbox_cleanup_seconds: float = Field(default=60.0, gt=0, description="How often the relay deletes rows past "
                                           "retention (behind its watermark only).")
     outbox_catchup_grace_seconds: float = Field(default=120.0, ge=0, description="When the relay cannot resume its "

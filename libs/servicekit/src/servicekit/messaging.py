@@ -26,7 +26,16 @@ from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_atte
 from contracts import Event, InvalidEvent, dead_letter_topic, topic_for
 from servicekit.config import ServiceSettings
 from servicekit.mongo import OUTBOX, Lease
-from servicekit.outbox import Position, RelayRecord, delete_published, publish_rows, range_filter, rows_between
+from servicekit.outbox import (
+    Position,
+    RelayRecord,
+    delete_published,
+    events_of,
+    pending_events,
+    publish_rows,
+    range_filter,
+    rows_between,
+)
 from servicekit.telemetry import RepeatFilter, cause_traces, link_to, tracer
 from servicekit.unavailable import is_unavailable
 from servicekit.worker import Worker
@@ -345,8 +354,9 @@ def subscribe_many_batch(
 
 
 class OutboxRelay:
-    """Publishes the outbox's new rows in commit order and records how far it got in ONE
-    watermark document per pass: rows are written once and never updated.
+    """Publishes the outbox's new rows in commit order (each row's events in the order they
+    were emitted) and records how far it got in ONE watermark document per pass: rows are
+    written once and never updated.
 
     New rows come from a change stream on the outbox, in commit order, so a transaction
     that wrote its rows early and committed late is read after the rows committed before
@@ -372,9 +382,12 @@ class OutboxRelay:
                  linger_seconds: float = 0.0, client: AsyncMongoClient | None = None,
                  retention: timedelta = timedelta(days=7), catchup_grace: timedelta = timedelta(minutes=2),
                  cleanup_seconds: float = 60.0, cleanup_batch: int = 1000, idle_record_seconds: float = 60.0,
-                 await_ms: int = 1, topic_prefix: str = "") -> None:
+                 await_ms: int = 1, topic_prefix: str = "", record_seconds: float = 0.0) -> None:
         """With ``client``, retention deletes a batch in one transaction (one durable commit);
-        ``topic_prefix`` is put before each row's topic (settings ``kafka_topic_prefix``)."""
+        ``topic_prefix`` is put before each row's topic (settings ``kafka_topic_prefix``).
+        ``record_seconds``: the watermark is written at most this often while rows keep
+        coming (0: after every pass); what a crash loses is at most that long of publishing,
+        published again after the restart (same ``ce_id``)."""
         self.client, self.topic_prefix = client, topic_prefix
         self.db, self.broker, self.batch = db, broker, batch
         self.lease = Lease(db, "outbox-relay", owner or uuid.uuid4().hex)
@@ -384,10 +397,12 @@ class OutboxRelay:
         self.position: Position | None = None  # the last row published and recorded
         self._stream: Any = None
         self._recorded_token: Any = None
-        self._recorded_at = 0.0
+        self._recorded_at = -float("inf")
         self._history_lost = False
+        self.record_seconds = record_seconds
+        self._unrecorded: tuple[Position, int] | None = None  # published since the record: (last row, events)
         self.worker = Worker("outbox-relay", self.relay_pass, interval=poll_seconds, batch=batch,
-                             linger=linger_seconds, after_pass=on_published, drain=self.relay_pass)
+                             linger=linger_seconds, after_pass=on_published, drain=self.drain)
         self.cleaner = Worker("outbox-retention", self.cleanup_pass, interval=cleanup_seconds, batch=cleanup_batch)
 
     def notify(self) -> None:
@@ -401,24 +416,33 @@ class OutboxRelay:
         return 0
 
     async def run_once(self) -> int:
-        """Publish what committed since the last pass (up to ``batch`` rows), then record it."""
+        """Publish what committed since the last pass (rows until about ``batch`` events), then
+        record it; returns how many events it published."""
         try:
             caught_up = await self._open() if self._stream is None else 0
             rows: list[dict[str, Any]] = []
-            while len(rows) < self.batch:
+            events = 0
+            while events < self.batch:
                 change = await self._stream.try_next()
                 if change is None:
                     break
                 rows.append(change["fullDocument"])
+                events += len(events_of(rows[-1]))
             token = self._stream.resume_token
+            since_record = time.monotonic() - self._recorded_at
             if rows:
                 await publish_rows(self.broker, rows, prefix=self.topic_prefix)
-                await self._save(token, Position.of(rows[-1]), len(rows))
-            elif token != self._recorded_token and time.monotonic() - self._recorded_at >= self.idle_record_seconds:
+                before = self._unrecorded[1] if self._unrecorded else 0
+                self._unrecorded = (Position.of(rows[-1]), before + events)
+                if since_record >= self.record_seconds:
+                    await self._record_published(token)
+            elif self._unrecorded is not None and since_record >= self.record_seconds:
+                await self._record_published(token)  # rows came in the last moments: record them now
+            elif token != self._recorded_token and since_record >= self.idle_record_seconds:
                 await self._save(token, None, 0)  # quiet: keep the token inside the oplog's window
-            return caught_up + len(rows)
+            return caught_up + events
         except asyncio.CancelledError:
-            self._stream = None  # what it read unrecorded is read again from the record
+            self._stream, self._unrecorded = None, None  # what it read unrecorded is read again from the record
             raise
         except Exception as exc:
             if isinstance(exc, OperationFailure) and exc.code in _HISTORY_LOST:
@@ -426,18 +450,34 @@ class OutboxRelay:
             await self.close()
             raise
 
+    async def drain(self) -> int:
+        """At stop: publish what is new, and record whatever was published."""
+        n = await self.relay_pass()
+        if self._stream is not None and self._unrecorded is not None:
+            await self._record_published(self._stream.resume_token)
+        return n
+
+    async def _record_published(self, token: Any) -> None:
+        """Everything the stream gave up to ``token`` has been published: record it."""
+        if self._unrecorded is None:
+            return
+        position, events = self._unrecorded
+        await self._save(token, position, events)
+        self._unrecorded = None
+
     async def close(self) -> None:
-        """Close the change stream (the next pass resumes from the record)."""
+        """Close the change stream (the next pass resumes from the record; what was published
+        and not recorded is published again then)."""
+        self._unrecorded = None
         stream, self._stream = self._stream, None
         if stream is not None:
             with contextlib.suppress(Exception):
                 await stream.close()
 
     async def pending(self) -> int:
-        """Rows created after the last one recorded as published (an estimate for the gauge)."""
-        if self.position is None:
-            return await self.db[OUTBOX].count_documents(range_filter(None, unsent_only=True))
-        return await self.db[OUTBOX].count_documents({"created_at": {"$gt": self.position.created_at}})
+        """Events in rows created after the last one published (an estimate for the gauge)."""
+        last = self._unrecorded[0] if self._unrecorded is not None else self.position
+        return await pending_events(self.db, last.created_at if last is not None else None)
 
     async def cleanup_pass(self) -> int:
         """Delete a batch of rows older than ``retention`` AND behind the watermark: a row the
@@ -468,8 +508,7 @@ class OutboxRelay:
         published = 0
         try:
             async for rows in rows_between(self.db, range_filter(since, unsent_only=True), batch=self.batch):
-                await publish_rows(self.broker, rows, prefix=self.topic_prefix)
-                published += len(rows)
+                published += await publish_rows(self.broker, rows, prefix=self.topic_prefix)
                 self.position = Position.of(rows[-1])
             await self._save(stream.resume_token, self.position, published)
         except BaseException:

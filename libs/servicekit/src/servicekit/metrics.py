@@ -19,9 +19,9 @@ class Metrics:
                                      registry=self.registry)
         self.http_seconds = Histogram("one_window_http_request_seconds", "HTTP request latency", ["method", "route"],
                                       registry=self.registry)
-        self.outbox_pending = Gauge("one_window_outbox_pending", "Outbox rows not yet published",
+        self.outbox_pending = Gauge("one_window_outbox_pending", "Outbox events not yet published",
                                     registry=self.registry)
-        self.outbox_published = Counter("one_window_outbox_published_total", "Outbox rows published",
+        self.outbox_published = Counter("one_window_outbox_published_total", "Outbox events published",
                                         registry=self.registry)
         self.dead_lettered = Counter("one_window_dead_lettered_total", "Messages sent to the dead-letter topic",
                                      ["topic"], registry=self.registry)

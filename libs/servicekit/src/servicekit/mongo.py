@@ -54,19 +54,54 @@ async def ensure_kit_indexes(db: AsyncDatabase) -> None:
     ])
 
 
-def outbox_row(event: Event, idx: int, now: datetime, traceparent: str | None) -> dict[str, Any]:
-    spec = topic_for(event)
+OUTBOX_EVENTS_PER_ROW = 500
+"""At most this many events in one outbox row; a transaction that emits more writes several rows."""
+OUTBOX_ROW_BYTES = 4 * 2**20
+"""About this many bytes of events in one outbox row at most (MongoDB refuses documents over
+16 MiB; an event bigger than this on its own gets a row to itself)."""
+
+
+def outbox_event(event: Event, traceparent: str | None) -> dict[str, Any]:
+    """One event of an outbox row, as it goes on the wire: its ``ce_id``, topic, key (the case
+    number), body, headers, and the trace it continues."""
     body, headers = event.to_wire()
-    return {
-        "_id": event.event_id,
-        "topic": spec.name,
-        "key": event.case_number,
-        "body": body,
-        "headers": headers,
-        "traceparent": traceparent,
-        "created_at": now,
-        "idx": idx,
-    }
+    return {"_id": event.event_id, "topic": topic_for(event).name, "key": event.case_number, "body": body,
+            "headers": headers, "traceparent": traceparent}
+
+
+def _size(entry: dict[str, Any]) -> int:
+    return (len(entry["body"]) + sum(len(k) + len(v) for k, v in entry["headers"].items())
+            + len(entry["_id"]) + len(entry["topic"]) + len(entry["key"]) + 128)
+
+
+def outbox_rows(entries: list[dict[str, Any]], now: datetime, *, max_events: int = OUTBOX_EVENTS_PER_ROW,
+                max_bytes: int = OUTBOX_ROW_BYTES) -> list[dict[str, Any]]:
+    """A transaction's events (:func:`outbox_event`, in emit order) as outbox rows: ONE row
+    holding them all, unless they exceed ``max_events`` or ``max_bytes``, then consecutive
+    rows (``idx`` 0, 1, ...). A row's ``_id`` is its first event's ``ce_id`` (unique);
+    ``n`` is how many events it holds."""
+    rows: list[dict[str, Any]] = []
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for entry in entries:
+        grown = _size(entry)
+        if chunk and (len(chunk) >= max_events or size + grown > max_bytes):
+            rows.append(_row(chunk, now, len(rows)))
+            chunk, size = [], 0
+        chunk.append(entry)
+        size += grown
+    if chunk:
+        rows.append(_row(chunk, now, len(rows)))
+    return rows
+
+
+def _row(events: list[dict[str, Any]], now: datetime, idx: int) -> dict[str, Any]:
+    return {"_id": events[0]["_id"], "created_at": now, "idx": idx, "n": len(events), "events": events}
+
+
+def outbox_row(event: Event, idx: int, now: datetime, traceparent: str | None) -> dict[str, Any]:
+    """A row holding the one ``event`` (a transaction that emitted only it)."""
+    return _row([outbox_event(event, traceparent)], now, idx)
 
 
 class Lease:

@@ -45,7 +45,7 @@ class RepublishIn(BaseModel):
     until: AwareDatetime | None = Field(default=None, description="Up to this time (exclusive); default: now.")
     topic: RegistryTopic | None = Field(default=None, description="Only this topic (of the registry).")
     limit: int = Field(default=10_000, ge=1, le=100_000,
-                       description="At most this many rows; when more remain, `next_since` says where to go on.")
+                       description="At most this many events; when more remain, `next_since` says where to go on.")
 
     @field_validator("since", "until")
     @classmethod
@@ -68,11 +68,11 @@ class RepublishIn(BaseModel):
 
 
 class RepublishOut(BaseModel):
-    published: int = Field(description="Rows published again (each acknowledged by the broker), in order.")
+    published: int = Field(description="Events published again (each acknowledged by the broker), in order.")
     more: bool = Field(description="Rows of the range remain (the limit was reached).")
     next_since: datetime | None = Field(default=None, description="Where to go on when `more`.")
-    first_event_id: str | None = Field(default=None, description="ce_id of the first row published.")
-    last_event_id: str | None = Field(default=None, description="ce_id of the last row published.")
+    first_event_id: str | None = Field(default=None, description="ce_id of the first event published.")
+    last_event_id: str | None = Field(default=None, description="ce_id of the last event published.")
 
 
 async def _logged(who: Principal, body: RepublishIn, run: Callable[[], Awaitable[Republished]]) -> Republished:

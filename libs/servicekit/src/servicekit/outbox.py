@@ -1,5 +1,6 @@
 """The outbox as a retained log: rows are written once (by the unit of work, in the state
-change's transaction) and never updated; the relay records how far it has published in
+change's transaction) and never updated; a row holds its transaction's events in emit order
+(``events``, ``n`` of them; :func:`servicekit.mongo.outbox_rows`); the relay records how far it has published in
 ONE watermark document per service; rows are kept for a retention period, so that they
 can be published again (:func:`republish`), and then deleted behind the watermark.
 
@@ -7,6 +8,8 @@ The relay itself (:class:`servicekit.messaging.OutboxRelay`) reads new rows from
 stream, in commit order; this module is the storage side it shares with republishing:
 
 - :class:`Position` — a row's place in the log, ``(created_at, idx, _id)``.
+- :func:`events_of` — a row's events in order (a row of the earlier shape is one event);
+  :func:`find_events` — the retained events of a case or topic, in log order.
 - :class:`RelayRecord` — the watermark: the change stream's resume token (commit order)
   and the position of the last row published, written once per relay pass.
 - :func:`rows_between` / :func:`republish` — the retained rows of a time range, in order,
@@ -88,19 +91,38 @@ class RelayRecord:
                                         upsert=True)
 
 
-async def publish_rows(broker: KafkaBroker, rows: Sequence[Mapping[str, Any]], *, prefix: str = "") -> None:
-    """Publish ``rows`` as they were written (body, key, headers, trace), issued in order so
-    that the producer keeps per-partition order, then wait for every acknowledgement.
+def events_of(row: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A row's events in the order they were emitted. A row written before rows held their
+    transaction's events (one event per row: ``topic``, ``key``, ``body`` ... at the top) is
+    its own one event."""
+    events = row.get("events")
+    return list(events) if events is not None else [row]
+
+
+def count_events(rows: Sequence[Mapping[str, Any]]) -> int:
+    return sum(len(events_of(row)) for row in rows)
+
+
+async def publish_rows(broker: KafkaBroker, rows: Sequence[Mapping[str, Any]], *, prefix: str = "",
+                       topic: str | None = None) -> int:
+    """Publish every event of ``rows`` as it was written (body, key, headers, its own trace),
+    issued in log order so that the producer keeps per-partition order, then wait for every
+    acknowledgement; with ``topic``, only that topic's events. Returns how many were published.
 
     FastStream always writes a ``correlation_id`` header (a random id unless given one);
     it is given the event's ``ce_correlationid``, so that the two never differ."""
     futures = []
     for row in rows:
-        with attached(row.get("traceparent")):
-            futures.append(await broker.publish(row["body"], prefix + row["topic"], key=row["key"].encode(),
-                                                headers=row["headers"], no_confirm=True,
-                                                correlation_id=row["headers"].get("ce_correlationid")))
+        for event in events_of(row):
+            if topic is not None and event["topic"] != topic:
+                continue
+            with attached(event.get("traceparent")):
+                futures.append(await broker.publish(event["body"], prefix + event["topic"],
+                                                    key=event["key"].encode(), headers=event["headers"],
+                                                    no_confirm=True,
+                                                    correlation_id=event["headers"].get("ce_correlationid")))
     await asyncio.gather(*futures)
+    return len(futures)
 
 
 def range_filter(since: datetime | None, until: datetime | None = None, topic: str | None = None,
@@ -112,8 +134,8 @@ def range_filter(since: datetime | None, until: datetime | None = None, topic: s
     if until is not None:
         created["$lt"] = until
     query: dict[str, Any] = {"created_at": created} if created else {}
-    if topic is not None:
-        query["topic"] = topic
+    if topic is not None:  # a row holding an event of the topic (or, of the earlier shape, being one)
+        query["$or"] = [{"events.topic": topic}, {"topic": topic}]
     if unsent_only:
         query.update(NOT_SENT_BEFORE)
     return query
@@ -138,7 +160,9 @@ async def rows_between(db: AsyncDatabase, query: Mapping[str, Any], *, batch: in
 
 @dataclass(frozen=True)
 class Republished:
-    """What :func:`republish` did: ``published`` rows; when ``more``, the range goes on from ``next_since``."""
+    """What :func:`republish` did: ``published`` events; when ``more``, the range goes on from
+    ``next_since``. ``first``/``last`` are the positions of the rows of the first and last
+    event published, with that event's ``ce_id`` as their ``id``."""
 
     published: int
     more: bool
@@ -150,21 +174,68 @@ class Republished:
 async def republish(db: AsyncDatabase, broker: KafkaBroker, *, since: datetime, until: datetime | None = None,
                     topic: str | None = None, limit: int = 10_000, batch: int = 500,
                     prefix: str = "") -> Republished:
-    """Publish again the retained rows created in ``[since, until)`` (of ``topic`` if given), in
-    log order, with their original ``ce_id``, key and headers; at most ``limit`` rows, each
-    batch acknowledged before the next. Consumers are idempotent on ``ce_id``: what they
-    already handled has no second effect, what the broker lost is handled now."""
+    """Publish again the retained events whose rows were created in ``[since, until)`` (of
+    ``topic`` if given), in log order, with their original ``ce_id``, key and headers; at most
+    ``limit`` events, each batch of rows acknowledged before the next. When the limit stops
+    inside a row, ``next_since`` is that row's time: going on from there publishes the row's
+    earlier events once more, which consumers, idempotent on ``ce_id``, do not act on twice;
+    what the broker lost is handled now."""
     published, first, last, next_since = 0, None, None, None
+    # every row of the range holds at least one event of it: limit + 1 rows are enough to tell `more`
     async for rows in rows_between(db, range_filter(since, until, topic), batch=batch, limit=limit + 1):
-        if published + len(rows) > limit:
-            next_since = _utc(rows[limit - published]["created_at"])
-            rows = rows[:limit - published]
-        if rows:
-            await publish_rows(broker, rows, prefix=prefix)
-            first = first or Position.of(rows[0])
-            last = Position.of(rows[-1])
-            published += len(rows)
+        chosen: list[dict[str, Any]] = []
+        for row in rows:
+            events = [e for e in events_of(row) if topic is None or e["topic"] == topic]
+            if published + len(chosen) + len(events) > limit:
+                events = events[:limit - published - len(chosen)]
+                next_since = _utc(row["created_at"])
+            if events:
+                chosen.append({**_position_doc(row), "events": events})
+            if next_since is not None:
+                break
+        if chosen:
+            published += await publish_rows(broker, chosen, prefix=prefix)
+            first = first or _event_position(chosen[0], chosen[0]["events"][0])
+            last = _event_position(chosen[-1], chosen[-1]["events"][-1])
+        if next_since is not None:
+            break
     return Republished(published, next_since is not None, next_since, first, last)
+
+
+async def find_events(db: AsyncDatabase, *, key: str | None = None, topic: str | None = None,
+                      session: Any = None) -> list[dict[str, Any]]:
+    """The retained events of case ``key`` (and/or of ``topic``), in log order, each with its
+    row's ``created_at`` and ``idx``: what a transaction wrote, for tests and operators. Not
+    indexed (an index on ``events.key`` would cost every insert one entry per event): a scan
+    of the retained rows, not for a request path."""
+    query: dict[str, Any] = {}  # rows holding such an event (or, of the earlier shape, being one)
+    if key is not None:
+        query = {"$or": [{"events.key": key}, {"key": key}]}
+    elif topic is not None:
+        query = {"$or": [{"events.topic": topic}, {"topic": topic}]}
+    found: list[dict[str, Any]] = []
+    async for row in db[OUTBOX].find(query, session=session).sort(ORDER):
+        for event in events_of(row):
+            if (key is None or event["key"] == key) and (topic is None or event["topic"] == topic):
+                found.append({**event, "created_at": row["created_at"], "idx": row.get("idx", 0)})
+    return found
+
+
+async def pending_events(db: AsyncDatabase, after: datetime | None) -> int:
+    """Events in rows created after ``after`` (all rows not marked sent by the earlier
+    outbox when None): the relay's backlog, one aggregation."""
+    query = range_filter(None, unsent_only=True) if after is None else {"created_at": {"$gt": after}}
+    pipeline: list[dict[str, Any]] = [{"$match": query}, {"$group": {"_id": None, "n": {"$sum": {"$ifNull": ["$n", 1]}}}}]
+    found = await (await db[OUTBOX].aggregate(pipeline)).to_list()
+    return int(found[0]["n"]) if found else 0
+
+
+def _position_doc(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"_id": row["_id"], "created_at": row["created_at"], "idx": row.get("idx", 0)}
+
+
+def _event_position(row: Mapping[str, Any], event: Mapping[str, Any]) -> Position:
+    return Position(_utc(row["created_at"]), int(row.get("idx", 0)), str(event["_id"]))
 
 
 @dataclass(frozen=True)
@@ -177,13 +248,14 @@ class Backlog:
 
 
 async def backlog(db: AsyncDatabase) -> Backlog:
-    """Count the rows created after the last one the relay recorded as published (all unsent
-    rows before its first pass) and the rows retained; one indexed count and one indexed
-    lookup each, from any replica (the watermark is read, not the relay's memory)."""
+    """Count the events in rows created after the last one the relay recorded as published
+    (all unsent rows before its first pass; the record may lag by ``outbox_record_seconds``)
+    and the rows retained (one per transaction); from any replica (the watermark is read,
+    not the relay's memory)."""
     mark = await RelayRecord(db).load()
-    query = (range_filter(None, unsent_only=True) if mark is None or mark.position is None
-             else {"created_at": {"$gt": mark.position.created_at}})
-    pending = await db[OUTBOX].count_documents(query)
+    after = None if mark is None or mark.position is None else mark.position.created_at
+    query = range_filter(None, unsent_only=True) if after is None else {"created_at": {"$gt": after}}
+    pending = await pending_events(db, after)
     oldest = await db[OUTBOX].find_one(query, {"created_at": 1}, sort=ORDER) if pending else None
     retained = await db[OUTBOX].count_documents({})
     return Backlog(pending, _utc(oldest["created_at"]) if oldest else None, retained)
@@ -212,5 +284,6 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-__all__ = ["Backlog", "Position", "RelayRecord", "Republished", "Watermark", "backlog", "delete_published",
-           "publish_rows", "range_filter", "republish", "rows_between"]
+__all__ = ["Backlog", "Position", "RelayRecord", "Republished", "Watermark", "backlog", "count_events",
+           "delete_published", "events_of", "find_events", "pending_events", "publish_rows", "range_filter",
+           "republish", "rows_between"]

@@ -1,5 +1,6 @@
 """The MongoDB unit of work: a service's typed repositories bound to one transaction,
-the events it emits written to the outbox in the same commit, and idempotent consumption.
+the events it emits written to the outbox in the same commit (one row per transaction,
+holding its events in order), and idempotent consumption.
 
 Satisfies :class:`servicekit.ports.UnitOfWork`; a service builds it (through
 :class:`servicekit.app.ServiceKit`) from one factory that binds its repositories to a
@@ -31,7 +32,7 @@ from pymongo.write_concern import WriteConcern
 from contracts import Event, topic_for
 from servicekit import idempotency
 from servicekit.aggregate import ConcurrentUpdate
-from servicekit.mongo import OUTBOX, PROCESSED, SEQUENCES, outbox_row
+from servicekit.mongo import OUTBOX, PROCESSED, SEQUENCES, outbox_event, outbox_rows
 from servicekit.ports import Transaction
 from servicekit.telemetry import current_traceparent, traceparent_for, tracer
 
@@ -180,8 +181,12 @@ class MongoUnitOfWork(Generic[R]):
             return False
         now = datetime.now(UTC)
         events = await self._number(tx.events, session)
-        await self.db[OUTBOX].insert_many([outbox_row(e, i, now, traceparent_for(e.causation_id, traceparent))
-                                           for i, e in enumerate(events)], session=session)
+        # ONE row holding the transaction's events in emit order (several only past the row's bounds)
+        rows = outbox_rows([outbox_event(e, traceparent_for(e.causation_id, traceparent)) for e in events], now)
+        if len(rows) == 1:
+            await self.db[OUTBOX].insert_one(rows[0], session=session)
+        else:
+            await self.db[OUTBOX].insert_many(rows, session=session)
         return True
 
     async def _number(self, events: Sequence[Event], session: AsyncClientSession) -> list[Event]:

@@ -27,13 +27,14 @@ from notifications.domain import (
 )
 from notifications.providers import ProviderDirectory
 from notifications.repository import MongoRepositories, ensure_indexes
-from notifications.service import Inbound, MessageDispatch, Messages, Partners, WebhookDispatch
+from notifications.service import Directory, Inbound, MessageDispatch, Messages, Partners, WebhookDispatch
 from notifications.webhooks import HttpWebhookSender, new_secret
 from servicekit.app import ServiceKit
 from servicekit.clock import Clock
 from servicekit.config import load
 from servicekit.outbound import OutboundPolicy, Resolver
 from servicekit.outbound_http import outbound_client
+from servicekit.readcache import ReadCache
 from servicekit.telemetry import current_trace_id, trace_id_for
 
 
@@ -86,15 +87,20 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
         await webhook_http.aclose()
 
     kit.on_stop.append(close_http)  # after the workers have stopped
+    # subscriptions, agencies, contacts and staff groups kept across fetches; this process's own
+    # writes drop them at once, other replicas' writes are seen within directory_cache_seconds
+    directory: Directory = ReadCache(s.directory_cache_seconds)
     message_dispatch = MessageDispatch(uow=uow, rules=rules, clock=clock, providers=ProviderDirectory(s, http),
                                        batch=s.delivery_batch, concurrency=s.delivery_concurrency)
+    webhook_dispatch = WebhookDispatch(
+        uow=uow, clock=clock, sender=HttpWebhookSender(webhook_http, timeout=s.webhook_timeout_seconds),
+        policy=webhook_policy_from(s), batch=s.webhook_batch, concurrency=s.webhook_concurrency,
+        on_change=directory.bump)
     dispatchers = [
         kit.add_worker("message-dispatcher", message_dispatch.run_once, interval=s.delivery_poll_seconds,
                        batch=s.delivery_batch),
-        kit.add_worker("webhook-dispatcher", WebhookDispatch(
-            uow=uow, clock=clock, sender=HttpWebhookSender(webhook_http, timeout=s.webhook_timeout_seconds),
-            policy=webhook_policy_from(s), batch=s.webhook_batch, concurrency=s.webhook_concurrency).run_once,
-            interval=s.webhook_poll_seconds, batch=s.webhook_batch),
+        kit.add_worker("webhook-dispatcher", webhook_dispatch.run_once, interval=s.webhook_poll_seconds,
+                       batch=s.webhook_batch),
     ]
 
     def wake_dispatchers() -> None:
@@ -102,7 +108,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
             worker.notify()
 
     inbound = Inbound(uow=uow, rules=rules, clock=clock, trace_id=current_trace_id, on_new_work=wake_dispatchers,
-                      event_trace=trace_id_for, hand_over=message_dispatch.take)
+                      event_trace=trace_id_for, hand_over=message_dispatch.take, directory=directory,
+                      hand_over_deliveries=webhook_dispatch.take,
+                      delivery_claim=timedelta(seconds=s.webhook_claim_seconds))
     consumers.register(kit, inbound, max_records=s.consume_batch)
     kit.add_worker("order-holds", inbound.release_held, interval=s.order_sweep_seconds)
     return kit.create_app(
@@ -112,9 +120,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
         routers=api.routers,
         domain_errors={NotFound: 404, Forbidden: 403, InvalidRequest: 422, InvalidTransition: 409, DomainError: 409},
         provide={
-            api.messages_use_cases: Messages(uow=uow, clock=clock),
+            api.messages_use_cases: Messages(uow=uow, clock=clock, on_change=directory.bump),
             api.partner_use_cases: Partners(uow=uow, clock=clock, new_secret=new_secret,
                                             outbound=outbound,
-                                            feed_settle=timedelta(seconds=s.feed_settle_seconds)),
+                                            feed_settle=timedelta(seconds=s.feed_settle_seconds),
+                                            on_change=directory.bump),
         },
     )

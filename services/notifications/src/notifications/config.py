@@ -60,6 +60,10 @@ class Settings(ServiceSettings):
                                       "the gap recorded.")
     order_sweep_seconds: float = Field(default=1.0, gt=0, description="How often events whose hold ran out are "
                                        "looked for.")
+    directory_cache_seconds: float = Field(default=5.0, ge=0, le=300, description="Subscriptions, agencies, "
+                                           "contacts and staff groups read by the consumer are kept this long "
+                                           "across fetches; this process's own writes drop them at once, another "
+                                           "replica's are seen within this time (0: read in every fetch).")
     delivery_batch: int = 200
     delivery_concurrency: int = 16
 

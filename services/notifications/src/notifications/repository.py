@@ -331,11 +331,23 @@ def _delivery(d: dict[str, Any]) -> Delivery:
 class MongoDeliveryRepository(_Repo):
     collection = DELIVERIES
 
-    async def add_many(self, deliveries: list[Delivery]) -> None:
-        await self.coll.insert_many([_delivery_doc(x) for x in deliveries], session=self.session)
+    async def add_many(self, deliveries: list[Delivery], claimed: Claimed | None = None) -> None:
+        docs = [_delivery_doc(x) for x in deliveries]
+        if claimed is not None:
+            for d in docs:
+                if d["_id"] in claimed.ids:
+                    d.update(claim=claimed.token, due_at=claimed.until)
+        await self.coll.insert_many(docs, session=self.session)
 
     async def save_claimed(self, delivery: Delivery, claim: str) -> Claim:
         return await self._replace_claimed(_delivery_doc(delivery), delivery.version, claim)
+
+    async def save_claimed_many(self, deliveries: list[Delivery], claim: str) -> int:
+        res = await self.coll.bulk_write([
+            ReplaceOne({"_id": d.delivery_id, "version": d.version, "claim": claim},
+                       {**_delivery_doc(d), "version": d.version + 1}) for d in deliveries], ordered=False,
+            session=self.session)
+        return int(res.modified_count)
 
     async def claim_due(self, now: datetime, until: datetime, token: str, limit: int) -> list[Delivery]:
         return [_delivery(d) for d in await self._claim_due(now, until, token, limit)]

@@ -7,9 +7,9 @@ subscriptions, agencies, the replay feed."""
 
 from notifications.service.delivery import MessageDispatch
 from notifications.service.events import EVENTS, SOURCE, structured
-from notifications.service.inbound import CONSUMER, Inbound
+from notifications.service.inbound import CONSUMER, Directory, Inbound
 from notifications.service.messages import Messages
 from notifications.service.partners import Partners, WebhookDispatch
 
-__all__ = ["CONSUMER", "EVENTS", "SOURCE", "Inbound", "MessageDispatch", "Messages", "Partners", "WebhookDispatch",
+__all__ = ["CONSUMER", "EVENTS", "SOURCE", "Directory", "Inbound", "MessageDispatch", "Messages", "Partners", "WebhookDispatch",
            "structured"]

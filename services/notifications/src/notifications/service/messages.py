@@ -3,6 +3,8 @@ staff see a case's and their group's) and their channel preferences."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from notifications.domain import Contact, Message, NotFound, Target
 from notifications.ports import Repositories
 from servicekit.clock import Clock
@@ -27,9 +29,15 @@ def inboxes(who: Principal) -> list[str]:
     return ids
 
 
+def _nothing() -> None:
+    return None
+
+
 class Messages:
-    def __init__(self, *, uow: UnitOfWork[Repositories], clock: Clock) -> None:
-        self.uow, self.clock = uow, clock
+    def __init__(self, *, uow: UnitOfWork[Repositories], clock: Clock, on_change: Callable[[], None] = _nothing) -> None:
+        """``on_change()`` is called after each write of someone's preferences (it drops what
+        the consumer kept)."""
+        self.uow, self.clock, self.on_change = uow, clock, on_change
 
     async def for_case(self, who: Principal, case_number: str) -> list[Message]:
         found = await self.uow.read(lambda repos: repos.messages.for_case(case_number))
@@ -60,4 +68,7 @@ class Messages:
             await tx.repos.contacts.save(contact)
             return contact
 
-        return await self.uow.run(work)
+        try:
+            return await self.uow.run(work)
+        finally:
+            self.on_change()

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from notifications.domain import (
     Agency,
@@ -30,6 +31,11 @@ from servicekit.principal import Principal
 
 PARTNER_AGENCY, OPERATOR, SUPERVISOR = "partner_agency", "operator", "supervisor"
 HEALTH_WINDOW = timedelta(hours=24)
+T = TypeVar("T")
+
+
+def _nothing() -> None:
+    return None
 
 
 def agency_scope(who: Principal) -> str | None:
@@ -41,12 +47,19 @@ class Partners:
     """``new_secret()`` makes a webhook signing secret; ``outbound`` judges webhook URLs
     (https only unless it allows http; public addresses only); the replay feed holds back
     entries younger than ``feed_settle``. The URL's addresses are judged again at every
-    delivery (the sender's transport), after resolving its name."""
+    delivery (the sender's transport), after resolving its name. ``on_change()`` is called
+    after each write of a subscription or an agency (it drops what the consumer kept)."""
 
     def __init__(self, *, uow: UnitOfWork[Repositories], clock: Clock, new_secret: Callable[[], str],
-                 outbound: OutboundPolicy, feed_settle: timedelta) -> None:
+                 outbound: OutboundPolicy, feed_settle: timedelta, on_change: Callable[[], None] = _nothing) -> None:
         self.uow, self.clock, self.new_secret = uow, clock, new_secret
-        self.outbound, self.feed_settle = outbound, feed_settle
+        self.outbound, self.feed_settle, self.on_change = outbound, feed_settle, on_change
+
+    async def _write(self, work: Callable[[Tx[Repositories]], Awaitable[T]]) -> T:
+        try:
+            return await self.uow.run(work)
+        finally:  # committed, or perhaps committed: forget what was read before either way
+            self.on_change()
 
     # -- subscriptions ----------------------------------------------------------------------
     async def subscribe(self, who: Principal, *, event_types: list[str], filters: dict[str, str | list[str]],
@@ -64,7 +77,7 @@ class Partners:
             await tx.repos.subscriptions.add(subscription)
             return subscription
 
-        return await self.uow.run(work)
+        return await self._write(work)
 
     async def subscription(self, who: Principal, subscription_id: str) -> Subscription:
         """The subscription if the caller may see it (404 otherwise, never 403)."""
@@ -100,7 +113,7 @@ class Partners:
             await tx.repos.subscriptions.save(sub)
             return sub
 
-        return await self.uow.run(work)
+        return await self._write(work)
 
     async def deliveries(self, who: Principal, subscription_id: str, limit: int = 100) -> list[Delivery]:
         await self.subscription(who, subscription_id)
@@ -128,7 +141,7 @@ class Partners:
             await tx.repos.agencies.save(agency)
             return agency
 
-        return await self.uow.run(work)
+        return await self._write(work)
 
     async def agency(self, who: Principal, agency_id: str) -> Agency:
         """An agency's entitlements: an agency reads only its own."""
@@ -148,10 +161,35 @@ class WebhookDispatch(Dispatcher[tuple[Delivery, Subscription | None]]):
     """One pass of the webhook dispatcher: the due deliveries, signed, to their subscriptions' URLs."""
 
     def __init__(self, *, uow: UnitOfWork[Repositories], clock: Clock, sender: WebhookSender, policy: WebhookPolicy,
-                 batch: int = 100, concurrency: int = 16, rand: Callable[[], float] = random.random) -> None:
+                 batch: int = 100, concurrency: int = 16, rand: Callable[[], float] = random.random,
+                 on_change: Callable[[], None] = _nothing) -> None:
+        """``on_change()``: called after a subscription was disabled (410 Gone)."""
         super().__init__(uow=uow, clock=clock, claim_seconds=policy.claim_seconds, batch=batch,
                          concurrency=concurrency, rand=rand)
-        self.sender, self.policy = sender, policy
+        self.sender, self.policy, self.on_change = sender, policy, on_change
+        self._handed: list[tuple[list[Delivery], str]] = []  # inserted already claimed (take)
+        self._outcomes: list[Delivery] = []  # this pass's outcomes without an alert, recorded together
+
+    def take(self, deliveries: list[Delivery], token: str) -> None:
+        """Deliveries the consumer inserted already claimed by ``token`` (in its transaction):
+        attempted by the next pass without a claim write of their own (their subscriptions
+        are read then, as for claimed ones). Should this process stop first, the claim runs
+        out and a later pass takes them."""
+        self._handed.append((deliveries, token))
+
+    async def run_once(self) -> int:
+        """What is due (claimed by this pass: retries), then what the consumer handed over."""
+        handed, self._handed = self._handed, []
+        done = await super().run_once()
+        for deliveries, token in handed:
+            ids = {d.subscription_id for d in deliveries}
+
+            async def read(repos: Repositories, ids: set[str] = ids) -> dict[str, Subscription]:
+                return await repos.subscriptions.get_many(ids)
+
+            subscriptions = await self.uow.read(read)
+            done += await self.attempt_all([(d, subscriptions.get(d.subscription_id)) for d in deliveries], token)
+        return done
 
     async def claim(self, now: datetime, until: datetime, token: str) -> list[tuple[Delivery, Subscription | None]]:
         async def work(repos: Repositories) -> list[tuple[Delivery, Subscription | None]]:
@@ -185,12 +223,22 @@ class WebhookDispatch(Dispatcher[tuple[Delivery, Subscription | None]]):
         await self._save(delivery, token, disable=gone)
         return True
 
-    async def _save(self, delivery: Delivery, token: str, disable: str | None = None) -> Claim:
-        """The outcome, if the claim still holds; with its alert, or with the subscription
-        disabled for the reason ``disable`` (then in a transaction)."""
+    async def settle(self, token: str) -> None:
+        """The pass's outcomes without an alert in one transaction (one durable commit, and no
+        write outside a transaction per delivery: decision 52), each written only if the
+        pass's claim still holds it."""
+        outcomes, self._outcomes = self._outcomes, []
+        if outcomes:
+            await self.uow.run(lambda tx: tx.repos.deliveries.save_claimed_many(outcomes, token))
+
+    async def _save(self, delivery: Delivery, token: str, disable: str | None = None) -> Claim | None:
+        """The outcome, if the claim still holds: with its alert, or with the subscription
+        disabled for the reason ``disable``, at once (in a transaction); else with the pass's
+        others (:meth:`settle`)."""
         facts = delivery.pull_events()
         if not facts and disable is None:
-            return await self.uow.autocommit(lambda repos: repos.deliveries.save_claimed(delivery, token))
+            self._outcomes.append(delivery)
+            return None
         now = self.clock.now()
         events = alerts(facts, case_number=delivery.case_number, cause_id=delivery.event_id, now=now)
 
@@ -205,4 +253,8 @@ class WebhookDispatch(Dispatcher[tuple[Delivery, Subscription | None]]):
                 await tx.repos.deliveries.cancel_pending(sub.subscription_id, disable)
             return claim
 
-        return await self.uow.run(work)
+        try:
+            return await self.uow.run(work)
+        finally:
+            if disable is not None:
+                self.on_change()
