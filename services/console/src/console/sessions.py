@@ -1,4 +1,4 @@
-"""Logged-in users, kept in the console's memory (decision 50).
+"""Logged-in users, kept in the console's memory (decision 52).
 
 The browser holds only a random session id in an HttpOnly, SameSite=Lax cookie; the user's
 access token stays on the server. A session ends at logout, when its token expires, after

@@ -143,7 +143,7 @@ class StackConfig:
 
     @property
     def mongodb_uri(self) -> str:
-        return f"mongodb://{self.host}:{self.db_port}/?directConnection=true"
+        return f"mongodb://{self.host}:{self.db_port}/?directConnection=true&retryWrites=false"  # decision 65
 
     @property
     def marker(self) -> str:

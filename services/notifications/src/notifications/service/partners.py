@@ -225,7 +225,7 @@ class WebhookDispatch(Dispatcher[tuple[Delivery, Subscription | None]]):
 
     async def settle(self, token: str) -> None:
         """The pass's outcomes without an alert in one transaction (one durable commit, and no
-        write outside a transaction per delivery: decision 52), each written only if the
+        write outside a transaction per delivery: decision 65), each written only if the
         pass's claim still holds it."""
         outcomes, self._outcomes = self._outcomes, []
         if outcomes:
