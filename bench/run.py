@@ -141,7 +141,7 @@ def start_servers(tmp: Path, profile_db: Path | None) -> Embedded:
                           stdout=open(logs / "db.log", "ab"), stderr=subprocess.STDOUT)
     broker = start_broker(host, None, tmp / "kafka", logs / "broker.log")
     wait_port(host, dport, 60, db, "SecantusDB")
-    return Embedded(broker, db, f"mongodb://{host}:{dport}/?directConnection=true&retryWrites=false")  # decision 65
+    return Embedded(broker, db, f"mongodb://{host}:{dport}/?directConnection=true")
 
 
 def start_all(procs: list[Proc]) -> None:

@@ -1,6 +1,6 @@
 """Browser tier: the console in a real Chromium (Playwright), over the platform as processes.
 
-One platform per module (the services, the local SMS gateway and the console as processes on
+One platform for the tier (the services, the local SMS gateway and the console as processes on
 the session's broker and database; databases of their own), logins through the test issuer's
 OIDC login page exactly as users log in. Chromium is Debian's package (`make chromium`),
 driven through ``executable_path``: Playwright's own browser download is not used.
@@ -47,7 +47,7 @@ class Platform:
         return self.processes[name].url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")  # torn down after the tier: idle services cost the later tiers CPU
 def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     unique = uuid.uuid4().hex[:10]
     logs = tmp_path_factory.mktemp("browser")
@@ -87,7 +87,7 @@ def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         gateways.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 

@@ -64,7 +64,7 @@ class Platform:
     ups: int = 0
 
     def __post_init__(self) -> None:
-        services = catalog.services(ROOT)
+        services = catalog.services(ROOT) + catalog.web(ROOT)
         ports = _free_ports(4 + len(services))
         broker, db, http, smtp, *rest = ports
         self.env = {

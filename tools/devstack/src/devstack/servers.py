@@ -326,6 +326,4 @@ def start_embedded(storage: str = ":memory:", log_dir: Path | None = None, host:
         db.kill()
         broker.stop()
         raise
-    # retryWrites=false: SecantusDB walks its retryable-write records on every write outside a
-    # transaction (decision 65); the embedded database has no failover for them to serve
-    return Embedded(broker, db, f"mongodb://{host}:{db_port}/?directConnection=true&retryWrites=false")
+    return Embedded(broker, db, f"mongodb://{host}:{db_port}/?directConnection=true")

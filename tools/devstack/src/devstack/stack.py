@@ -143,7 +143,7 @@ class StackConfig:
 
     @property
     def mongodb_uri(self) -> str:
-        return f"mongodb://{self.host}:{self.db_port}/?directConnection=true&retryWrites=false"  # decision 65
+        return f"mongodb://{self.host}:{self.db_port}/?directConnection=true"
 
     @property
     def marker(self) -> str:
@@ -289,7 +289,7 @@ def procfile_lines(cfg: StackConfig) -> dict[str, list[str]]:
         lines[s.name] = [py, "-m", "devstack.wait_then", "--topics", cfg.kafka_bootstrap, *deps, "--",
                          "ow-serve", s.app, "--host", s.host, "--port", str(s.port)]
     for w in cfg.web:  # front ends need no broker or database: only the services' APIs, later
-        lines[w.name] = ["ow-serve", w.app, "--host", w.host, "--port", str(w.port)]
+        lines[w.name] = [py, "-m", "servicekit.server", w.app, "--host", w.host, "--port", str(w.port)]
     return lines
 
 
