@@ -18,6 +18,7 @@ _SHARED = {
     "kafka_session_timeout_ms": "KAFKA_SESSION_TIMEOUT_MS",
     "kafka_heartbeat_interval_ms": "KAFKA_HEARTBEAT_INTERVAL_MS",
     "kafka_fetch_max_wait_ms": "KAFKA_FETCH_MAX_WAIT_MS",
+    "kafka_metadata_max_age_ms": "KAFKA_METADATA_MAX_AGE_MS",
     "kafka_create_topics": "KAFKA_CREATE_TOPICS",
     "kafka_topic_prefix": "KAFKA_TOPIC_PREFIX",
     "mongodb_uri": "MONGODB_URI",
@@ -58,6 +59,12 @@ class ServiceSettings(BaseSettings):
     kafka_session_timeout_ms: int = 2000
     kafka_heartbeat_interval_ms: int = 200
     kafka_fetch_max_wait_ms: int = 50
+    kafka_metadata_max_age_ms: int = Field(default=10_000, ge=1000, description="Metadata is refreshed at least "
+                                           "this often. A group's leader that assigned partitions while the broker "
+                                           "came back without a topic's metadata leaves that topic's subscriber "
+                                           "with nothing until the next refresh triggers a rebalance: with the "
+                                           "client default (5 min) a service stopped consuming a topic for 5 "
+                                           "minutes after a broker pause (decision 67).")
     kafka_batch_timeout_ms: int = Field(default=20, ge=1, le=1000, description="A batch consumer waits this long "
                                         "for records when none are buffered, and as long again after an empty "
                                         "wait (FastStream's default, 200, put up to 400 ms on each hop).")

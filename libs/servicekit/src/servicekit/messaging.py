@@ -56,6 +56,7 @@ def make_broker(settings: ServiceSettings, middlewares: Sequence[Any] = ()) -> K
         acks="all",
         enable_idempotence=settings.kafka_enable_idempotence,
         client_id=settings.service_name,
+        metadata_max_age_ms=settings.kafka_metadata_max_age_ms,
         middlewares=[KafkaTelemetryMiddleware(), *middlewares],
         logger=logger,
         log_level=logging.DEBUG,
