@@ -66,6 +66,7 @@ async def test_a_bad_rating_is_called_back_and_answered_from_the_ledger(infra, r
         board = await client.get("/ledger")
         assert board.status_code == 200
         assert fixed in board.text and explained in board.text and "待电话回访" in board.text
+        assert "<td>综合受理1号窗口</td>" in board.text  # the window by its name, from the roster
         entry = await client.get(f"/ledger/{fixed}")
         assert "非常不满意" in entry.text and "13912345678" in entry.text  # window staff read it in full
         assert "回访结果" in entry.text and "记录回访" in entry.text and "提交整改反馈" not in entry.text
@@ -205,7 +206,7 @@ async def test_the_ledger_warns_of_a_deadline_within_a_day_and_flags_an_overdue_
     async with console_client({"ratings": _ledger}, clock=clock) as (client, login):
         login(Principal("sv-1", Role.SUPERVISOR))
         page = await client.get("/ledger", params={"sort": "owner"})
-        asked = [r.url.params for r in client.routing.calls]
+        asked = [r.url.params for r in client.routing.calls if r.url.path == "/ledger"]
     assert page.status_code == 200
     assert re.search(r'data-entry="CP1".*?badge at-risk">即将到期', page.text, re.S)
     assert re.search(r'data-entry="CP2".*?badge overdue">已超时', page.text, re.S)

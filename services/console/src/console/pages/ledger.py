@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 
 from console import domain, forms
-from console.backends import BackendProblem
+from console.backends import BackendDown, BackendProblem
 from console.sessions import Session
 from console.web import (
     Console,
@@ -63,10 +63,18 @@ async def page(request: Request, session: Reader, c: Console = Depends(console),
 
     wanted: list[str | None] = (["open", "rectifying"] if status == "pending" else [None] if status == "all"
                                 else [status])
-    found = [e for part in await asyncio.gather(*(fetch(w) for w in wanted)) for e in part]
+    async def window_names() -> dict[str, str]:  # the roster's names; ids alone if it cannot be read
+        try:
+            return {str(w["window_id"]): str(w["name"]) for w in
+                    await c.backends.get("ratings", "/windows", token=session.token) or []}
+        except (BackendProblem, BackendDown):
+            return {}
+
+    parts, names = await asyncio.gather(asyncio.gather(*(fetch(w) for w in wanted)), window_names())
+    found = [e for part in parts for e in part]
     groups = domain.ledger_groups(found, c.clock.now(), sort=sort, status=status)
     return render(request, "ledger.html", session=session, groups=groups, status_filter=status, month=month, sort=sort,
-                  count=sum(len(rows) for _, rows in groups), mine=_mine(session))
+                  count=sum(len(rows) for _, rows in groups), mine=_mine(session), window_names=names)
 
 
 async def _entry_page(request: Request, c: Console, session: Session, entry_id: str, status: int = 200,
