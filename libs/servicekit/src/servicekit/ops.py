@@ -111,9 +111,9 @@ class ReadyOut(BaseModel):
 
 
 class OutboxOut(BaseModel):
-    pending: int = Field(description="Rows the relay has not published yet.")
+    pending: int = Field(description="Events the relay has not published yet (in rows after its recorded watermark).")
     oldest_pending_age_seconds: float | None = Field(description="Age of the oldest of them (null: none pending).")
-    retained: int = Field(description="Rows kept (published or not) for republishing.")
+    retained: int = Field(description="Outbox rows kept (one per transaction, published or not) for republishing.")
 
 
 class ReasonOut(BaseModel):

@@ -153,6 +153,14 @@ def parse(model: type[M], values: dict[str, Any]) -> tuple[M | None, dict[str, s
         return None, domain.form_errors(exc.errors())
 
 
+def refusal(exc: BackendProblem) -> BackendProblem:
+    """A service's refusal of what a form asked (409, 422), to show beside the form's fields;
+    anything else is raised again, for the error pages."""
+    if exc.status not in (409, 422):
+        raise exc
+    return exc
+
+
 def problem_errors(exc: BackendProblem) -> dict[str, str]:
     """A service's refusal as ``{field: message}``, its detail under ``_`` (the form's own line)."""
     errors = domain.service_errors(exc.problem.get("errors") or [])

@@ -725,3 +725,12 @@ def box_done(done: str, n: int, flagged: int) -> str:
     if done == "counted":
         return f"已录入 {n} 张：计入 {n - flagged} 张" + (f"，可疑 {flagged} 张（未计入，见下方可疑卡片）" if flagged else "") + "。"
     return {"opened": "本月计票已开启。", "signed": "已签字确认。"}.get(done, "")
+
+
+def serials_field(text: str) -> tuple[list[tuple[int, str]], dict[str, str]]:
+    """The serials typed in a form's 卡片编号 field with their line numbers, or its error
+    beside the field (``{"serials": ...}``) and none."""
+    try:
+        return parse_serials(text), {}
+    except SerialsRefused as exc:
+        return [], {"serials": str(exc)}

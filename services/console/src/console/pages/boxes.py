@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from console import domain, forms
 from console.backends import BackendProblem
 from console.sessions import Session
-from console.web import Console, allowed, console, form_values, idempotency_key, parse, render
+from console.web import Console, allowed, console, form_values, idempotency_key, parse, refusal, render
 
 router = APIRouter(prefix="/boxes", include_in_schema=False)
 Viewer = Annotated[Session, Depends(allowed(domain.BOX_ROLES))]
@@ -44,8 +44,7 @@ async def open_box(request: Request, session: Opener, c: Console = Depends(conso
                                   idempotency_key=await idempotency_key(request))
             return RedirectResponse(f"/boxes/{form.month}?done=opened", status_code=303)
         except BackendProblem as exc:
-            if exc.status not in (409, 422):
-                raise
+            refusal(exc)
             errors = domain.ratings_errors(exc.problem)
     current = domain.this_month(c.clock.now())
     return render(request, "boxes.html", 422, session=session, months=[current, domain.previous_month(current)],
@@ -88,11 +87,8 @@ async def count(request: Request, month: Month, session: Viewer, c: Console = De
     values = await form_values(request)
     form, errors = parse(forms.VotesForm, values)
     if form is not None:
-        try:
-            found = domain.parse_serials(str(values.get("serials", "")))  # as typed: its line numbers
-        except domain.SerialsRefused as exc:
-            errors = {"serials": str(exc)}
-        else:
+        found, errors = domain.serials_field(str(values.get("serials", "")))  # as typed: its line numbers
+        if not errors:
             body = {"window_id": form.window_id, "votes": [{"serial": s, "slot": form.slot} for _, s in found]}
             try:
                 votes = await c.backends.call("ratings", "POST", f"/boxes/{month}/votes", token=session.token,
@@ -101,8 +97,7 @@ async def count(request: Request, month: Month, session: Viewer, c: Console = De
                 return RedirectResponse(f"/boxes/{month}?done=counted&n={len(found)}&flagged={flagged}",
                                         status_code=303)
             except BackendProblem as exc:
-                if exc.status not in (409, 422):
-                    raise
+                refusal(exc)
                 errors = domain.ratings_errors(exc.problem, serials=found)
     return await _month_page(request, c, session, month, 422, form="votes", errors=errors, values=values)
 

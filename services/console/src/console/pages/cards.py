@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from console import domain, forms
 from console.backends import BackendProblem
 from console.sessions import Session
-from console.web import Console, allowed, console, form_values, idempotency_key, parse, render
+from console.web import Console, allowed, console, form_values, idempotency_key, parse, refusal, render
 
 router = APIRouter(prefix="/cards", include_in_schema=False)
 Staff = Annotated[Session, Depends(allowed(domain.CARD_ROLES))]
@@ -69,8 +69,7 @@ async def issue(request: Request, session: Staff, c: Console = Depends(console))
                     "first": form.first.strip().upper(), "count": count})
                 return RedirectResponse(f"/cards?day={form.day}&done=issued&n={count}", status_code=303)
             except BackendProblem as exc:
-                if exc.status not in (409, 422):
-                    raise
+                refusal(exc)
                 errors = {("last" if k == "count" else k): v for k, v in domain.ratings_errors(exc.problem).items()}
     return await _page(request, c, session, _day(values, c), 422, form="issue", errors=errors, values=values)
 
@@ -80,19 +79,15 @@ async def move(request: Request, session: Staff, c: Console = Depends(console)) 
     values = await form_values(request)
     form, errors = parse(forms.CardMovesForm, values)
     if form is not None:
-        try:
-            found = domain.parse_serials(str(values.get("serials", "")))  # as typed: its line numbers
-        except domain.SerialsRefused as exc:
-            errors = {"serials": str(exc)}
-        else:
+        found, errors = domain.serials_field(str(values.get("serials", "")))  # as typed: its line numbers
+        if not errors:
             path, slot = _MOVES[form.action]
             body: dict[str, Any] = {"serials": [s for _, s in found], **({"slot": slot} if slot else {})}
             try:
                 await _send(request, c, session, path, body)
                 return RedirectResponse(f"/cards?done=moved&n={len(found)}", status_code=303)
             except BackendProblem as exc:
-                if exc.status not in (409, 422):
-                    raise
+                refusal(exc)
                 errors = domain.ratings_errors(exc.problem, serials=found)
     return await _page(request, c, session, _day(values, c), 422, form="moves", errors=errors, values=values)
 
@@ -106,8 +101,7 @@ async def reconcile(request: Request, session: Staff, c: Console = Depends(conso
             await _send(request, c, session, "/cards/reconciliations", {"day": form.day, "window_id": form.window_id})
             return RedirectResponse(f"/cards?day={form.day}&done=reconciled#report", status_code=303)
         except BackendProblem as exc:
-            if exc.status not in (409, 422):
-                raise
+            refusal(exc)
             errors = {"_": domain.ratings_summary(exc.problem)}
     return await _page(request, c, session, _day(values, c), 422, form="reconcile", errors=errors, values=values)
 

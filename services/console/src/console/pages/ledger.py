@@ -23,6 +23,7 @@ from console.web import (
     form_values,
     idempotency_key,
     parse,
+    refusal,
     render,
     templates,
 )
@@ -118,8 +119,7 @@ async def act(request: Request, entry_id: EntryId, step: Step, session: Writer,
                                   idempotency_key=await idempotency_key(request))
             return RedirectResponse(f"/ledger/{entry_id}?done={step}", status_code=303)
         except BackendProblem as exc:
-            if exc.status not in (409, 422):
-                raise
+            refusal(exc)
             errors = _field_names(domain.ratings_errors(exc.problem), step)
             if exc.status == 409:
                 errors["_"] = f"此条目已有人办理或状态已变化，请查看下方最新状态（{exc.detail}）。"

@@ -13,7 +13,7 @@ from console import domain
 from console.backends import BackendDown, BackendProblem
 from console.forms import HelperForm
 from console.sessions import Session
-from console.web import Console, allowed, console, form_values, idempotency_key, parse, problem_errors, render
+from console.web import Console, allowed, console, form_values, idempotency_key, parse, problem_errors, refusal, render
 
 router = APIRouter(prefix="/sla", include_in_schema=False)
 Viewer = Annotated[Session, Depends(allowed(domain.SLA_ROLES))]
@@ -77,8 +77,6 @@ async def assign(request: Request, service: Service, case_number: CaseNumber, se
                                   json={"helper_id": form.helper_id}, idempotency_key=await idempotency_key(request))
             return RedirectResponse(f"/sla?assigned={case_number}", status_code=303)
         except BackendProblem as exc:
-            if exc.status not in (409, 422):
-                raise
-            errors = problem_errors(exc)
+            errors = problem_errors(refusal(exc))
     return render(request, "sla_helper.html", 422, service=service, case_number=case_number, case=None,
                   values=values, errors=errors, session=session)
